@@ -1,0 +1,46 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from api import problems
+from api.audit import AuditMiddleware
+from api.deps import authenticated
+from api.routers import PROTECTED, PUBLIC
+from ops_center.db import create_pool
+from ops_center.readings import ReadingsStore
+from ops_center.settings import Settings, get_settings
+
+log = logging.getLogger("api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; its lifespan opens the database pool (migrations are never run here)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(settings, name="ops-api")
+        app.state.pool = pool
+        with pool.connection() as conn:
+            app.state.readings = ReadingsStore.for_connection(conn)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan,
+                  description="Operations center backend: telemetry, wards, alerts, incidents, dossiers.")
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(AuditMiddleware)
+    for router in PUBLIC:
+        app.include_router(router)
+    for router in PROTECTED:
+        app.include_router(router, dependencies=[Depends(authenticated)])
+    return app

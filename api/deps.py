@@ -1,0 +1,119 @@
+"""Request dependencies (``Annotated`` aliases, as in the FastAPI full-stack template): settings, database,
+the authenticated principal and role checks.
+
+Every router is mounted behind ``authenticated``; a route narrows it with ``require(Role.admin, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from psycopg_pool import ConnectionPool
+
+from ops_center.auth.apikeys import verify_api_key
+from ops_center.auth.roles import Role
+from ops_center.auth.tokens import InvalidToken, decode_token
+from ops_center.db import Conn
+from ops_center.readings import ReadingsStore
+from ops_center.settings import Settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (by JWT) or an integration (by API key)."""
+
+    name: str
+    role: Role
+    kind: str  # "user" | "api_key"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_pool(request: Request) -> ConnectionPool:
+    pool: ConnectionPool = request.app.state.pool
+    return pool
+
+
+def get_conn(request: Request) -> Iterator[Conn]:
+    """A pooled connection in one transaction, committed before the response is sent."""
+    pool: ConnectionPool = request.app.state.pool
+    with pool.connection() as conn, conn.transaction():
+        yield conn
+
+
+def get_store(request: Request) -> ReadingsStore:
+    store: ReadingsStore = request.app.state.readings
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
+ConnDep = Annotated[Conn, Depends(get_conn, scope="function")]
+StoreDep = Annotated[ReadingsStore, Depends(get_store)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def authenticate_token(settings: Settings, pool: ConnectionPool, token: str | None,
+                       api_key: str | None) -> Principal:
+    """The principal for a bearer token or an API key; 401 otherwise. Used by HTTP routes and the WebSocket."""
+    if token:
+        try:
+            claims = decode_token(settings.jwt_secret.get_secret_value(), token)
+        except InvalidToken as exc:
+            raise HTTPException(401, str(exc), headers=_CHALLENGE) from exc
+        try:
+            role = Role(claims.role)
+        except ValueError as exc:
+            raise HTTPException(401, f"token invalid: unknown role {claims.role!r}", headers=_CHALLENGE) from exc
+        return Principal(claims.subject, role, "user")
+    if api_key:
+        with pool.connection() as conn:
+            key = verify_api_key(conn, api_key)
+        if key is None:
+            raise HTTPException(401, "API key invalid or revoked", headers=_CHALLENGE)
+        return Principal(f"key:{key.name}", key.role, "api_key")
+    raise HTTPException(401, "not authenticated: send a bearer token or an X-API-Key header", headers=_CHALLENGE)
+
+
+def authenticated(
+    request: Request,
+    settings: SettingsDep,
+    pool: PoolDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    principal = authenticate_token(settings, pool, token, api_key)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticated)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(403, f"role {principal.role.value!r} may not do this; needs one of: {names}")
+        return principal
+
+    return check
+
+
+AdminOnly = Annotated[Principal, Depends(require(Role.admin))]
+Staff = Annotated[Principal, Depends(require(Role.admin, Role.operator, Role.leader))]
+Operators = Annotated[Principal, Depends(require(Role.admin, Role.operator))]

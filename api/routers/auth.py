@@ -1,0 +1,125 @@
+"""Login (OAuth2 password flow → short-lived JWT), the caller's identity, users and API keys (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from api.deps import AdminOnly, ConnDep, CurrentPrincipal, SettingsDep
+from ops_center.auth import apikeys, users
+from ops_center.auth.passwords import WeakPassword
+from ops_center.auth.roles import Role
+from ops_center.auth.tokens import issue_token
+from ops_center.db import fetch_all
+from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+
+public = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: Role
+
+
+@public.post("/auth/token", response_model=TokenOut)
+def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep,
+          settings: SettingsDep) -> TokenOut:
+    request.state.audit_actor = form.username[:64]
+    request.state.audit_target = "session"
+    user = users.authenticate(conn, form.username, form.password)
+    if user is None:
+        raise HTTPException(401, "username or password incorrect", headers={"WWW-Authenticate": "Bearer"})
+    token, ttl = issue_token(settings.jwt_secret.get_secret_value(), user.username, user.role.value,
+                             settings.jwt_ttl_s)
+    return TokenOut(access_token=token, expires_in=ttl, role=user.role)
+
+
+class MeOut(BaseModel):
+    name: str
+    role: Role
+    kind: str
+
+
+@router.get("/auth/me", response_model=MeOut)
+def me(principal: CurrentPrincipal) -> MeOut:
+    return MeOut(name=principal.name, role=principal.role, kind=principal.kind)
+
+
+class UserIn(BaseModel):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    password: str = Field(min_length=10, max_length=256)
+    role: Role
+    full_name: str = Field(default="", max_length=200)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    disabled: bool
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def create_user(body: UserIn, conn: ConnDep, request: Request, _: AdminOnly) -> UserOut:
+    request.state.audit_target = f"user:{body.username}"
+    try:
+        user = users.create_user(conn, body.username, body.password, body.role, body.full_name)
+    except users.UserExists as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except WeakPassword as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return UserOut(id=user.id, username=user.username, full_name=user.full_name, role=user.role,
+                   disabled=user.disabled)
+
+
+@router.get("/users", response_model=UserPage)
+def list_users(conn: ConnDep, _: AdminOnly, cursor: str | None = None,
+               limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> UserPage:
+    after = decode_cursor(cursor)
+    rows = fetch_all(conn, "SELECT id, username, full_name, role, disabled FROM users WHERE id > %s "
+                           "ORDER BY id LIMIT %s", (int(after["id"]) if after else 0, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return UserPage(items=[UserOut(**r) for r in rows],
+                    next_cursor=encode_cursor({"id": rows[-1]["id"]}) if more and rows else None)
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: Role = Role.integration
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    key: str | None = None
+    created_at: datetime | None = None
+
+
+@router.post("/api-keys", response_model=ApiKeyOut, status_code=201)
+def create_key(body: ApiKeyIn, conn: ConnDep, principal: AdminOnly, request: Request) -> ApiKeyOut:
+    """The key is in this answer only; it is stored hashed."""
+    key, secret = apikeys.create_api_key(conn, body.name, body.role, principal.name)
+    request.state.audit_target = f"api_key:{key.id}"
+    return ApiKeyOut(id=key.id, name=key.name, role=key.role, key=secret)
+
+
+@router.delete("/api-keys/{key_id}", status_code=204)
+def revoke_key(key_id: int, conn: ConnDep, _: AdminOnly, request: Request) -> None:
+    request.state.audit_target = f"api_key:{key_id}"
+    if not apikeys.revoke_api_key(conn, key_id):
+        raise HTTPException(404, f"key_id: no active API key {key_id}")

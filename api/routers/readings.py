@@ -1,0 +1,62 @@
+"""Time series of readings: raw range, buckets (served from rollups), latest values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from api.deps import ConnDep, Staff, StoreDep
+from ops_center.readings import AGGS, Agg
+
+router = APIRouter(prefix="/readings", tags=["readings"])
+MAX_SPAN = timedelta(days=400)
+
+
+class Point(BaseModel):
+    time: datetime
+    device_id: str
+    metric: str
+    value: float | None
+    count: int | None = None
+
+
+def _window(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise HTTPException(422, "from/to: give a timezone offset, e.g. 2025-01-01T00:00:00+07:00")
+    if end <= start:
+        raise HTTPException(422, f"to: {end.isoformat()} is not after from {start.isoformat()}")
+    if end - start > MAX_SPAN:
+        raise HTTPException(422, f"to: window of {(end - start).days} days exceeds {MAX_SPAN.days}")
+
+
+@router.get("/range", response_model=list[Point])
+def read_range(conn: ConnDep, store: StoreDep, _: Staff, device_id: str, metric: str,
+               start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+               limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> list[Point]:
+    _window(start, end)
+    rows = store.range(conn, device_id, metric, start, end)[:limit]
+    return [Point(time=r.time, device_id=r.device_id, metric=r.metric, value=r.value) for r in rows]
+
+
+@router.get("/buckets", response_model=list[Point])
+def read_buckets(conn: ConnDep, store: StoreDep, _: Staff, metric: str,
+                 start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+                 interval_s: Annotated[int, Query(ge=60, le=366 * 86400)] = 3600, agg: str = "avg",
+                 device_id: Annotated[list[str] | None, Query()] = None) -> list[Point]:
+    _window(start, end)
+    if agg not in AGGS:
+        raise HTTPException(422, f"agg: must be one of {', '.join(AGGS)}, got {agg!r}")
+    agg_name: Agg = agg  # type: ignore[assignment]
+    rows = store.bucketed(conn, metric, start, end, timedelta(seconds=interval_s), agg_name, device_id)
+    return [Point(time=b.bucket, device_id=b.device_id, metric=b.metric, value=b.value, count=b.count)
+            for b in rows]
+
+
+@router.get("/latest", response_model=list[Point])
+def read_latest(conn: ConnDep, store: StoreDep, _: Staff,
+                device_id: Annotated[list[str] | None, Query()] = None, metric: str | None = None) -> list[Point]:
+    return [Point(time=r.time, device_id=r.device_id, metric=r.metric, value=r.value)
+            for r in store.latest(conn, device_id, metric)]

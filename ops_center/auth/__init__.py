@@ -1,0 +1,1 @@
+"""Users, roles, passwords, tokens, API keys and the audit log."""

@@ -1,0 +1,164 @@
+"""The ``ops-center`` command.
+
+Core subcommands live here; the other packages add theirs through ``register(subparsers)`` in the modules listed in
+``PLUGINS`` (imported lazily by name, so ``ops_center`` never imports them at module level).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import logging
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+
+from ops_center.settings import get_settings
+
+PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli")
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from ops_center.db import connect
+    from ops_center.migrate import MigrationError, migrate
+
+    settings = get_settings()
+    try:
+        with connect(settings.database_url, autocommit=True) as conn:
+            flavour, done = migrate(conn, args.flavour)
+    except MigrationError as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 1
+    names = ", ".join(m.path.name for m in done) or "nothing new"
+    print(f"migrate: flavour {flavour}; applied {names}")
+    return 0
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    from ops_center.auth.passwords import WeakPassword
+    from ops_center.auth.users import UserExists, create_user, set_password
+    from ops_center.db import connect
+
+    password = args.password
+    generated = False
+    if password is None and args.generate:
+        password, generated = secrets.token_urlsafe(12), True
+    elif password is None:
+        password = getpass.getpass(f"password for {args.username}: ")
+    try:
+        with connect(get_settings().database_url) as conn:
+            try:
+                create_user(conn, args.username, password, args.role, args.full_name)
+                verb = "created"
+            except UserExists:
+                if not args.update:
+                    raise
+                set_password(conn, args.username, password)
+                verb = "password reset for"
+            conn.commit()
+    except (UserExists, WeakPassword, ValueError) as exc:
+        print(f"users create: {exc}", file=sys.stderr)
+        return 1
+    print(f"{verb} {args.role} {args.username}" + (f" with password {password}" if generated else ""))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ops_center.celery_app import app
+
+    argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency)]
+    if args.hostname:
+        argv += ["--hostname", args.hostname]
+    app.worker_main(argv)
+    return 0
+
+
+def _beat(args: argparse.Namespace) -> int:
+    from ops_center.celery_app import app
+
+    app.start(["beat", "--loglevel", args.loglevel, "--schedule", args.schedule])
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import psycopg
+
+    from ops_center.broker.files import render_config, sync
+    from ops_center.db import connect
+
+    settings = get_settings()
+    if args.broker_command == "config":
+        run_dir = Path(args.run_dir).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "mosquitto.conf").write_text(render_config(settings, port=args.port, run_dir=run_dir))
+    try:
+        with connect(settings.database_url, connect_timeout=3) as conn:
+            n = sync(settings, conn)
+    except psycopg.OperationalError:
+        n = sync(settings, None)
+    print(f"broker: {n} accounts written to {settings.mqtt_passwd_file.parent}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ops-center", description="Operations center backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="apply database migrations (never run implicitly)")
+    p.add_argument("--flavour", choices=("timescale", "postgres"), help="force a storage flavour")
+    p.set_defaults(func=_migrate)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
+    p = users.add_parser("create", help="create a user (or reset its password with --update)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=("admin", "operator", "leader", "integration"))
+    p.add_argument("--password", help="the password (prompted when omitted)")
+    p.add_argument("--generate", action="store_true", help="generate a password and print it")
+    p.add_argument("--full-name", default="")
+    p.add_argument("--update", action="store_true", help="reset the password if the user exists")
+    p.set_defaults(func=_users_create)
+
+    broker = sub.add_parser("broker", help="our Mosquitto's files").add_subparsers(dest="broker_command",
+                                                                                 required=True)
+    p = broker.add_parser("config", help="write mosquitto.conf, the password file and the ACL file")
+    p.add_argument("--port", type=int, default=get_settings().mqtt_port)
+    p.add_argument("--run-dir", default=".run/mosquitto")
+    p.set_defaults(func=_broker)
+    p = broker.add_parser("sync", help="re-render the password and ACL files from the database and reload")
+    p.set_defaults(func=_broker)
+
+    p = sub.add_parser("worker", help="run a Celery worker")
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--hostname")
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("beat", help="run Celery beat (scheduled rules and maintenance)")
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--schedule", default=".run/celerybeat-schedule")
+    p.set_defaults(func=_beat)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    func: Handler = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Versioned SQL migrations, applied by ``ops-center migrate`` (see ``ops_center.migrate``)."""

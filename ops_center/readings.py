@@ -1,0 +1,254 @@
+"""The readings store: the one module that owns ``readings``, its rollups and the latest-value table.
+
+Both storage flavours serve the same calls with the same results:
+
+- ``write_batch`` is idempotent: a reading is keyed by (device_id, metric, time); writing it again changes nothing,
+  so redelivered MQTT messages are harmless. It returns how many readings were new.
+- ``range`` reads raw readings; ``bucketed`` aggregates over any interval, from the hourly or daily rollup when the
+  interval is a whole number of hours or days (never a raw scan then), else from raw readings; ``latest`` reads the
+  latest-value table.
+
+Buckets are aligned on local midnight in Việt Nam (UTC+7, no daylight saving): a "day" is a Cà Mau day.
+In the ``postgres`` flavour the store keeps the rollups current itself, in the same statement as the insert, and
+creates daily partitions on demand. In the ``timescale`` flavour the rollups are continuous aggregates with real-time
+aggregation; ``refresh`` materialises them (the policy does the same in production).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from ops_center.db import Conn
+from ops_center.flavour import Flavour, current
+
+Agg = Literal["count", "min", "max", "sum", "avg", "last"]
+AGGS: tuple[Agg, ...] = ("count", "min", "max", "sum", "avg", "last")
+ORIGIN = datetime(2000, 1, 2, 17, 0, tzinfo=UTC)  # 2000-01-03 00:00 +07:00, a Monday, local midnight
+ORIGIN_SQL = "'2000-01-03 00:00:00+07'::timestamptz"
+_ORIGIN_EPOCH = ORIGIN.timestamp()
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+
+ReadingRow = tuple[float, str, str, float]
+"""(epoch seconds, device_id, metric, value): what ingest hands to ``write_batch``."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    time: datetime
+    device_id: str
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Bucket:
+    bucket: datetime
+    device_id: str
+    metric: str
+    value: float | None
+    count: int
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    received: int
+    inserted: int
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.inserted
+
+
+_ROLLUP_SELECT = """
+    SELECT {bucket} AS bucket, device_id, metric, count(*) AS count, min(value) AS min, max(value) AS max,
+           sum(value) AS sum, max(time) AS last_time, (array_agg(value ORDER BY time DESC))[1] AS last
+    FROM ins GROUP BY 1, 2, 3 ORDER BY 2, 3, 1
+"""
+_ROLLUP_UPSERT = """
+    INSERT INTO {table} AS r (bucket, device_id, metric, count, min, max, sum, last_time, last)
+    {select}
+    ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
+        count = r.count + EXCLUDED.count,
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        sum = r.sum + EXCLUDED.sum,
+        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
+        last_time = GREATEST(r.last_time, EXCLUDED.last_time)
+    RETURNING 1
+"""
+_SRC = """
+    SELECT to_timestamp(u.t) AS time, u.d AS device_id, u.m AS metric, u.v AS value
+    FROM unnest(%(t)s::float8[], %(d)s::text[], %(m)s::text[], %(v)s::float8[]) AS u(t, d, m, v)
+"""
+_LATEST_UPSERT = """
+    INSERT INTO readings_latest AS l (device_id, metric, time, value)
+    SELECT DISTINCT ON (device_id, metric) device_id, metric, time, value FROM ins
+    ORDER BY device_id, metric, time DESC
+    ON CONFLICT (device_id, metric) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
+    WHERE EXCLUDED.time >= l.time
+    RETURNING 1
+"""
+
+
+def _write_sql(flavour: Flavour) -> str:
+    parts = [
+        f"src AS ({_SRC})",
+        "ins AS (INSERT INTO readings (time, device_id, metric, value) SELECT * FROM src "
+        "ORDER BY device_id, metric, time ON CONFLICT DO NOTHING RETURNING time, device_id, metric, value)",
+    ]
+    if flavour == "postgres":
+        for table, width in (("readings_hourly", "1 hour"), ("readings_daily", "1 day")):
+            select = _ROLLUP_SELECT.format(bucket=f"date_bin('{width}', time, {ORIGIN_SQL})")
+            parts.append(f"{table}_up AS ({_ROLLUP_UPSERT.format(table=table, select=select)})")
+    parts.append(f"latest_up AS ({_LATEST_UPSERT})")
+    return "WITH " + ",\n".join(parts) + "\nSELECT count(*) FROM ins"
+
+
+class ReadingsStore:
+    """Reads and writes readings for one database; create with ``ReadingsStore.for_connection(conn)``."""
+
+    def __init__(self, flavour: Flavour) -> None:
+        self.flavour: Flavour = flavour
+        self._write_sql = _write_sql(flavour)
+        self._partitions: set[int] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_connection(cls, conn: Conn) -> ReadingsStore:
+        return cls(current(conn))
+
+    # -- writing -------------------------------------------------------------------------------------------------
+    def write_batch(self, conn: Conn, rows: Sequence[ReadingRow]) -> WriteResult:
+        """Store readings given as (epoch seconds, device_id, metric, value); idempotent. Runs in the caller's
+        transaction: the caller commits (and only then acks the messages)."""
+        if not rows:
+            return WriteResult(0, 0)
+        t, d, m, v = (list(col) for col in zip(*rows, strict=True))
+        if self.flavour == "postgres":
+            self.ensure_partitions(conn, t)
+        row = conn.execute(self._write_sql, {"t": t, "d": d, "m": m, "v": v}).fetchone()  # type: ignore[arg-type]
+        return WriteResult(len(rows), int(row[0]) if row else 0)
+
+    def ensure_partitions(self, conn: Conn, times: Iterable[float]) -> None:
+        days = {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times}
+        with self._lock:
+            missing = days - self._partitions
+        if not missing:
+            return
+        conn.execute("SELECT pg_advisory_xact_lock(7336002)")
+        for day in sorted(missing):
+            start = ORIGIN + day * DAY
+            local = start + timedelta(hours=7)
+            name = f"readings_p{local:%Y%m%d}"
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings "
+                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + DAY).isoformat()}')"
+            )
+        with self._lock:
+            self._partitions |= missing
+
+    def forget_partitions(self) -> None:
+        """Drop the cache of known partitions (after a transaction that created some was rolled back)."""
+        with self._lock:
+            self._partitions.clear()
+
+    def refresh(self, conn: Conn, start: datetime | None = None, end: datetime | None = None) -> None:
+        """Materialise the rollups for [start, end) in the timescale flavour (a no-op in postgres, where they are
+        always current). Must run outside a transaction block."""
+        if self.flavour != "timescale":
+            return
+        for view in ("readings_hourly", "readings_daily"):
+            conn.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
+
+    # -- reading -------------------------------------------------------------------------------------------------
+    def range(self, conn: Conn, device_id: str, metric: str, start: datetime, end: datetime) -> list[Reading]:
+        rows = conn.execute(
+            "SELECT time, device_id, metric, value FROM readings "
+            "WHERE device_id = %s AND metric = %s AND time >= %s AND time < %s ORDER BY time",
+            (device_id, metric, start, end),
+        ).fetchall()
+        return [Reading(*r) for r in rows]
+
+    def latest(self, conn: Conn, device_ids: Sequence[str] | None = None,
+               metric: str | None = None) -> list[Reading]:
+        sql = "SELECT time, device_id, metric, value FROM readings_latest WHERE true"
+        params: list[object] = []
+        if device_ids is not None:
+            sql += " AND device_id = ANY(%s)"
+            params.append(list(device_ids))
+        if metric is not None:
+            sql += " AND metric = %s"
+            params.append(metric)
+        rows = conn.execute(sql + " ORDER BY device_id, metric", params).fetchall()  # type: ignore[arg-type]
+        return [Reading(*r) for r in rows]
+
+    def bucketed(self, conn: Conn, metric: str, start: datetime, end: datetime, interval: timedelta,
+                 agg: Agg, device_ids: Sequence[str] | None = None) -> list[Bucket]:
+        """One value per (bucket, device) of ``metric`` in [start, end), buckets of ``interval`` aligned on local
+        midnight. Whole days or hours read the daily or hourly rollup; other intervals read raw readings."""
+        if agg not in AGGS:
+            raise ValueError(f"agg must be one of {AGGS}, got {agg!r}")
+        if interval <= timedelta(0):
+            raise ValueError(f"interval must be positive, got {interval}")
+        secs = interval.total_seconds()
+        if secs % 86400 == 0:
+            return self._from_rollup(conn, "readings_daily", metric, start, end, interval, agg, device_ids)
+        if secs % 3600 == 0:
+            return self._from_rollup(conn, "readings_hourly", metric, start, end, interval, agg, device_ids)
+        return self._from_raw(conn, metric, start, end, interval, agg, device_ids)
+
+    def _from_rollup(self, conn: Conn, table: str, metric: str, start: datetime, end: datetime,
+                     interval: timedelta, agg: Agg, device_ids: Sequence[str] | None) -> list[Bucket]:
+        value = {
+            "count": "sum(count)::float8",
+            "min": "min(min)",
+            "max": "max(max)",
+            "sum": "sum(sum)",
+            "avg": "sum(sum) / NULLIF(sum(count), 0)",
+            "last": "(array_agg(last ORDER BY last_time DESC))[1]",
+        }[agg]
+        sql = (
+            f"SELECT date_bin(%(iv)s, bucket, {ORIGIN_SQL}) AS b, device_id, {value} AS v, sum(count)::bigint AS n "
+            f"FROM {table} WHERE metric = %(m)s AND bucket >= %(s)s AND bucket < %(e)s"
+            + (" AND device_id = ANY(%(d)s)" if device_ids is not None else "")
+            + " GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        params = {"iv": interval, "m": metric, "s": start, "e": end,
+                  "d": list(device_ids) if device_ids is not None else None}
+        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return [Bucket(r[0], r[1], metric, _f(r[2]), int(r[3])) for r in rows]
+
+    def _from_raw(self, conn: Conn, metric: str, start: datetime, end: datetime, interval: timedelta,
+                  agg: Agg, device_ids: Sequence[str] | None) -> list[Bucket]:
+        value = {
+            "count": "count(*)::float8",
+            "min": "min(value)",
+            "max": "max(value)",
+            "sum": "sum(value)",
+            "avg": "avg(value)",
+            "last": "(array_agg(value ORDER BY time DESC))[1]",
+        }[agg]
+        if self.flavour == "timescale":
+            bucket = f"time_bucket(%(iv)s, time, origin => {ORIGIN_SQL})"
+        else:
+            bucket = f"date_bin(%(iv)s, time, {ORIGIN_SQL})"
+        sql = (
+            f"SELECT {bucket} AS b, device_id, {value} AS v, count(*) AS n FROM readings "
+            "WHERE metric = %(m)s AND time >= %(s)s AND time < %(e)s"
+            + (" AND device_id = ANY(%(d)s)" if device_ids is not None else "")
+            + " GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        params = {"iv": interval, "m": metric, "s": start, "e": end,
+                  "d": list(device_ids) if device_ids is not None else None}
+        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return [Bucket(r[0], r[1], metric, _f(r[2]), int(r[3])) for r in rows]
+
+
+def _f(v: object) -> float | None:
+    return None if v is None else float(v)  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""The one Settings object of the whole system (pydantic-settings, ``OPS_`` environment prefix).
+
+Values come from the environment, then from the env file named by ``OPS_ENV_FILE`` (default ``.env`` in the working
+directory, written by ``make up``), then from the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JWT_SECRET = "change-me-dev-only"
+
+
+def _default_data_dir() -> Path:
+    return (REPO_ROOT / ".." / "shared" / "data").resolve()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OPS_",
+        env_file=os.environ.get("OPS_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Literal["dev", "test", "prod"] = "prod"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/ops_center"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str = "ops-ingest"
+    mqtt_password: SecretStr = SecretStr("")
+    mqtt_passwd_file: Path = REPO_ROOT / ".run" / "mosquitto" / "passwd"
+    mqtt_acl_file: Path = REPO_ROOT / ".run" / "mosquitto" / "acl"
+    mqtt_pid_file: Path | None = REPO_ROOT / ".run" / "mosquitto" / "mosquitto.pid"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_ttl_s: int = 900
+    api_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET and self.env != "dev":
+            raise ValueError(
+                "OPS_JWT_SECRET is the built-in development default; set a real secret "
+                f"(or OPS_ENV=dev for local development), got OPS_ENV={self.env!r}"
+            )
+        if len(self.jwt_secret.get_secret_value()) < 16:
+            raise ValueError("OPS_JWT_SECRET must be at least 16 characters long")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

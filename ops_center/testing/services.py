@@ -1,0 +1,176 @@
+"""Private service instances for tests and benchmarks: a database, a Mosquitto broker with our config, a Redis.
+
+Each run owns its state (its own database name, its own broker and Redis on free ports) and cleans up, so several
+runs on one machine never disturb each other. A service that cannot be started raises ``ServiceUnavailable``: tests
+fail, never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from ops_center.broker.files import render_config, service_accounts, write_files
+from ops_center.settings import Settings
+
+ADMIN_DSN = os.environ.get("OPS_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class ServiceUnavailable(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None,
+              what: str = "service") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServiceUnavailable(f"{what} exited with code {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise ServiceUnavailable(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+def _binary(name: str) -> str:
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise ServiceUnavailable(f"{name} is not installed: run `make services` (scripts/services.sh installs it)")
+
+
+@contextmanager
+def database(prefix: str = "ops_test") -> Iterator[str]:
+    """A fresh, empty database on the local PostgreSQL; dropped afterwards. Yields its URL."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise ServiceUnavailable(f"PostgreSQL not reachable at {ADMIN_DSN}: {exc}") from exc
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')  # type: ignore[arg-type]
+    base = ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@dataclass
+class Broker:
+    port: int
+    run_dir: Path
+    settings: Settings
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        conf = self.run_dir / "mosquitto.conf"
+        conf.write_text(render_config(self.settings, port=self.port, run_dir=self.run_dir))
+        log = open(self.run_dir / "stderr.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen([_binary("mosquitto"), "-c", str(conf)], stdout=log, stderr=log)
+        wait_port(self.port, proc=self.proc, what="mosquitto")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def broker(settings: Settings, run_dir: Path) -> Iterator[Broker]:
+    """Our Mosquitto config on a free port, with the settings' service account; files under ``run_dir``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_files(settings, service_accounts(settings))
+    b = Broker(settings.mqtt_port, run_dir, settings)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@contextmanager
+def redis_server(port: int, run_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [_binary("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(run_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, proc=proc, what="redis-server")
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_settings(run_dir: Path, database_url: str, mqtt_port: int, redis_port: int) -> Settings:
+    """Settings for a private test stack (no env file is read for these values)."""
+    return Settings(
+        env="test",
+        database_url=database_url,
+        mqtt_host="127.0.0.1",
+        mqtt_port=mqtt_port,
+        mqtt_username="ops-ingest",
+        mqtt_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
+        mqtt_passwd_file=run_dir / "mosquitto" / "passwd",
+        mqtt_acl_file=run_dir / "mosquitto" / "acl",
+        mqtt_pid_file=run_dir / "mosquitto" / "mosquitto.pid",
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        jwt_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process (ingest, worker, api) use ``settings``."""
+    env = {
+        "OPS_ENV": settings.env,
+        "OPS_ENV_FILE": "/dev/null",
+        "OPS_DATABASE_URL": settings.database_url,
+        "OPS_MQTT_HOST": settings.mqtt_host,
+        "OPS_MQTT_PORT": str(settings.mqtt_port),
+        "OPS_MQTT_USERNAME": settings.mqtt_username,
+        "OPS_MQTT_PASSWORD": settings.mqtt_password.get_secret_value(),
+        "OPS_MQTT_PASSWD_FILE": str(settings.mqtt_passwd_file),
+        "OPS_MQTT_ACL_FILE": str(settings.mqtt_acl_file),
+        "OPS_MQTT_PID_FILE": str(settings.mqtt_pid_file or ""),
+        "OPS_REDIS_URL": settings.redis_url,
+        "OPS_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "OPS_DATA_DIR": str(settings.data_dir),
+    }
+    return {**os.environ, **env}

@@ -1,0 +1,119 @@
+"""Shared fixtures: a private stack per test session — its own database (migrated, postgres flavour), its own
+Mosquitto with our config on a free port, its own Redis — and an API client through the real ASGI app.
+
+A service that cannot be started fails the session (never a skip)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["OPS_ENV_FILE"] = "/dev/null"  # a developer's .env from `make up` must not leak into tests
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ops_center import settings as settings_module
+from ops_center.auth.users import create_user
+from ops_center.db import Conn, connect
+from ops_center.migrate import migrate
+from ops_center.settings import Settings
+from ops_center.testing.services import (
+    Broker,
+    broker,
+    database,
+    free_port,
+    redis_server,
+    settings_env,
+    test_settings,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    broker: Broker
+    run_dir: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return settings_env(self.settings)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run_dir = tmp_path_factory.mktemp("stack")
+    redis_port, mqtt_port = free_port(), free_port()
+    with database() as url, redis_server(redis_port, run_dir / "redis"):
+        settings = test_settings(run_dir, url, mqtt_port, redis_port)
+        with connect(url, autocommit=True) as conn:
+            migrate(conn, "postgres")
+        with broker(settings, run_dir / "mosquitto") as b:
+            saved = dict(os.environ)
+            os.environ.update({k: v for k, v in settings_env(settings).items() if k.startswith("OPS_")})
+            settings_module.get_settings.cache_clear()
+            try:
+                yield Stack(settings, b, run_dir)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+                settings_module.get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def settings(stack: Stack) -> Settings:
+    return stack.settings
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Conn]:
+    """A connection to the session's database (autocommit; tests use their own ids)."""
+    with connect(settings.database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def login(client: TestClient, settings: Settings):  # type: ignore[no-untyped-def]
+    """``login("operator")`` → a new user of that role, logged in through the real token endpoint."""
+
+    def make(role: str) -> Login:
+        username = f"{role}-{secrets.token_hex(4)}"
+        password = secrets.token_urlsafe(16)
+        with connect(settings.database_url) as conn:
+            create_user(conn, username, password, role)
+            conn.commit()
+        r = client.post("/auth/token", data={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return Login(username, password, r.json()["access_token"])
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def admin(login) -> Login:  # type: ignore[no-untyped-def]
+    return login("admin")  # type: ignore[no-any-return]
