@@ -79,7 +79,6 @@ def render_config(settings: Settings, *, port: int, run_dir: Path, bind: str = "
         "max_queued_messages 0",
         "max_queued_bytes 0",
         "max_packet_size 1048576",
-        "message_size_limit 0",
         "persistent_client_expiration 7d",
         "set_tcp_nodelay true",
         f"listener {port} {bind}",

@@ -1,0 +1,23 @@
+# The two commands a newcomer needs: `make up` and `make test`. See README.md.
+.PHONY: up down test lint services bench install
+
+up:
+	@bash scripts/up.sh
+
+down:
+	@bash scripts/down.sh
+
+test:
+	@bash scripts/test.sh
+
+install:
+	@bash scripts/bootstrap.sh
+
+services:
+	@bash scripts/services.sh
+
+lint:
+	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy
+
+bench:
+	@bash scripts/bootstrap.sh && for b in bench/*.py; do .venv/bin/python $$b || exit 1; done

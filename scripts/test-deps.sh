@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# What the test suite needs on this machine: PostgreSQL running (tests create their own databases), the
+# mosquitto and redis-server binaries (tests start their own instances on free ports), Node.js for the TimescaleDB
+# (PGlite) server, Chromium for the browser tests, pdftotext for the PDF check.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$ROOT/scripts/services.sh" --no-broker
+need=()
+have mosquitto || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+have mosquitto_pub || need+=(mosquitto-clients)
+have redis-server || need+=(redis-server)
+have node || need+=(nodejs)
+have npm || need+=(npm)
+have chromium || need+=(chromium)
+have pdftotext || need+=(poppler-utils)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing test dependencies: ${need[*]}"
+  apt_install "${need[@]}" || die "could not install: ${need[*]} (need root on Debian/Ubuntu)"
+fi
