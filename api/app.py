@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from api import problems
 from api.audit import AuditMiddleware
 from api.deps import authenticated
+from api.live.feed import Hub
 from api.routers import PROTECTED, PUBLIC
 from ops_center.db import create_pool
 from ops_center.readings import ReadingsStore
@@ -29,9 +30,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         with pool.connection() as conn:
             app.state.readings = ReadingsStore.for_connection(conn)
+        live = Hub(settings.database_url)  # the one LISTEN of this process, fanned out to /ws/live
+        await live.start()
+        app.state.live = live
         try:
             yield
         finally:
+            await live.stop()
             pool.close()
 
     app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.live import ws as live_ws
 from api.routers import auth, health, readings
 
-PUBLIC: list[APIRouter] = [health.router, auth.public]
-PROTECTED: list[APIRouter] = [auth.router, readings.router]
+PUBLIC: list[APIRouter] = [health.router, auth.public, live_ws.router]
+PROTECTED: list[APIRouter] = [auth.router, readings.router, live_ws.stats_router]

@@ -1,0 +1,32 @@
+"""Tuning of the live feed (``OPS_LIVE_`` environment prefix); the defaults suit a wall screen on a LAN."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LiveSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OPS_LIVE_",
+        env_file=os.environ.get("OPS_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    queue_limit: int = Field(2000, ge=1, description="events queued for one client before it is dropped as slow")
+    send_timeout_s: float = Field(10.0, gt=0, description="one frame not written within this → dropped as slow")
+    frame_items: int = Field(500, ge=1, description="events per WebSocket frame at most")
+    coalesce_s: float = Field(0.25, ge=0, description="telemetry of one device is sent at most once per window")
+    fetch_interval_s: float = Field(0.02, ge=0, description="minimum spacing of event fetches (batches NOTIFYs)")
+    batch_size: int = Field(1000, ge=1, description="events fetched per query")
+    poll_interval_s: float = Field(2.0, gt=0, description="fetch anyway this often (a lost NOTIFY costs ≤ this)")
+    gap_timeout_s: float = Field(60.0, ge=0, description="how long an id gap (uncommitted transaction) is awaited")
+    catchup_limit: int = Field(5000, ge=0, description="more missed events than this → the client must reload")
+    catchup_max_age_s: float = Field(3600.0, ge=0, description="missed events older than this → reload")
+    max_clients: int = Field(500, ge=1)
+    max_message_bytes: int = Field(65536, ge=256, description="largest client message accepted")
+    max_errors: int = Field(20, ge=1, description="bad client messages tolerated before the socket is closed")
+    device_refresh_s: float = Field(30.0, gt=0, description="how often the device → ward map is reloaded")

@@ -1,0 +1,148 @@
+"""Fixtures for the live feed and screens: the real API served by uvicorn in a subprocess on a free port, with the
+test stack's settings, and helpers for WebSocket clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from ops_center.events import emit
+from ops_center.testing.services import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@dataclass
+class Server:
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, token: str | None) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/live" + (f"?token={token}" if token is not None else "")
+
+    def stats(self, token: str) -> dict[str, Any]:
+        req = urllib.request.Request(f"{self.url}/live/stats", headers={"Authorization": f"Bearer {token}"})
+        return json.loads(urllib.request.urlopen(req, timeout=5).read())  # type: ignore[no-any-return]
+
+
+def start_server(env: dict[str, str], log: Path, **extra_env: str) -> Server:
+    port = free_port()
+    fh = open(log, "ab")  # noqa: SIM115 - owned by the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env={**env, **extra_env}, stdout=fh, stderr=fh, cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"uvicorn exited {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return Server(port, proc, log)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"uvicorn did not answer on {port}: {log.read_text()[-3000:]}")
+
+
+def stop_server(server: Server) -> None:
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    """The API in its own uvicorn process (session-wide), on the stack's database and broker."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = start_server(stack.env, tmp_path_factory.mktemp("api") / "uvicorn.log")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def server_factory(stack, tmp_path: Path) -> Iterator[Callable[..., Server]]:  # type: ignore[no-untyped-def]
+    """``make(**OPS_LIVE_… env)`` → a private API process with other live-feed settings."""
+    made: list[Server] = []
+
+    def make(**extra_env: str) -> Server:
+        s = start_server(stack.env, tmp_path / f"uvicorn-{len(made)}.log", **extra_env)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        stop_server(s)
+
+
+def ws_connect(server: Server, token: str | None) -> ClientConnection:
+    return connect(server.ws_url(token), open_timeout=10, max_size=2**24)
+
+
+def recv_json(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+    return json.loads(ws.recv(timeout=timeout))  # type: ignore[no-any-return]
+
+
+def recv_until(ws: ClientConnection, pred: Callable[[dict[str, Any]], bool], timeout: float = 10.0,
+               seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Messages until one satisfies ``pred`` (returned); a ``TimeoutError`` names what was seen meanwhile."""
+    deadline = time.monotonic() + timeout
+    got: list[dict[str, Any]] = seen if seen is not None else []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no matching message within {timeout}s; saw {[m.get('type') for m in got][-20:]}")
+        msg = recv_json(ws, left)
+        got.append(msg)
+        if pred(msg):
+            return msg
+
+
+def event_items(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    return msg["items"] if msg.get("type") == "events" else []
+
+
+def has_event(pred: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+    return lambda msg: any(pred(e) for e in event_items(msg))
+
+
+def subscribe(ws: ClientConnection, topics: list[str], **extra: Any) -> dict[str, Any]:
+    """Send a subscription; returns the ``subscribed`` answer (after the ``hello``)."""
+    ws.send(json.dumps({"type": "subscribe", "topics": topics, **extra}))
+    return recv_until(ws, lambda m: m.get("type") in ("subscribed", "error"))
+
+
+def emit_now(db, topic: str, payload: dict[str, Any], **kw: Any) -> int:  # type: ignore[no-untyped-def]
+    """Emit one event in its own committed transaction (``db`` is autocommit)."""
+    with db.transaction():
+        return emit(db, topic, payload, **kw)
+
+
+def tag() -> str:
+    return secrets.token_hex(3)
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
