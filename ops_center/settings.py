@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     timezone: str = "Asia/Ho_Chi_Minh"
 
+    # ingest: batching, limits, its client identity and metrics endpoint
+    ingest_batch_max: int = 5000
+    ingest_flush_ms: int = 50
+    ingest_client_id: str | None = None
+    ingest_share_group: str = "ingest"
+    ingest_metrics_port: int = 9100
+    ingest_max_payload: int = 65536
+    ingest_max_age_s: float = 7 * 86400
+    ingest_catalogue_file: Path | None = None
+    ingest_registry_refresh_s: float = 5.0
+    dead_letter_payload_cap: int = 8192
+
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_ttl_s: int = 900
     api_base_url: str = "http://127.0.0.1:8000"

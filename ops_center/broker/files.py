@@ -76,7 +76,7 @@ def render_config(settings: Settings, *, port: int, run_dir: Path, bind: str = "
         f"password_file {settings.mqtt_passwd_file}",
         f"acl_file {settings.mqtt_acl_file}",
         "max_inflight_messages 0",
-        "max_queued_messages 0",
+        "max_queued_messages 10000000",
         "max_queued_bytes 0",
         "max_packet_size 1048576",
         "persistent_client_expiration 7d",

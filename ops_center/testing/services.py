@@ -174,3 +174,60 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "OPS_DATA_DIR": str(settings.data_dir),
     }
     return {**os.environ, **env}
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (initdb in a temporary folder, a free port) that a test may stop and start
+    without disturbing anyone else's database."""
+
+    data_dir: Path
+    port: int
+    bin_dir: Path
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data_dir), "-o", opts, "-l", str(self.data_dir / "server.log"),
+                  "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """The cluster lives in a fresh folder under the system temp dir (the postgres user must reach it), removed
+    afterwards."""
+    import tempfile
+
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not versions:
+        raise ServiceUnavailable("PostgreSQL server binaries not found under /usr/lib/postgresql")
+    bin_dir = versions[-1].parent
+    tmp = Path(tempfile.mkdtemp(prefix="ops-pg-"))
+    data = tmp / "pgdata"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(data, "postgres")
+    pg = PrivatePostgres(data, free_port(), bin_dir)
+    pg._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+    pg.start()
+    try:
+        yield pg
+    finally:
+        try:
+            pg.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)

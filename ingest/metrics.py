@@ -1,0 +1,30 @@
+"""Prometheus metrics of the ingest process (served at ``/metrics`` on ``ingest_metrics_port``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+RECEIVED = Counter("ingest_messages_received", "MQTT messages received", registry=REGISTRY)
+STORED = Counter("ingest_readings_stored", "readings newly stored", registry=REGISTRY)
+DUPLICATES = Counter("ingest_readings_duplicate", "readings already stored (redeliveries)", registry=REGISTRY)
+REJECTED = Counter("ingest_rejected", "rejected messages or parts of packs", ["reason"], registry=REGISTRY)
+ACKED = Counter(
+    "ingest_messages_acked", "messages acknowledged to the broker after commit", registry=REGISTRY
+)
+DB_ERRORS = Counter("ingest_db_errors", "failed batch commits (retried)", registry=REGISTRY)
+BATCH_SIZE = Histogram(
+    "ingest_batch_messages",
+    "messages per committed batch",
+    registry=REGISTRY,
+    buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000, 20000),
+)
+BATCH_SECONDS = Histogram(
+    "ingest_batch_seconds",
+    "decode + write + commit time of a batch",
+    registry=REGISTRY,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+QUEUE_DEPTH = Gauge("ingest_queue_depth", "messages received and not yet committed", registry=REGISTRY)
+CONNECTED = Gauge("ingest_broker_connected", "1 while connected to the broker", registry=REGISTRY)

@@ -1,0 +1,51 @@
+"""The device registry as ingest sees it: a dict of ``DeviceInfo`` refreshed from PostgreSQL.
+
+Refreshed every ``ingest_registry_refresh_s`` seconds, and sooner (at most once a second) when a message names a
+device the dict does not know, so a newly provisioned device is accepted within a second or so.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ingest.registry_types import DeviceInfo
+from ops_center.db import Conn
+
+_SQL = """
+    SELECT id, enabled, gateway_id, kind, ward_code FROM devices
+    UNION ALL
+    SELECT id, enabled, NULL, 'gateway', NULL FROM gateways
+"""
+
+
+def load(conn: Conn) -> dict[str, DeviceInfo]:
+    return {r[0]: DeviceInfo(r[0], bool(r[1]), r[2], r[3], r[4]) for r in conn.execute(_SQL).fetchall()}
+
+
+class Registry:
+    """``get(device_id)`` for the decoder; ``refresh_if_due(conn)`` from the writer thread."""
+
+    def __init__(self, refresh_s: float) -> None:
+        self.devices: dict[str, DeviceInfo] = {}
+        self.refresh_s = refresh_s
+        self._loaded_at = 0.0
+        self._miss = False
+
+    def get(self, device_id: str, /) -> DeviceInfo | None:
+        info = self.devices.get(device_id)
+        if info is None:
+            self._miss = True
+        return info
+
+    def refresh_if_due(self, conn: Conn) -> bool:
+        now = time.monotonic()
+        age = now - self._loaded_at
+        if age >= self.refresh_s or (self._miss and age >= 1.0):
+            self.devices = load(conn)
+            self._loaded_at, self._miss = now, False
+            return True
+        return False
+
+    def force_refresh(self, conn: Conn) -> None:
+        self._loaded_at = 0.0
+        self.refresh_if_due(conn)

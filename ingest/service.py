@@ -1,0 +1,262 @@
+"""The ingest service: MQTT v5 in, batches committed to PostgreSQL, acks only after commit.
+
+Threads: paho's network thread receives messages (QoS 1, ``manual_ack=True``, persistent session, shared
+subscription) and only appends them to a buffer; the writer thread takes batches (flushed by size or age), decodes
+and validates them, writes them in one transaction (``ingest.sink``) and then acks each message. A database outage
+stops the acks: the writer retries with backoff while the broker holds the unacked messages (up to our Receive
+Maximum) and queues the rest in the persistent session. Nothing is acked that is not committed; redelivered
+duplicates are harmless because writes are idempotent.
+
+Acks carry the connection generation they were received on: after a reconnect the broker redelivers what was not
+acked (same packet ids), so acks for an older connection are dropped rather than sent on the new one.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import start_http_server
+
+from ingest import metrics
+from ingest.catalogue import load_catalogue
+from ingest.decode import decode_message
+from ingest.hooks import device_event_hook, dossier_hook, stream_hooks
+from ingest.registry import Registry
+from ingest.sink import BatchWriter, RawMessage
+from ingest.topics import subscription_filters
+from ops_center.db import connect
+from ops_center.readings import ReadingsStore
+from ops_center.settings import Settings, get_settings
+
+log = logging.getLogger("ingest")
+EGOV_PREFIX = "ops/v1/egov/"
+RECEIVE_MAXIMUM = 65535
+SESSION_EXPIRY_S = 7 * 86400
+
+
+@dataclass(slots=True)
+class Pending:
+    mid: int
+    generation: int
+    msg: RawMessage
+
+
+class IngestService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client_id = settings.ingest_client_id or f"ops-ingest-{socket.gethostname()}"
+        self.buffer: collections.deque[Pending] = collections.deque()
+        self.generation = 0
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.catalogue = load_catalogue(settings.ingest_catalogue_file)
+        self.registry = Registry(settings.ingest_registry_refresh_s)
+        self.conn: psycopg.Connection[Any] | None = None
+        self.writer: BatchWriter | None = None
+        self.client = self._make_client()
+
+    # -- MQTT ----------------------------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
+                        manual_ack=True)
+        c.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password.get_secret_value())
+        c.max_inflight_messages_set(1000)
+        c.reconnect_delay_set(min_delay=0.1, max_delay=5)  # type: ignore[arg-type]  # back before devices
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        return c
+
+    def _connect_properties(self) -> Properties:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        return props
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        self.generation += 1
+        metrics.CONNECTED.set(1)
+        group = self.settings.ingest_share_group or None
+        filters = subscription_filters(group)
+        egov = f"{EGOV_PREFIX}+/dossiers"
+        filters.append(f"$share/{group}/{egov}" if group else egov)
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        log.info("connected to %s:%s as %s (session present: %s), subscribed to %d filters",
+                 self.settings.mqtt_host, self.settings.mqtt_port, self.client_id,
+                 getattr(flags, "session_present", "?"), len(filters))
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        metrics.CONNECTED.set(0)
+        if not self.stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self.stopping.is_set():
+            return  # not acked: the broker redelivers it to this session (or the group) later
+        self.buffer.append(Pending(msg.mid, self.generation, RawMessage(msg.topic, msg.payload)))
+        if len(self.buffer) >= self.settings.ingest_batch_max:
+            self.wake.set()
+
+    # -- database ------------------------------------------------------------------------------------------------
+    def _db(self) -> psycopg.Connection[Any]:
+        if self.conn is None or self.conn.closed:
+            self.conn = connect(self.settings.database_url, autocommit=True, connect_timeout=5,
+                                application_name=f"ops-ingest:{self.client_id}")
+            store = ReadingsStore.for_connection(self.conn)
+            self.writer = BatchWriter(store, dead_letter_cap=self.settings.dead_letter_payload_cap,
+                                      hooks=stream_hooks(), on_device_event=device_event_hook(),
+                                      on_dossier_events=dossier_hook())
+            self.registry.force_refresh(self.conn)
+        return self.conn
+
+    def _drop_db(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # the connection is broken anyway
+                self.conn.close()
+        self.conn = None
+        if self.writer is not None:
+            self.writer.store.forget_partitions()
+
+    # -- the writer ----------------------------------------------------------------------------------------------
+    def _take(self) -> list[Pending]:
+        n = min(len(self.buffer), self.settings.ingest_batch_max)
+        return [self.buffer.popleft() for _ in range(n)]
+
+    def _commit(self, batch: list[Pending]) -> None:
+        """Decode, write and commit ``batch``, retrying with backoff until the database takes it."""
+        delay = 0.2
+        decoded = None
+        while True:
+            started = time.perf_counter()
+            try:
+                conn = self._db()
+                self.registry.refresh_if_due(conn)
+                if decoded is None:
+                    decoded = self._decode(batch)
+                assert self.writer is not None
+                result = self.writer.write(conn, decoded)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                metrics.DB_ERRORS.inc()
+                log.warning("database unavailable (%s); %d messages held, retry in %.1fs",
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                            len(batch), delay)
+                self._drop_db()
+                if self.stopping.wait(delay) and self._give_up():
+                    raise
+                delay = min(delay * 2, 5.0)
+                continue
+            except psycopg.errors.DeadlockDetected:
+                metrics.DB_ERRORS.inc()
+                log.warning("deadlock on a batch of %d; retrying", len(batch))
+                continue
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            metrics.BATCH_SIZE.observe(len(batch))
+            metrics.STORED.inc(result.stored)
+            metrics.DUPLICATES.inc(result.readings - result.stored)
+            for reason, n in result.rejects.items():
+                metrics.REJECTED.labels(reason).inc(n)
+            return
+
+    def _give_up(self) -> bool:
+        """On SIGTERM during an outage we stop retrying after a grace period: unacked messages stay with the
+        broker, so nothing is lost."""
+        return time.monotonic() > self._stop_deadline
+
+    def _decode(self, batch: list[Pending]) -> list[tuple[RawMessage, Any]]:
+        now = time.time()
+        s = self.settings
+        out = []
+        for p in batch:
+            if p.msg.topic.startswith(EGOV_PREFIX):
+                out.append((p.msg, None))
+            else:
+                out.append((p.msg, decode_message(p.msg.topic, p.msg.payload, now, self.registry, self.catalogue,
+                                                  s.ingest_max_payload, s.ingest_max_age_s)))
+        return out
+
+    def _ack(self, batch: list[Pending]) -> None:
+        gen = self.generation
+        acked = 0
+        for p in batch:
+            if p.generation == gen:
+                self.client.ack(p.mid, 1)
+                acked += 1
+        metrics.ACKED.inc(acked)
+
+    def _writer_loop(self) -> None:
+        flush_s = self.settings.ingest_flush_ms / 1000.0
+        while True:
+            if not self.buffer:
+                if self.stopping.is_set():
+                    return
+                self.wake.wait(flush_s)
+                self.wake.clear()
+                continue
+            first = time.monotonic()
+            while (len(self.buffer) < self.settings.ingest_batch_max and time.monotonic() - first < flush_s
+                   and not self.stopping.is_set()):
+                self.wake.wait(flush_s / 5)
+                self.wake.clear()
+            batch = self._take()
+            metrics.RECEIVED.inc(len(batch))
+            metrics.QUEUE_DEPTH.set(len(self.buffer))
+            try:
+                self._commit(batch)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
+                return
+            self._ack(batch)
+
+    # -- running -------------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._stop_deadline = float("inf")
+        if self.settings.ingest_metrics_port:
+            start_http_server(self.settings.ingest_metrics_port, addr="0.0.0.0", registry=metrics.REGISTRY)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30,
+                                  clean_start=False, properties=self._connect_properties())
+        self.client.loop_start()
+        writer = threading.Thread(target=self._writer_loop, name="ingest-writer", daemon=True)
+        writer.start()
+        while writer.is_alive():
+            writer.join(0.5)
+        time.sleep(0.2)  # let the network thread send the last acks
+        self.client.disconnect()
+        self.client.loop_stop()
+        if self.conn is not None:
+            self.conn.close()
+        log.info("ingest stopped cleanly")
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        log.info("signal %d: flushing, acking and stopping", signum)
+        self._stop_deadline = time.monotonic() + 10.0
+        self.stopping.set()
+        self.wake.set()
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("OPS_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    IngestService(get_settings()).run()
+    return 0
+
+
