@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,8 +226,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         yield pg
     finally:
-        try:
+        with suppress(subprocess.CalledProcessError):
             pg.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(tmp, ignore_errors=True)
