@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.live import ws as live_ws
-from api.routers import auth, health, readings
+from api.routers import auth, geo, health, readings
 
 PUBLIC: list[APIRouter] = [health.router, auth.public, live_ws.router]
-PROTECTED: list[APIRouter] = [auth.router, readings.router, live_ws.stats_router]
+PROTECTED: list[APIRouter] = [auth.router, readings.router, live_ws.stats_router, geo.router]

@@ -1,0 +1,96 @@
+"""Geometry for screens: simplified with topology preserved, as GeoJSON geometry bytes, cached per set import.
+
+Simplification runs in the set's metric CRS (UTM zone) with ``shapely.coverage_simplify``, which simplifies each
+border shared by two units once, so neighbours keep a common edge (no slivers, no gaps), then comes back to
+lon/lat. A unit the simplifier would invalidate or collapse keeps its topology-preserving per-unit simplification
+(or its original shape). Coordinates are rounded to 6 decimals (about 0.1 m) for output.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geo.projection import WGS84, project_geometries
+from geo.service import IndexedSet
+
+MAX_SIMPLIFY_M = 5000.0
+_CACHE_SIZE = 32
+_lock = threading.Lock()
+_geoms: OrderedDict[tuple[str, str, int, float], NDArray[np.object_]] = OrderedDict()
+_json: OrderedDict[tuple[str, str, int, float], tuple[bytes, ...]] = OrderedDict()
+
+
+def check_tolerance(tolerance_m: float) -> float:
+    t = float(tolerance_m)
+    if not (math.isfinite(t) and 0.0 <= t <= MAX_SIMPLIFY_M):
+        raise ValueError(f"simplify: {tolerance_m!r} must be a tolerance in metres between 0 and {MAX_SIMPLIFY_M:g}")
+    return t
+
+
+def _simplify(entry: IndexedSet, tolerance_m: float) -> NDArray[np.object_]:
+    geoms = entry.geometries
+    if tolerance_m <= 0:
+        return geoms
+    crs = entry.index.metric_crs
+    metric = project_geometries(geoms, crs)
+    try:
+        simple = np.asarray(shapely.coverage_simplify(metric, tolerance_m), dtype=object)
+    except shapely.errors.GEOSException:
+        simple = np.asarray(shapely.simplify(metric, tolerance_m, preserve_topology=True), dtype=object)
+    bad = shapely.is_empty(simple) | ~shapely.is_valid(simple)
+    if bad.any():
+        fallback = np.asarray(shapely.simplify(metric[bad], tolerance_m, preserve_topology=True), dtype=object)
+        still = shapely.is_empty(fallback) | ~shapely.is_valid(fallback)
+        fallback[still] = metric[bad][still]
+        simple[bad] = fallback
+    return project_geometries(simple, WGS84, src=crs)
+
+
+def _get(cache: OrderedDict, key: tuple[str, str, int, float]):  # type: ignore[no-untyped-def, type-arg]
+    with _lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    return None
+
+
+def _put(cache: OrderedDict, key: tuple[str, str, int, float], value: object) -> None:  # type: ignore[type-arg]
+    with _lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+def simplified(entry: IndexedSet, tolerance_m: float) -> NDArray[np.object_]:
+    """The set's geometries (index order) simplified with ``tolerance_m`` metres (0: unchanged)."""
+    t = check_tolerance(tolerance_m)
+    key = (entry.set_name, entry.level, entry.generation, t)
+    hit = _get(_geoms, key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    out = _simplify(entry, t)
+    _put(_geoms, key, out)
+    return out
+
+
+def _round(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    return np.asarray(shapely.transform(geoms, lambda c: np.round(c, 6)), dtype=object)
+
+
+def geojson_geometries(entry: IndexedSet, tolerance_m: float) -> tuple[bytes, ...]:
+    """GeoJSON geometry objects (UTF-8 JSON bytes), one per unit in index order."""
+    t = check_tolerance(tolerance_m)
+    key = (entry.set_name, entry.level, entry.generation, t)
+    hit = _get(_json, key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    out = tuple(s.encode() for s in shapely.to_geojson(_round(simplified(entry, t))))
+    _put(_json, key, out)
+    return out
