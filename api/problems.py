@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,9 +38,12 @@ def _short(value: Any) -> Any:
     """The offending value as JSON can carry it, cut to 200 characters."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # NaN and ±inf have no JSON form
     if value is None or isinstance(value, bool | int | float):
         return value
     text = value if isinstance(value, str) else repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate (JSON "\\ud800") as text
     return text if len(text) <= 200 else text[:200] + "…"
 
 

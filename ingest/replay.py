@@ -63,7 +63,7 @@ class ReplaySummary:
 
     @property
     def failed(self) -> int:
-        return sum(1 for o in self.outcomes if not o.ok)
+        return sum(1 for o in self.outcomes if not o.ok and not o.skipped)
 
     @property
     def skipped(self) -> int:
