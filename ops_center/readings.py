@@ -181,7 +181,8 @@ class ReadingsStore:
         if self.flavour != "timescale":
             return
         for view in ("readings_hourly", "readings_daily"):
-            conn.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
+            conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+                         (view, start, end))
 
     # -- reading -------------------------------------------------------------------------------------------------
     def range(self, conn: Conn, device_id: str, metric: str, start: datetime, end: datetime) -> list[Reading]:

@@ -67,3 +67,20 @@ def test_bad_file_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "1_bad.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="is not NNNN_name"):
         discover("postgres", tmp_path)
+
+
+def test_migrate_twice_changes_nothing_timescale() -> None:
+    from ops_center.testing.pglite import connect_timescale, start_pglite
+
+    with start_pglite() as server, connect_timescale(server.dsn) as conn:
+        assert detect(conn) == "timescale"
+        flavour, first = migrate(conn)
+        assert flavour == "timescale" and [m.version for m in first] == [m.version for m in discover("timescale")]
+        assert conn.execute("SELECT count(*) FROM timescaledb_information.hypertables "
+                            "WHERE hypertable_name = 'readings'").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM timescaledb_information.continuous_aggregates").fetchone()[0] == 2
+        before = _schema(conn)
+        jobs = conn.execute("SELECT count(*) FROM timescaledb_information.jobs").fetchone()[0]
+        assert migrate(conn) == ("timescale", [])
+        assert _schema(conn) == before
+        assert conn.execute("SELECT count(*) FROM timescaledb_information.jobs").fetchone()[0] == jobs
