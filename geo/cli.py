@@ -34,8 +34,9 @@ def _err(cmd: str, exc: BaseException) -> int:
     return 1
 
 
-def print_report(rep: dict[str, Any], out: Any = sys.stdout) -> None:
+def print_report(rep: dict[str, Any], out: Any = None) -> None:
     """The validation report with its counts, one figure per line."""
+    out = out or sys.stdout
     lines = [
         ("features in file", rep.get("features")),
         ("units stored", rep.get("units")),

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import shapely
-from matplotlib import colormaps
+from matplotlib import colormaps, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -27,7 +27,7 @@ from geo.service import LOCAL_TZ
 from geo.summary import NUMERIC_PROPERTIES, Summary, flat_properties
 
 FONT = "DejaVu Sans"
-LEVEL_VI = {"ward": "cấp xã (phường, xã, thị trấn)", "district": "cấp huyện"}
+LEVEL_VI = {"ward": "cấp xã", "district": "cấp huyện"}
 CMAPS = {"dossier_on_time_rate": "RdYlGn", "salinity_ppt_max": "YlOrRd", "water_level_cm_max": "Blues",
          "rain_mm_total": "PuBu"}
 
@@ -100,7 +100,8 @@ def render_png(summary: Summary, layer: str, *, width_px: int = 1400, dpi: int =
             size = 7.5 if n <= 20 else 4.6 if n <= 80 else 3.9
             for u, r in zip(summary.entry.units, rows, strict=True):
                 ax.annotate(_short_name(r["name"]), (u.rep_lon, u.rep_lat), ha="center", va="center",
-                            fontsize=size, color="#111111")
+                            fontsize=size, color="#111111",
+                            path_effects=[patheffects.withStroke(linewidth=1.4, foreground="white")])
         sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
         cb = fig.colorbar(sm, cax=cax)
         cb.set_label(label, fontsize=9)

@@ -38,6 +38,7 @@ log = logging.getLogger("geo")
 
 LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
 MAX_DISTANCE_M = 2000.0
+MIN_FRACTION = 1e-6
 Status = Literal["inside", "approximate", "outside"]
 
 
@@ -278,8 +279,10 @@ def _frame(entry: IndexedSet) -> Any:
 
 
 def compute_crosswalk(conn: Conn, from_set: str, to_set: str, from_level: str = "ward", to_level: str = "ward",
-                      min_fraction: float = 0.0) -> StoredCrosswalk:
-    """Compute the area-weighted crosswalk between two stored sets, store it and return it."""
+                      min_fraction: float = MIN_FRACTION) -> StoredCrosswalk:
+    """Compute the area-weighted crosswalk between two stored sets, store it and return it. Pieces below
+    ``min_fraction`` of a unit (default one millionth: floating-point slivers along borders both sets share) are
+    dropped and the unit's other fractions rescaled."""
     a = indexed_set(conn, from_set, from_level)
     b = indexed_set(conn, to_set, to_level)
     cw = compute_overlay(_frame(a), _frame(b), min_fraction=min_fraction)

@@ -3,7 +3,7 @@
 Simplification runs in the set's metric CRS (UTM zone) with ``shapely.coverage_simplify``, which simplifies each
 border shared by two units once, so neighbours keep a common edge (no slivers, no gaps), then comes back to
 lon/lat. A unit the simplifier would invalidate or collapse keeps its topology-preserving per-unit simplification
-(or its original shape). Coordinates are rounded to 6 decimals (about 0.1 m) for output.
+(or its original shape). Coordinates are snapped to a 1e-6 degree grid (about 0.1 m) with validity kept.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from geo.projection import WGS84, project_geometries
 from geo.service import IndexedSet
 
 MAX_SIMPLIFY_M = 5000.0
+GRID = 1e-6  # degrees
 _CACHE_SIZE = 32
 _lock = threading.Lock()
 _geoms: OrderedDict[tuple[str, str, int, float], NDArray[np.object_]] = OrderedDict()
@@ -52,6 +53,15 @@ def _simplify(entry: IndexedSet, tolerance_m: float) -> NDArray[np.object_]:
     return project_geometries(simple, WGS84, src=crs)
 
 
+def _snap(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Coordinates on a 1e-6 degree grid (about 0.1 m), keeping every geometry valid (a ring that would collapse
+    is dropped, as ``set_precision`` does); a unit that would vanish keeps its unsnapped shape."""
+    snapped = np.asarray(shapely.set_precision(geoms, GRID), dtype=object)
+    bad = shapely.is_empty(snapped) | ~shapely.is_valid(snapped)
+    snapped[bad] = geoms[bad]
+    return snapped
+
+
 def _get(cache: OrderedDict, key: tuple[str, str, int, float]):  # type: ignore[no-untyped-def, type-arg]
     with _lock:
         if key in cache:
@@ -75,13 +85,9 @@ def simplified(entry: IndexedSet, tolerance_m: float) -> NDArray[np.object_]:
     hit = _get(_geoms, key)
     if hit is not None:
         return hit  # type: ignore[no-any-return]
-    out = _simplify(entry, t)
+    out = _snap(_simplify(entry, t))
     _put(_geoms, key, out)
     return out
-
-
-def _round(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
-    return np.asarray(shapely.transform(geoms, lambda c: np.round(c, 6)), dtype=object)
 
 
 def geojson_geometries(entry: IndexedSet, tolerance_m: float) -> tuple[bytes, ...]:
@@ -91,6 +97,6 @@ def geojson_geometries(entry: IndexedSet, tolerance_m: float) -> tuple[bytes, ..
     hit = _get(_json, key)
     if hit is not None:
         return hit  # type: ignore[no-any-return]
-    out = tuple(s.encode() for s in shapely.to_geojson(_round(simplified(entry, t))))
+    out = tuple(s.encode() for s in shapely.to_geojson(simplified(entry, t)))
     _put(_json, key, out)
     return out

@@ -166,8 +166,9 @@ def resolve(conn: Conn, *, set_name: str | None = None, level: str = "ward", sta
             end: datetime | None = None, layers: str | Sequence[str] | None = None,
             simplify_m: float = DEFAULT_SIMPLIFY_M, now: datetime | None = None,
             family: str = DEFAULT_FAMILY) -> SummaryQuery:
-    """Check a summary request and fill its defaults: window [now - 24 h, now] rounded outward to whole hours;
-    the set in force at the end of the window."""
+    """Check a summary request and fill its defaults. The window is rounded outward to whole local hours; ``to``
+    defaults to now, ``from`` to 24 hours before (rounded) ``to``; the set defaults to the one in force at the end
+    of the window."""
     try:
         store.check_level(level)
     except GeoStoreError as exc:
@@ -177,12 +178,12 @@ def resolve(conn: Conn, *, set_name: str | None = None, level: str = "ward", sta
             raise SummaryError(f"{fname}: {t.isoformat()} has no timezone offset (e.g. 2025-07-01T00:00:00+07:00)")
     now = now or datetime.now(UTC)
     e = end or now
-    s = start or (e - DEFAULT_WINDOW)
-    if s >= e:
-        raise SummaryError(f"to: {e.isoformat()} is not after from {s.isoformat()}")
-    if e - s > MAX_WINDOW:
-        raise SummaryError(f"to: window of {(e - s).days} days exceeds the maximum of {MAX_WINDOW.days} days")
-    ws, we = _floor_hour(s), _ceil_hour(e)
+    if start is not None and start >= e:
+        raise SummaryError(f"to: {e.isoformat()} is not after from {start.isoformat()}")
+    we = _ceil_hour(e)
+    ws = _floor_hour(start) if start is not None else we - DEFAULT_WINDOW
+    if we - ws > MAX_WINDOW:
+        raise SummaryError(f"to: window of {(we - ws).days} days exceeds the maximum of {MAX_WINDOW.days} days")
     try:
         tol = shapes.check_tolerance(simplify_m)
     except (TypeError, ValueError) as exc:

@@ -255,11 +255,12 @@ def import_boundaries(
     valid_to: Annotated[date | None, Form()] = None,
     code_field: Annotated[str, Form(max_length=100)] = "ward_code",
     name_field: Annotated[str, Form(max_length=100)] = "ward_name",
-    type_field: Annotated[str | None, Form(max_length=100)] = "unit_type",
+    type_field: Annotated[str | None, Form(max_length=100, description="'-' for none")] = "unit_type",
     parent_code_field: Annotated[str | None, Form(max_length=100)] = None,
     parent_name_field: Annotated[str | None, Form(max_length=100)] = None,
     description: Annotated[str | None, Form(max_length=2000)] = None,
     layer: Annotated[str | None, Form(max_length=200)] = None,
+    family: Annotated[str, Form(max_length=200)] = store.DEFAULT_FAMILY,
 ) -> JSONResponse:
     """Import an uploaded boundary file as one level of a set (replacing that level if it exists)."""
     request.state.audit_target = f"boundary_set:{set_name[:64]}"
@@ -272,7 +273,8 @@ def import_boundaries(
     if suffix not in UPLOAD_SUFFIXES:
         raise HTTPException(422, f"file: {filename[:100]!r} must end in one of {', '.join(UPLOAD_SUFFIXES)} "
                                  "(zip a Shapefile with its .dbf, .shx and .prj)")
-    mapping = FieldMapping(code_field=code_field, name_field=name_field, unit_type_field=type_field or None,
+    mapping = FieldMapping(code_field=code_field, name_field=name_field,
+                           unit_type_field=None if type_field in (None, "", "-") else type_field,
                            district_code_field=parent_code_field or None,
                            district_name_field=parent_name_field or None)
     with tempfile.TemporaryDirectory(prefix="ops-geo-upload-") as tmp:
@@ -289,7 +291,7 @@ def import_boundaries(
         try:
             imp = service.import_file(conn, path, name=set_name, level=level, valid_from=valid_from,
                                       valid_to=valid_to, mapping=mapping, description=description, layer=layer,
-                                      source_name=Path(filename).name[:200])
+                                      family=family, source_name=Path(filename).name[:200])
         except DuplicateCodeError as exc:
             raise HTTPException(422, str(exc).replace(path.name, filename[:100])) from None
         except ValidityOverlap as exc:
