@@ -3,6 +3,7 @@ test stack's settings, and helpers for WebSocket clients."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -145,4 +146,106 @@ def tag() -> str:
     return secrets.token_hex(3)
 
 
+# ---------------------------------------------------------------- boundary sets, devices, alerts
+
+
+@pytest.fixture(scope="session")
+def camau(settings) -> str:  # type: ignore[no-untyped-def]
+    """The Cà Mau sets imported into the session database (as ``make up`` does); the name of the set in force."""
+    from geo.demo import ensure_demo
+    from geo.service import set_in_force
+    from ops_center.db import connect
+
+    with connect(settings.database_url, autocommit=True) as conn:
+        ensure_demo(conn, settings.data_dir, say=lambda _: None)
+        name = set_in_force(conn)
+    assert name is not None
+    return name
+
+
+def ward_count(db, set_name: str, level: str = "ward") -> int:  # type: ignore[no-untyped-def]
+    row = db.execute("SELECT count(*) FROM boundary_units WHERE set_name = %s AND level = %s",
+                     (set_name, level)).fetchone()
+    return int(row[0])
+
+
+def some_ward(db, set_name: str, index: int = 0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    row = db.execute("SELECT code, name, rep_lon, rep_lat FROM boundary_units WHERE set_name = %s AND level = 'ward' "
+                     "ORDER BY code OFFSET %s LIMIT 1", (set_name, index)).fetchone()
+    return {"code": row[0], "name": row[1], "lon": row[2], "lat": row[3]}
+
+
+def add_device(db, device_id: str, ward: dict[str, Any], kind: str = "salinity") -> None:  # type: ignore[no-untyped-def]
+    """A device at the ward's representative point, assigned to it through geo (as the devices API does)."""
+    from geo.service import assign_ward
+
+    ref = assign_ward(db, ward["lon"], ward["lat"])
+    db.execute("INSERT INTO devices (id, kind, name, lon, lat, ward_set, ward_code, ward_status, last_seen, "
+               "expected_interval_s) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now(), 60)",
+               (device_id, kind, f"Trạm đo mặn {device_id}", ward["lon"], ward["lat"], ref.set_name, ref.code,
+                ref.status))
+
+
+def fire_alert(db, ward_code: str, summary: str, severity: str = "critical",  # type: ignore[no-untyped-def]
+               device: str | None = None) -> dict[str, Any]:
+    """An alert opened through the alert engine's lifecycle (row + timeline + ``alert`` event, one transaction)."""
+    from datetime import UTC, datetime
+
+    from alerts.lifecycle import Firing, RuleRef, fire
+
+    subject = device or f"ward:{ward_code}:{tag()}"
+    labels = {"ward": ward_code, "device": device, "kind": "salinity", "metric": "salinity_ppt"}
+    with db.transaction():
+        change = fire(db, Firing(RuleRef(None, "Độ mặn vượt ngưỡng (thử nghiệm)", severity), subject,
+                                 {k: v for k, v in labels.items() if v is not None}, summary, 6.5,
+                                 datetime.now(UTC)))
+    assert change is not None
+    return change.alert
+
+
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+# ---------------------------------------------------------------- browser (Debian's Chromium through Playwright)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} missing: run scripts/test-deps.sh (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """A 1920×1080 wall-screen page; console errors are collected, a screenshot is kept in test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True)
+    pg = context.new_page()
+    pg.console_errors = []  # type: ignore[attr-defined]
+    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))  # type: ignore[attr-defined]
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))  # type: ignore[attr-defined]
+    yield pg
+    with contextlib.suppress(Exception):
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
+
+
+def browser_login(page, server: Server, username: str, password: str, path: str = "/") -> None:  # type: ignore[no-untyped-def]
+    """Open ``path``, get sent to the login page, sign in, come back to ``path``."""
+    page.goto(f"{server.url}{path}")
+    page.wait_for_url("**/login**")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_url(f"{server.url}{path}")

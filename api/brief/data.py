@@ -1,0 +1,202 @@
+"""What goes into the daily brief, gathered for one local day [00:00, 24:00) UTC+7 and one boundary set.
+
+Each section is read in its own savepoint: a domain that is not installed (or fails) leaves a note in the brief
+instead of failing it. Sources: the map summary and its PNG renderer (geo), alert statistics from the ``alerts``
+table, incidents from the ``incidents`` table, dossier KPIs from ``ops_center.dossiers.kpis.compute``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ops_center.db import Conn, fetch_all
+from ops_center.readings import ReadingsStore
+
+log = logging.getLogger("api.brief")
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+SEVERITIES = ("critical", "major", "minor", "info")
+SEVERITY_VI = {"critical": "Nghiêm trọng", "major": "Cao", "minor": "Trung bình", "info": "Thông tin"}
+STATUS_VI = {"new": "Mới", "assigned": "Đã giao", "in_progress": "Đang xử lý", "resolved": "Đã xử lý",
+             "closed": "Đã đóng"}
+MAP_LAYERS = ("alerts_total", "incidents_open", "salinity_ppt_max", "water_level_cm_max", "devices_online",
+              "dossier_on_time_rate")
+
+
+@dataclass
+class KpiRow:
+    code: str
+    name: str
+    received: int = 0
+    online: int = 0
+    resolved: int = 0
+    on_time: int = 0
+    overdue: int = 0
+
+    @property
+    def online_share(self) -> float | None:
+        return self.online / self.received if self.received else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.resolved if self.resolved else None
+
+
+@dataclass
+class AlertStat:
+    severity: str
+    new: int = 0
+    active_at_end: int = 0
+    acknowledged: int = 0
+    resolved: int = 0
+
+
+@dataclass
+class BriefData:
+    day: date
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    set_name: str | None = None
+    set_description: str = ""
+    units: int = 0
+    map_png: bytes | None = None
+    map_layer: str | None = None
+    devices_total: int | None = None
+    devices_online: int | None = None
+    incidents_open_now: int | None = None
+    kpi_level: str = "district"
+    kpis: list[KpiRow] = field(default_factory=list)
+    kpi_total: KpiRow | None = None
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    alert_stats: list[AlertStat] = field(default_factory=list)
+    ack_median_min: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), LOCAL_TZ)
+    return start, start + timedelta(days=1)
+
+
+def _get(item: Any, key: str, default: Any = None) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(key, default)
+    return getattr(item, key, default)
+
+
+def _section(conn: Conn, data: BriefData, label: str, fn: Callable[[], None]) -> None:
+    try:
+        with conn.transaction():
+            fn()
+    except Exception as exc:  # one missing domain must not cost the whole brief
+        log.warning("daily brief: %s unavailable: %s", label, exc)
+        data.notes.append(f"{label}: chưa có số liệu ({type(exc).__name__})")
+
+
+def collect(conn: Conn, readings: ReadingsStore | None, day: date, set_name: str | None = None,
+            layer: str | None = None, now: datetime | None = None) -> BriefData:
+    start, end = day_window(day)
+    data = BriefData(day, start, end, (now or datetime.now(UTC)).astimezone(LOCAL_TZ))
+    _section(conn, data, "Bản đồ", lambda: _map(conn, readings, data, set_name, layer))
+    _section(conn, data, "Chỉ số hồ sơ", lambda: _kpis(conn, data))
+    _section(conn, data, "Sự cố", lambda: _incidents(conn, data))
+    _section(conn, data, "Cảnh báo", lambda: _alerts(conn, data))
+    return data
+
+
+def _map(conn: Conn, readings: ReadingsStore | None, data: BriefData, set_name: str | None,
+         layer: str | None) -> None:
+    from api.map_layers import ensure_registered
+    from geo import render
+    from geo import summary as summaries
+
+    ensure_registered()
+    q = summaries.resolve(conn, set_name=set_name, level="ward", start=data.start, end=data.end, simplify_m=100.0)
+    s = summaries.build(conn, q, readings)
+    data.set_name = s.set_info.name
+    data.set_description = s.set_info.description or ""
+    data.units = len(s.properties)
+    devs = [p["devices"] for p in s.properties if isinstance(p.get("devices"), Mapping)]
+    if devs:
+        data.devices_total = sum(int(d.get("total", 0)) for d in devs)
+        data.devices_online = sum(int(d.get("online", 0)) for d in devs)
+    if "incidents" in q.layers:
+        data.incidents_open_now = sum(int(p.get("incidents_open") or 0) for p in s.properties)
+    if layer is None:
+        layer = "alerts_total" if "alerts" in q.layers else "devices_online"
+    data.map_layer = layer
+    data.map_png = render.render_png(s, layer, width_px=1300, dpi=150)
+
+
+def _kpis(conn: Conn, data: BriefData) -> None:
+    kpis = importlib.import_module("ops_center.dossiers.kpis")
+    items = list(kpis.compute(conn, "district", "day", data.start, data.end))
+    if not items:
+        data.kpi_level = "ward"
+        items = list(kpis.compute(conn, "ward", "day", data.start, data.end))
+    rows: dict[str, KpiRow] = {}
+    for it in items:
+        code = str(_get(it, "code"))
+        row = rows.setdefault(code, KpiRow(code, str(_get(it, "name") or code)))
+        received = _get(it, "received") or {}
+        row.received += int(_get(received, "total", 0) or 0)
+        row.online += int(_get(received, "online_l3", 0) or 0) + int(_get(received, "online_l4", 0) or 0)
+        row.resolved += int(_get(it, "resolved", 0) or 0)
+        row.on_time += int(_get(it, "resolved_on_time", 0) or 0)
+        row.overdue = max(row.overdue, int(_get(it, "open_overdue", 0) or 0))
+    data.kpis = sorted(rows.values(), key=lambda r: r.name)
+    total = KpiRow("", "Toàn tỉnh")
+    for r in data.kpis:
+        total.received += r.received
+        total.online += r.online
+        total.resolved += r.resolved
+        total.on_time += r.on_time
+        total.overdue += r.overdue
+    data.kpi_total = total
+
+
+def _incidents(conn: Conn, data: BriefData) -> None:
+    rows = fetch_all(conn, """
+        SELECT id, title, category, severity, status, ward_name, reported_at, due_at,
+               (due_at IS NOT NULL AND due_at < %(end)s AND status NOT IN ('resolved', 'closed')) AS overdue
+        FROM incidents
+        WHERE reported_at < %(end)s AND (reported_at >= %(start)s OR status NOT IN ('resolved', 'closed'))
+        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END,
+                 (due_at IS NOT NULL AND due_at < %(end)s AND status NOT IN ('resolved', 'closed')) DESC,
+                 reported_at DESC
+        LIMIT 10""", {"start": data.start, "end": data.end})
+    labels: dict[str, str] = {}
+    try:
+        with conn.transaction():
+            labels = {r["code"]: r["label_vi"] for r in fetch_all(conn, "SELECT code, label_vi FROM incident_categories")}
+    except Exception:
+        labels = {}
+    for r in rows:
+        r["category_label"] = labels.get(r["category"], r["category"])
+    data.incidents = rows
+
+
+def _alerts(conn: Conn, data: BriefData) -> None:
+    rows = fetch_all(conn, """
+        SELECT severity,
+               count(*) FILTER (WHERE starts_at >= %(start)s) AS new,
+               count(*) FILTER (WHERE ends_at IS NULL OR ends_at >= %(end)s) AS active_at_end,
+               count(*) FILTER (WHERE acknowledged_at >= %(start)s AND acknowledged_at < %(end)s) AS acknowledged,
+               count(*) FILTER (WHERE ends_at >= %(start)s AND ends_at < %(end)s) AS resolved
+        FROM alerts
+        WHERE starts_at < %(end)s AND (ends_at IS NULL OR ends_at >= %(start)s)
+        GROUP BY severity""", {"start": data.start, "end": data.end})
+    by = {r["severity"]: r for r in rows}
+    data.alert_stats = [AlertStat(s, int(by.get(s, {}).get("new", 0)), int(by.get(s, {}).get("active_at_end", 0)),
+                                  int(by.get(s, {}).get("acknowledged", 0)), int(by.get(s, {}).get("resolved", 0)))
+                        for s in SEVERITIES]
+    med = conn.execute(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at - starts_at)) "
+        "FROM alerts WHERE acknowledged_at >= %s AND acknowledged_at < %s", (data.start, data.end)).fetchone()
+    data.ack_median_min = None if med is None or med[0] is None else float(med[0]) / 60.0

@@ -1,0 +1,160 @@
+"""The daily brief as an A4 PDF (fpdf2), with DejaVu Sans embedded so Vietnamese diacritics survive."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from api.brief.data import SEVERITY_VI, STATUS_VI, BriefData
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
+LAYER_VI = {"alerts_total": "cảnh báo đang hoạt động", "incidents_open": "sự cố chưa xử lý",
+            "salinity_ppt_max": "độ mặn cao nhất", "water_level_cm_max": "mực nước cao nhất",
+            "devices_online": "thiết bị trực tuyến", "devices_total": "số thiết bị",
+            "dossier_on_time_rate": "tỷ lệ hồ sơ đúng hạn"}
+HEAD = FontFace(emphasis="BOLD", fill_color=(225, 233, 243))
+ACCENT = (16, 70, 130)
+
+
+def font_file(name: str) -> Path:
+    """A DejaVu font from the system (fonts-dejavu-core), else the copy matplotlib ships."""
+    for d in FONT_DIRS:
+        if (d / name).is_file():
+            return d / name
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
+    if path.is_file():
+        return path
+    raise FileNotFoundError(f"font {name} not found: install fonts-dejavu-core")
+
+
+def _num(v: float | int | None, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    s = f"{v:,.{digits}f}"
+    return s.replace(",", "\u202f").replace(".", ",")  # Vietnamese: decimal comma, thin space for thousands
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{_num(v * 100, 1)} %"
+
+
+class _Pdf(FPDF):
+    title_line = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("DejaVu", size=7.5)
+        self.set_text_color(120, 120, 120)
+        self.cell(0, 5, f"{self.title_line} · Trang {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0, 0, 0)
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    pdf.ln(3)
+    pdf.set_font("DejaVu", "B", 12)
+    pdf.set_text_color(*ACCENT)
+    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("DejaVu", size=9)
+
+
+def render(data: BriefData) -> bytes:
+    pdf = _Pdf(orientation="P", unit="mm", format="A4")
+    pdf.set_margins(15, 12, 15)
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.add_font("DejaVu", "", str(font_file("DejaVuSans.ttf")))
+    pdf.add_font("DejaVu", "B", str(font_file("DejaVuSans-Bold.ttf")))
+    day = data.day.strftime("%d/%m/%Y")
+    pdf.title_line = f"Bản tin điều hành ngày {day} · Tỉnh Cà Mau"
+    pdf.set_title(f"Bản tin điều hành ngày {day}")
+    pdf.set_author("Trung tâm Giám sát, Điều hành tỉnh Cà Mau")
+    pdf.set_lang("vi")
+    pdf.add_page()
+
+    pdf.set_font("DejaVu", size=9)
+    pdf.cell(0, 5, "UBND TỈNH CÀ MAU · TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "B", 16)
+    pdf.set_text_color(*ACCENT)
+    pdf.cell(0, 10, f"BẢN TIN ĐIỀU HÀNH NGÀY {day}", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("DejaVu", size=8.5)
+    set_line = (f"Bộ ranh giới: {data.set_name} ({data.units} đơn vị cấp xã)" if data.set_name
+                else "Bộ ranh giới: không có")
+    pdf.cell(0, 5, f"{set_line} · Số liệu từ 00:00 đến 24:00 (giờ Việt Nam) · Lập lúc "
+             f"{data.generated_at:%H:%M %d/%m/%Y}", align="C", new_x="LMARGIN", new_y="NEXT")
+
+    _heading(pdf, "1. Tổng quan")
+    new_alerts = sum(a.new for a in data.alert_stats)
+    critical = next((a.new for a in data.alert_stats if a.severity == "critical"), 0)
+    active = sum(a.active_at_end for a in data.alert_stats)
+    tot = data.kpi_total
+    overview = [
+        ("Cảnh báo phát sinh trong ngày", f"{_num(new_alerts)} (nghiêm trọng: {_num(critical)})"),
+        ("Cảnh báo còn hoạt động cuối ngày", _num(active)),
+        ("Sự cố chưa xử lý (hiện tại)", _num(data.incidents_open_now)),
+        ("Hồ sơ tiếp nhận / đã giải quyết", f"{_num(tot.received)} / {_num(tot.resolved)}" if tot else "–"),
+        ("Tỷ lệ giải quyết đúng hạn", _pct(tot.on_time_rate) if tot else "–"),
+        ("Thiết bị trực tuyến / tổng số", f"{_num(data.devices_online)} / {_num(data.devices_total)}"),
+    ]
+    with pdf.table(col_widths=(60, 40), width=150, headings_style=HEAD, line_height=5.5) as t:
+        t.row(["Chỉ tiêu", "Giá trị"])
+        for k, v in overview:
+            t.row([k, v])
+
+    if data.map_png:
+        _heading(pdf, f"2. Bản đồ {LAYER_VI.get(data.map_layer or '', data.map_layer or '')} theo xã/phường")
+        w = 150.0
+        if pdf.get_y() + w * 1.05 > pdf.h - 16:
+            pdf.add_page()
+        pdf.image(io.BytesIO(data.map_png), x=(pdf.w - w) / 2, w=w)
+
+    _heading(pdf, "3. Chỉ số dịch vụ công theo " + ("huyện" if data.kpi_level == "district" else "xã/phường"))
+    if data.kpis:
+        with pdf.table(col_widths=(50, 18, 18, 20, 18, 16), headings_style=HEAD, line_height=5,
+                       text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:
+            t.row(["Đơn vị", "Tiếp nhận", "Trực tuyến", "Đã giải quyết", "Đúng hạn", "Quá hạn"])
+            for r in [*data.kpis, *([tot] if tot else [])]:
+                t.row([r.name, _num(r.received), _pct(r.online_share), _num(r.resolved), _pct(r.on_time_rate),
+                       _num(r.overdue)])
+    else:
+        pdf.cell(0, 6, "Không có hồ sơ trong ngày.", new_x="LMARGIN", new_y="NEXT")
+
+    _heading(pdf, "4. Sự cố nổi bật")
+    if data.incidents:
+        with pdf.table(col_widths=(52, 26, 30, 20, 20, 16), headings_style=HEAD, line_height=4.6) as t:
+            t.row(["Sự cố", "Loại", "Xã/phường", "Mức độ", "Trạng thái", "Báo lúc"])
+            for i in data.incidents:
+                title = str(i.get("title") or "")
+                if i.get("overdue"):
+                    title += " (quá hạn)"
+                t.row([title, str(i.get("category_label") or ""), str(i.get("ward_name") or ""),
+                       SEVERITY_VI.get(i.get("severity") or "", str(i.get("severity") or "")),
+                       STATUS_VI.get(i.get("status") or "", str(i.get("status") or "")),
+                       i["reported_at"].astimezone(data.start.tzinfo).strftime("%H:%M %d/%m")
+                       if i.get("reported_at") else ""])
+    else:
+        pdf.cell(0, 6, "Không có sự cố.", new_x="LMARGIN", new_y="NEXT")
+
+    _heading(pdf, "5. Thống kê cảnh báo")
+    if data.alert_stats:
+        with pdf.table(col_widths=(40, 30, 36, 30, 30), headings_style=HEAD, line_height=5,
+                       text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:
+            t.row(["Mức độ", "Phát sinh", "Còn hoạt động cuối ngày", "Đã xác nhận", "Đã kết thúc"])
+            for a in data.alert_stats:
+                t.row([SEVERITY_VI.get(a.severity, a.severity), _num(a.new), _num(a.active_at_end),
+                       _num(a.acknowledged), _num(a.resolved)])
+        pdf.ln(1)
+        pdf.cell(0, 5, "Thời gian xác nhận trung vị: "
+                 + ("–" if data.ack_median_min is None else f"{_num(data.ack_median_min, 1)} phút"),
+                 new_x="LMARGIN", new_y="NEXT")
+    if data.notes:
+        pdf.ln(2)
+        pdf.set_font("DejaVu", size=7.5)
+        pdf.set_text_color(120, 120, 120)
+        pdf.multi_cell(0, 4, "Ghi chú: " + "; ".join(data.notes))
+    return bytes(pdf.output())

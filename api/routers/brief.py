@@ -1,0 +1,41 @@
+"""``GET /brief/daily.pdf?date=&set=&layer=``: the leaders' one-page daily brief, made on the server (fpdf2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+
+from api.brief import data as brief_data
+from api.brief import pdf as brief_pdf
+from api.deps import ConnDep, Staff, StoreDep
+
+router = APIRouter(tags=["brief"])
+
+
+@router.get("/brief/daily.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}, "description": "the brief"}})
+def daily_brief(conn: ConnDep, readings: StoreDep, _: Staff,
+                day: Annotated[date | None, Query(alias="date", description="local day (default today)")] = None,
+                set_name: Annotated[str | None, Query(alias="set", max_length=64,
+                                                      pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,
+                layer: Annotated[str | None, Query(max_length=60)] = None) -> Response:
+    """Map, KPI table per district, top incidents and alert statistics of one day, as PDF."""
+    today = datetime.now(brief_data.LOCAL_TZ).date()
+    day = day or today
+    if day > today:
+        raise HTTPException(422, f"date: {day.isoformat()} is in the future (today is {today.isoformat()})")
+    if day < date(2000, 1, 1):
+        raise HTTPException(422, f"date: {day.isoformat()} is before 2000-01-01")
+    if layer is not None and layer not in brief_data.MAP_LAYERS:
+        raise HTTPException(422, f"layer: {layer!r} is not one of {', '.join(brief_data.MAP_LAYERS)}")
+    if set_name is not None:
+        row = conn.execute("SELECT 1 FROM boundary_sets WHERE name = %s", (set_name,)).fetchone()
+        if row is None:
+            raise HTTPException(404, f"set: {set_name!r} is not a boundary set")
+    content = brief_pdf.render(brief_data.collect(conn, readings, day, set_name, layer))
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="ban-tin-{day.isoformat()}.pdf"',
+                             "Cache-Control": "no-store"})

@@ -1,0 +1,60 @@
+"""The screens: ``/`` operator wall screen, ``/login``, ``/summary`` leader view, and their static files.
+
+Pages and scripts are public (they hold no data); every figure they show comes from authenticated API calls made
+with the JWT the login page keeps in ``sessionStorage``. Plain ES modules, no CDN, no external tiles or fonts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, Response
+
+router = APIRouter(tags=["screens"], include_in_schema=False)
+
+STATIC_DIR = (Path(__file__).resolve().parent.parent / "static").resolve()
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+               ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+               ".json": "application/json"}
+
+
+def _file(relative: str) -> FileResponse:
+    path = (STATIC_DIR / relative).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in MEDIA_TYPES:
+        raise HTTPException(404, f"path: no static file {relative[:100]!r}")
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=SECURITY_HEADERS)
+
+
+@router.get("/")
+def operator_screen() -> FileResponse:
+    return _file("index.html")
+
+
+@router.get("/login")
+def login_page() -> FileResponse:
+    return _file("login.html")
+
+
+@router.get("/summary")
+def leader_view() -> FileResponse:
+    return _file("summary.html")
+
+
+@router.get("/static/{path:path}")
+def static(path: str) -> FileResponse:
+    return _file(path)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)

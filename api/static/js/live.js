@@ -1,0 +1,96 @@
+// The /ws/live client: subscribe, hand events to the screen, reconnect with last_event_id so nothing is missed.
+
+import { logout } from "./api.js";
+
+export class LiveFeed {
+  /**
+   * @param {object} o
+   * @param {string} o.token the JWT
+   * @param {string[]} o.topics event topics to subscribe to
+   * @param {(event: object) => void} o.onEvent called once per event (deduplicated by id, telemetry excepted)
+   * @param {(state: "connecting"|"live"|"offline") => void} [o.onState]
+   * @param {() => void} [o.onResync] the screen must reload its lists (first connection, or too much missed)
+   */
+  constructor({ token, topics, onEvent, onState = () => {}, onResync = () => {} }) {
+    Object.assign(this, { token, topics, onEvent, onState, onResync });
+    this.lastId = null;
+    this.seen = new Set();
+    this.retry = 0;
+    this.ws = null;
+    this.stopped = false;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    this.ws?.close(1000, "bye");
+  }
+
+  connect() {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    this.onState("connecting");
+    const ws = new WebSocket(`${proto}://${location.host}/ws/live?token=${encodeURIComponent(this.token)}`);
+    this.ws = ws;
+    ws.onmessage = (m) => this.handle(JSON.parse(m.data));
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.onState("offline");
+      if (e.code === 4401) return logout("expired");
+      if (this.stopped) return;
+      const delay = Math.min(15000, 500 * 2 ** this.retry) * (0.8 + Math.random() * 0.4);
+      this.retry += 1;
+      setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  send(msg) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  handle(msg) {
+    switch (msg.type) {
+      case "hello": {
+        const first = this.lastId === null;
+        if (first) this.lastId = msg.last_event_id;
+        this.send({ type: "subscribe", topics: this.topics, last_event_id: this.lastId });
+        if (first) this.onResync();
+        break;
+      }
+      case "subscribed":
+        this.retry = 0;
+        this.onState("live");
+        break;
+      case "reload":
+        this.lastId = null; // the next hello starts afresh and asks the screen to reload its lists
+        this.seen.clear();
+        this.retry = 0;
+        this.ws.close(4000, "reload");
+        break;
+      case "events":
+        for (const ev of msg.items) {
+          if (ev.topic !== "telemetry") {
+            if (this.seen.has(ev.id)) continue;
+            this.seen.add(ev.id);
+            if (this.seen.size > 5000) this.seen = new Set([...this.seen].slice(-2500));
+            if (ev.id > (this.lastId ?? 0)) this.lastId = ev.id;
+          }
+          try {
+            this.onEvent(ev);
+          } catch (err) {
+            console.error("live event handler failed", err, ev);
+          }
+        }
+        break;
+      case "error":
+        console.warn("live feed:", msg.detail);
+        break;
+      default:
+        break;
+    }
+  }
+}
