@@ -94,7 +94,8 @@ def _broker(args: argparse.Namespace) -> int:
     if args.broker_command == "config":
         run_dir = Path(args.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "mosquitto.conf").write_text(render_config(settings, port=args.port, run_dir=run_dir))
+        port = args.port if args.port is not None else settings.mqtt_port
+        (run_dir / "mosquitto.conf").write_text(render_config(settings, port=port, run_dir=run_dir))
     try:
         with connect(settings.database_url, connect_timeout=3) as conn:
             n = sync(settings, conn)
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     broker = sub.add_parser("broker", help="our Mosquitto's files").add_subparsers(dest="broker_command",
                                                                                  required=True)
     p = broker.add_parser("config", help="write mosquitto.conf, the password file and the ACL file")
-    p.add_argument("--port", type=int, default=get_settings().mqtt_port)
+    p.add_argument("--port", type=int, default=None, help="default: OPS_MQTT_PORT")
     p.add_argument("--run-dir", default=".run/mosquitto")
     p.set_defaults(func=_broker)
     p = broker.add_parser("sync", help="re-render the password and ACL files from the database and reload")
