@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Operators, PoolDep, SettingsDep, Staff
 from api.problems import ProblemError
 from ops_center.db import Conn, transaction
-from ops_center.devices import credentials, service
+from ops_center.devices import credentials, provisioning, service
 from ops_center.devices.models import (
     Device,
     DeviceFilter,
@@ -298,11 +298,10 @@ def create_device(body: DeviceIn, pool: PoolDep, settings: SettingsDep, request:
     """Register a device and issue its MQTT credentials (the password is in this answer only)."""
     request.state.audit_target = f"device:{body.id}"
     with registry_errors(), transaction(pool) as conn:
-        device = service.create_device(
-            conn, body.id, kind=body.kind, name=body.name, lon=body.lon, lat=body.lat, unit_code=body.unit_code,
-            gateway_id=body.gateway_id, expected_interval_s=body.expected_interval_s, metadata=body.metadata,
-            enabled=body.enabled, ward=assign_ward(conn, body.lon, body.lat))
-        creds = credentials.issue(conn, "device", device.id, settings, enabled=device.enabled)
+        device, creds = provisioning.provision_device(
+            conn, settings, body.id, kind=body.kind, name=body.name, lon=body.lon, lat=body.lat,
+            unit_code=body.unit_code, gateway_id=body.gateway_id, expected_interval_s=body.expected_interval_s,
+            metadata=body.metadata, enabled=body.enabled, ward=assign_ward(conn, body.lon, body.lat))
     synced = sync_broker(settings, pool)
     return DeviceCreated(**_device_out(device).model_dump(), credentials=_credentials(creds, synced))
 
@@ -351,12 +350,7 @@ def update_device(device_id: DeviceId, body: DevicePatch, pool: PoolDep, request
 def _set_enabled(kind: PrincipalKind, principal_id: str, enabled: bool, pool: PoolDep,
                  settings: Settings) -> Device | Gateway:
     with registry_errors(), transaction(pool) as conn:
-        result: Device | Gateway
-        if kind == "device":
-            result = service.set_device_enabled(conn, principal_id, enabled)
-        else:
-            result = service.set_gateway_enabled(conn, principal_id, enabled)
-        credentials.set_enabled(conn, principal_id, enabled)
+        result = provisioning.set_enabled(conn, kind, principal_id, enabled)
     sync_broker(settings, pool)
     return result
 
@@ -383,8 +377,7 @@ def rotate_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, req
     """A new secret (in this answer only); the old one stops working once the broker has reloaded."""
     request.state.audit_target = f"device:{device_id}"
     with registry_errors(), transaction(pool) as conn:
-        device = service.require_device(conn, device_id)
-        creds = credentials.rotate(conn, "device", device_id, settings, enabled=device.enabled)
+        creds = provisioning.rotate(conn, settings, "device", device_id)
     return _credentials(creds, sync_broker(settings, pool))
 
 
@@ -394,8 +387,7 @@ def delete_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, req
     """Removes the device and its MQTT account; its readings and dead letters stay."""
     request.state.audit_target = f"device:{device_id}"
     with registry_errors(), transaction(pool) as conn:
-        service.delete_device(conn, device_id)
-        credentials.remove(conn, device_id)
+        provisioning.delete(conn, "device", device_id)
     sync_broker(settings, pool)
     return Response(status_code=204)
 
@@ -409,10 +401,9 @@ def create_gateway(body: GatewayIn, pool: PoolDep, settings: SettingsDep, reques
     """Register a gateway and issue its MQTT credentials (the password is in this answer only)."""
     request.state.audit_target = f"gateway:{body.id}"
     with registry_errors(), transaction(pool) as conn:
-        gateway = service.create_gateway(conn, body.id, name=body.name, lon=body.lon, lat=body.lat,
-                                         unit_code=body.unit_code, metadata=body.metadata, enabled=body.enabled,
-                                         ward=assign_ward(conn, body.lon, body.lat))
-        creds = credentials.issue(conn, "gateway", gateway.id, settings, enabled=gateway.enabled)
+        gateway, creds = provisioning.provision_gateway(
+            conn, settings, body.id, name=body.name, lon=body.lon, lat=body.lat, unit_code=body.unit_code,
+            metadata=body.metadata, enabled=body.enabled, ward=assign_ward(conn, body.lon, body.lat))
     synced = sync_broker(settings, pool)
     return GatewayCreated(**_gateway_out(gateway).model_dump(), credentials=_credentials(creds, synced))
 
@@ -473,8 +464,7 @@ def rotate_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, 
                    _: Operators) -> CredentialsOut:
     request.state.audit_target = f"gateway:{gateway_id}"
     with registry_errors(), transaction(pool) as conn:
-        gateway = service.require_gateway(conn, gateway_id)
-        creds = credentials.rotate(conn, "gateway", gateway_id, settings, enabled=gateway.enabled)
+        creds = provisioning.rotate(conn, settings, "gateway", gateway_id)
     return _credentials(creds, sync_broker(settings, pool))
 
 
@@ -484,8 +474,7 @@ def delete_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, 
     """Refused (409) while devices are registered behind the gateway."""
     request.state.audit_target = f"gateway:{gateway_id}"
     with registry_errors(), transaction(pool) as conn:
-        service.delete_gateway(conn, gateway_id)
-        credentials.remove(conn, gateway_id)
+        provisioning.delete(conn, "gateway", gateway_id)
     sync_broker(settings, pool)
     return Response(status_code=204)
 
