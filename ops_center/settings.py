@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     timezone: str = "Asia/Ho_Chi_Minh"
 
+    # dossiers and incidents: the business-day calendar (None: the shipped Việt Nam file) and Open311 reads
+    holiday_calendar_file: Path | None = None
+    open311_public_read: bool = True
+
     # ingest: batching, limits, its client identity and metrics endpoint
     ingest_batch_max: int = 5000
     ingest_flush_ms: int = 50

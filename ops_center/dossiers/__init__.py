@@ -1,0 +1,1 @@
+"""Public-service dossiers (hồ sơ): procedures, events, business-day calendar, KPIs."""

@@ -1,0 +1,384 @@
+"""Dossier events in, dossier state out.
+
+``ingest_events`` is the one write path, used by the HTTP batch endpoint (``POST /dossiers/events``) and by the MQTT
+ingest of ``ops/v1/egov/{unit}/dossiers``. Per batch, in one transaction:
+
+1. each event is validated (``models.parse_event``); a bad one is refused with a reason naming field and value;
+2. references are checked (procedure in the catalogue, unit in ``units``);
+3. the batch's dossiers are locked (new ones inserted first, ids sorted, so concurrent batches never deadlock) and
+   the events applied in order: a second event of the same type for a dossier is a duplicate when it says the same
+   thing and a conflict when it does not (the first one stands); times that contradict each other (resolved before
+   received, returned before resolved) are refused; events may arrive in any order;
+4. the daily rollup gets the difference each changed dossier makes (``rollup``);
+5. every refused event is written to ``dead_letters`` (topic = the source) with its reason, field and value;
+6. one ``dossier`` event for the live feed sums up the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from ops_center import events as live
+from ops_center.db import Conn, fetch_all, fetch_one
+from ops_center.dossiers import rollup
+from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
+from ops_center.dossiers.models import (
+    CONFLICT,
+    FOREIGN_UNIT,
+    INCONSISTENT,
+    UNKNOWN_PROCEDURE,
+    UNKNOWN_UNIT,
+    DossierEvent,
+    Rejected,
+    parse_event,
+    shown,
+    topic_unit,
+)
+from ops_center.dossiers.rollup import DossierState
+
+log = logging.getLogger("ops_center.dossiers")
+
+MAX_BATCH = 10_000
+DEAD_LETTER_PAYLOAD_CAP = 16_384
+ADMIN_FAMILY = "admin"
+_STATE_COLS = DossierState.__slots__  # type: ignore[attr-defined]
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (index in the batch, reason, detail)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [{"index": i, "reason": r, "detail": d} for i, r, d in self.rejected],
+        }
+
+
+class BatchTooLarge(ValueError):
+    pass
+
+
+def _set_windows(conn: Conn) -> list[tuple[str, date, date | None]]:
+    """The administrative boundary sets and their validity (empty when the geo tables are absent)."""
+    row = conn.execute("SELECT to_regclass('boundary_sets') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return []
+    rows = conn.execute("SELECT name, valid_from, valid_to FROM boundary_sets WHERE family = %s "
+                        "ORDER BY valid_from DESC", (ADMIN_FAMILY,)).fetchall()
+    return [(str(r[0]), r[1], r[2]) for r in rows]
+
+
+def _set_on(windows: list[tuple[str, date, date | None]], day: date) -> str:
+    for name, start, end in windows:
+        if start <= day and (end is None or day <= end):
+            return name
+    return ""
+
+
+def _same_time(a: datetime | None, b: datetime) -> bool:
+    return a is not None and a == b
+
+
+class _Batch:
+    """The in-memory side of one batch: dossier states before and after, and what happened to each event."""
+
+    def __init__(self, calendar: BusinessCalendar, procs: dict[str, dict[str, Any]],
+                 units: dict[str, str | None], windows: list[tuple[str, date, date | None]]) -> None:
+        self.calendar, self.procs, self.units, self.windows = calendar, procs, units, windows
+        self.states: dict[str, DossierState] = {}
+        self.before: dict[str, DossierState] = {}
+        self.changed: set[str] = set()
+
+    def apply(self, ev: DossierEvent) -> bool:
+        """Apply one event; True when it changed something, False for a duplicate; ``Rejected`` otherwise."""
+        s = self.states[ev.dossier_id]
+        if ev.unit is not None and s.unit_code is not None and ev.unit != s.unit_code and ev.type != "received":
+            raise Rejected(FOREIGN_UNIT, f"unit: dossier {shown(ev.dossier_id)} belongs to unit "
+                                         f"{shown(s.unit_code)}, not {shown(ev.unit)}", "unit", ev.unit)
+        changed = getattr(self, f"_{ev.type}")(s, ev)
+        if changed:
+            self.changed.add(ev.dossier_id)
+        return bool(changed)
+
+    def _received(self, s: DossierState, ev: DossierEvent) -> bool:
+        assert ev.procedure is not None and ev.unit is not None and ev.channel is not None
+        if s.received_at is not None:
+            same = (_same_time(s.received_at, ev.at) and s.channel == ev.channel
+                    and s.procedure_code == ev.procedure and s.unit_code == ev.unit
+                    and (ev.ward is None or ev.ward == s.ward_code))
+            if same:
+                return False
+            raise Rejected(CONFLICT, f"dossier {shown(ev.dossier_id)} already has a received event "
+                                     f"({s.received_at.isoformat()}, {s.channel}, procedure {s.procedure_code}, "
+                                     f"unit {s.unit_code}) that this one contradicts; the first one stands",
+                           "dossier_id", ev.dossier_id)
+        for what, t in (("resolved", s.resolved_at), ("returned", s.returned_at)):
+            if t is not None and t < ev.at:
+                raise Rejected(INCONSISTENT, f"at: received {ev.at.isoformat()} is after the dossier's {what} "
+                                             f"time {t.isoformat()}", "at", ev.at.isoformat())
+        proc = self.procs[ev.procedure]
+        ward = ev.ward or self.units.get(ev.unit) or ""
+        s.procedure_code, s.unit_code, s.channel, s.received_at = ev.procedure, ev.unit, ev.channel, ev.at
+        s.ward_code = ward
+        s.ward_set = ev.ward_set or (_set_on(self.windows, local_date(ev.at)) if ward else "")
+        s.processing_days = int(proc["processing_days"])
+        s.offered_by_post = bool(proc["offered_by_post"])
+        s.due_date = self.calendar.due_date(ev.at, s.processing_days)
+        return True
+
+    def _resolved(self, s: DossierState, ev: DossierEvent) -> bool:
+        if s.resolved_at is not None:
+            if _same_time(s.resolved_at, ev.at):
+                return False
+            raise Rejected(CONFLICT, f"dossier {shown(ev.dossier_id)} was already resolved at "
+                                     f"{s.resolved_at.isoformat()}; the first one stands", "at", ev.at.isoformat())
+        if s.received_at is not None and ev.at < s.received_at:
+            raise Rejected(INCONSISTENT, f"at: resolved {ev.at.isoformat()} is before the dossier was received "
+                                         f"({s.received_at.isoformat()})", "at", ev.at.isoformat())
+        if s.returned_at is not None and s.returned_at < ev.at:
+            raise Rejected(INCONSISTENT, f"at: resolved {ev.at.isoformat()} is after the result was returned "
+                                         f"({s.returned_at.isoformat()})", "at", ev.at.isoformat())
+        s.resolved_at = ev.at
+        return True
+
+    def _returned(self, s: DossierState, ev: DossierEvent) -> bool:
+        if s.returned_at is not None:
+            if _same_time(s.returned_at, ev.at) and s.return_channel == ev.channel:
+                return False
+            raise Rejected(CONFLICT, f"dossier {shown(ev.dossier_id)} already has a returned event "
+                                     f"({s.returned_at.isoformat()}, {s.return_channel}); the first one stands",
+                           "at", ev.at.isoformat())
+        for what, t in (("received", s.received_at), ("resolved", s.resolved_at)):
+            if t is not None and ev.at < t:
+                raise Rejected(INCONSISTENT, f"at: returned {ev.at.isoformat()} is before the dossier was {what} "
+                                             f"({t.isoformat()})", "at", ev.at.isoformat())
+        s.returned_at, s.return_channel = ev.at, ev.channel
+        return True
+
+
+def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: BusinessCalendar | None = None,
+                  now: datetime | None = None) -> IngestResult:
+    """Apply a batch of dossier events (see the module docstring); returns what was accepted and refused."""
+    if len(events) > MAX_BATCH:
+        raise BatchTooLarge(f"events: {len(events)} events in one batch; at most {MAX_BATCH}")
+    if calendar is None:
+        from ops_center.settings import get_settings
+
+        calendar = calendar_for(get_settings())
+    now = now or datetime.now(UTC)
+    result = IngestResult()
+    dead: list[tuple[int, Any, Rejected]] = []
+    parsed: list[tuple[int, DossierEvent]] = []
+    unit_from_topic = topic_unit(source)
+    for i, raw in enumerate(events):
+        try:
+            parsed.append((i, parse_event(raw, unit_from_topic=unit_from_topic, now=now)))
+        except Rejected as r:
+            dead.append((i, raw, r))
+
+    with conn.transaction():
+        procs, units = _references(conn, parsed)
+        ok: list[tuple[int, DossierEvent]] = []
+        for i, ev in parsed:
+            if ev.type == "received":
+                assert ev.procedure is not None and ev.unit is not None
+                if ev.procedure not in procs:
+                    dead.append((i, events[i], Rejected(
+                        UNKNOWN_PROCEDURE, f"procedure: {shown(ev.procedure)} is not in the procedures catalogue",
+                        "procedure", ev.procedure)))
+                    continue
+                if ev.unit not in units:
+                    dead.append((i, events[i], Rejected(
+                        UNKNOWN_UNIT, f"unit: {shown(ev.unit)} is not a known unit", "unit", ev.unit)))
+                    continue
+            ok.append((i, ev))
+
+        batch = _Batch(calendar, procs, units, _set_windows(conn) if ok else [])
+        _lock_and_load(conn, batch, sorted({ev.dossier_id for _, ev in ok}), source)
+        counts: Counter[str] = Counter()
+        for i, ev in ok:
+            try:
+                if batch.apply(ev):
+                    result.accepted += 1
+                    counts[ev.type] += 1
+                else:
+                    result.duplicates += 1
+            except Rejected as r:
+                dead.append((i, events[i], r))
+
+        deltas = rollup.Deltas()
+        for did in sorted(batch.changed):
+            deltas.add(batch.before[did], batch.states[did])
+        _write_states(conn, [batch.states[d] for d in sorted(batch.changed)], source)
+        empty = [d for d, s in batch.states.items() if d not in batch.changed and batch.before[d].received_at is None
+                 and batch.before[d].resolved_at is None and batch.before[d].returned_at is None]
+        if empty:
+            conn.execute("DELETE FROM dossiers WHERE id = ANY(%s) AND received_at IS NULL AND resolved_at IS NULL "
+                         "AND returned_at IS NULL", (empty,))
+        rollup.apply_deltas(conn, deltas)
+
+        dead.sort(key=lambda d: d[0])
+        result.rejected = [(i, r.reason, r.detail) for i, _, r in dead]
+        _dead_letters(conn, source, dead)
+        if result.accepted or dead:
+            touched_units = sorted({s.unit_code for s in batch.states.values() if s.unit_code})
+            live.emit(conn, "dossier", {
+                "source": source, "accepted": result.accepted, "duplicates": result.duplicates,
+                "rejected": len(dead), "by_type": dict(counts), "units": touched_units[:100],
+                "units_total": len(touched_units),
+            }, subject=source)
+    return result
+
+
+def _references(conn: Conn, parsed: list[tuple[int, DossierEvent]]) -> tuple[dict[str, dict[str, Any]],
+                                                                             dict[str, str | None]]:
+    proc_codes = sorted({ev.procedure for _, ev in parsed if ev.type == "received" and ev.procedure})
+    unit_codes = sorted({ev.unit for _, ev in parsed if ev.type == "received" and ev.unit})
+    procs = {r["code"]: r for r in fetch_all(
+        conn, "SELECT code, processing_days, offered_by_post FROM procedures WHERE code = ANY(%s)", (proc_codes,))}
+    units = {str(r[0]): r[1] for r in conn.execute(
+        "SELECT code, ward_code FROM units WHERE code = ANY(%s)", (unit_codes,)).fetchall()}
+    return procs, units
+
+
+def _lock_and_load(conn: Conn, batch: _Batch, ids: list[str], source: str) -> None:
+    if not ids:
+        return
+    conn.execute("INSERT INTO dossiers (id, source) SELECT x, %s FROM unnest(%s::text[]) AS x ORDER BY x "
+                 "ON CONFLICT (id) DO NOTHING", (source, ids))
+    rows = fetch_all(conn, f"SELECT {', '.join(_STATE_COLS)} FROM dossiers WHERE id = ANY(%s) ORDER BY id "
+                           "FOR UPDATE", (ids,))
+    for row in rows:
+        s = DossierState.from_row(row)
+        batch.states[s.id] = s
+        batch.before[s.id] = s.copy()
+
+
+_UPDATE = (
+    "UPDATE dossiers AS d SET procedure_code = v.procedure_code, unit_code = v.unit_code, ward_set = v.ward_set, "
+    "ward_code = v.ward_code, channel = v.channel, received_at = v.received_at, "
+    "processing_days = v.processing_days, due_date = v.due_date, offered_by_post = v.offered_by_post, "
+    "resolved_at = v.resolved_at, returned_at = v.returned_at, return_channel = v.return_channel, "
+    "source = %s, updated_at = now() "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], "
+    "%s::integer[], %s::date[], %s::boolean[], %s::timestamptz[], %s::timestamptz[], %s::text[]) "
+    "AS v(id, procedure_code, unit_code, ward_set, ward_code, channel, received_at, processing_days, due_date, "
+    "offered_by_post, resolved_at, returned_at, return_channel) WHERE d.id = v.id"
+)
+
+
+def _write_states(conn: Conn, states: list[DossierState], source: str) -> None:
+    if not states:
+        return
+    columns = [[getattr(s, c) for s in states] for c in _STATE_COLS]
+    conn.execute(_UPDATE, [source, *columns])  # type: ignore[arg-type]
+
+
+def _dead_letters(conn: Conn, source: str, dead: list[tuple[int, Any, Rejected]]) -> None:
+    if not dead:
+        return
+    rows = []
+    for i, raw, r in dead:
+        try:
+            payload = orjson.dumps(raw, default=str)
+        except (TypeError, orjson.JSONEncodeError):
+            payload = repr(raw).encode("utf-8", "replace")
+        size = len(payload)
+        rows.append((source, payload[:DEAD_LETTER_PAYLOAD_CAP], size, r.reason, f"[{i}] {r.detail}",
+                     r.field, r.value))
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO dead_letters (topic, payload, payload_size, reason, detail, field, value) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def status_of(row: dict[str, Any], calendar: BusinessCalendar, today: date) -> str:
+    """pending (no received event yet) | resolved_on_time | resolved_late | overdue | at_risk | open."""
+    if row.get("received_at") is None or row.get("due_date") is None:
+        return "pending"
+    due: date = row["due_date"]
+    if row.get("resolved_at") is not None:
+        return "resolved_on_time" if local_date(row["resolved_at"]) <= due else "resolved_late"
+    if today > due:
+        return "overdue"
+    return "at_risk" if calendar.at_risk(due, today) else "open"
+
+
+_SELECT = ("SELECT d.id, d.procedure_code, p.name AS procedure_name, d.unit_code, u.name AS unit_name, d.ward_set, "
+           "d.ward_code, d.channel, d.received_at, d.processing_days, d.due_date, d.offered_by_post, d.resolved_at, "
+           "d.returned_at, d.return_channel, d.updated_at FROM dossiers d "
+           "LEFT JOIN procedures p ON p.code = d.procedure_code LEFT JOIN units u ON u.code = d.unit_code")
+
+
+def _out(row: dict[str, Any], calendar: BusinessCalendar, today: date) -> dict[str, Any]:
+    row = dict(row)
+    row["status"] = status_of(row, calendar, today)
+    row["overdue"] = row["status"] == "overdue"
+    row["at_risk"] = row["status"] == "at_risk"
+    return row
+
+
+def get_dossier(conn: Conn, dossier_id: str, calendar: BusinessCalendar, now: datetime | None = None
+                ) -> dict[str, Any] | None:
+    row = fetch_one(conn, _SELECT + " WHERE d.id = %s", (dossier_id,))
+    return _out(row, calendar, local_date(now or datetime.now(UTC))) if row else None
+
+
+def list_dossiers(conn: Conn, calendar: BusinessCalendar, *, state: str | None = None, unit: str | None = None,
+                  after: str | None = None, limit: int = 50, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Dossiers by id; ``state``: open (not resolved), overdue (open past due), at_risk (open, due within one
+    business day), resolved. Time decides: today's date against the stored due date."""
+    today = local_date(now or datetime.now(UTC))
+    where, params = ["d.id > %s"], [after or ""]
+    if state == "open":
+        where.append("d.received_at IS NOT NULL AND d.resolved_at IS NULL")
+    elif state == "overdue":
+        where.append("d.received_at IS NOT NULL AND d.resolved_at IS NULL AND d.due_date < %s")
+        params.append(today)  # type: ignore[arg-type]
+    elif state == "at_risk":
+        where.append("d.received_at IS NOT NULL AND d.resolved_at IS NULL AND d.due_date BETWEEN %s AND %s")
+        params += [today, calendar.add_business_days(today, 1)]  # type: ignore[list-item]
+    elif state == "resolved":
+        where.append("d.resolved_at IS NOT NULL")
+    elif state is not None:
+        raise ValueError(f"state: {state!r} is not one of open, overdue, at_risk, resolved")
+    if unit:
+        where.append("d.unit_code = %s")
+        params.append(unit)
+    rows = fetch_all(conn, _SELECT + " WHERE " + " AND ".join(where) + " ORDER BY d.id LIMIT %s", [*params, limit])
+    return [_out(r, calendar, today) for r in rows]
+
+
+def recompute_due_dates(conn: Conn, calendar: BusinessCalendar, *, only_open: bool = True) -> int:
+    """After a calendar change: recompute due dates (open dossiers by default) and fix the rollup to match.
+    Returns the number of dossiers whose due date moved."""
+    cond = "received_at IS NOT NULL" + (" AND resolved_at IS NULL" if only_open else "")
+    with conn.transaction():
+        rows = fetch_all(conn, f"SELECT {', '.join(_STATE_COLS)} FROM dossiers WHERE {cond} ORDER BY id FOR UPDATE")
+        deltas = rollup.Deltas()
+        moved: list[DossierState] = []
+        for row in rows:
+            before = DossierState.from_row(row)
+            assert before.received_at is not None and before.processing_days is not None
+            due = calendar.due_date(before.received_at, before.processing_days)
+            if due != before.due_date:
+                after = before.copy()
+                after.due_date = due
+                deltas.add(before, after)
+                moved.append(after)
+        for s in moved:
+            conn.execute("UPDATE dossiers SET due_date = %s, updated_at = now() WHERE id = %s", (s.due_date, s.id))
+        rollup.apply_deltas(conn, deltas)
+    return len(moved)
