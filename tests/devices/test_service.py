@@ -61,6 +61,10 @@ def test_record_seen_only_moves_forward(db: Conn) -> None:
     assert service.require_device(db, b.id).last_seen == t + timedelta(minutes=5)
     assert service.require_gateway(db, gw.id).last_seen == t
     assert service.record_seen(db, {}) == 0
+    # with a minimum step, a time only a little later is not written
+    assert service.record_seen(db, {a.id: t + timedelta(seconds=3)}, min_step_s=5) == 0
+    assert service.record_seen(db, {a.id: t + timedelta(seconds=6)}, min_step_s=5) == 1
+    assert service.require_device(db, a.id).last_seen == t + timedelta(seconds=6)
     assert service.require_device(db, a.id).stale is True  # 2026-01-01 is long ago relative to 2 x 600 s
     service.record_seen(db, {a.id: datetime.now(UTC)})
     assert service.require_device(db, a.id).stale is False
