@@ -1,0 +1,243 @@
+"""The alert lifecycle: fire (or reopen within the flap window), resolve, acknowledge, assign, and the timeline.
+
+One open alert per fingerprint (rule + subject), however many evaluators run: every change to a fingerprint takes a
+transaction-scoped advisory lock on it, and a partial unique index (``ends_at IS NULL``) backs that up. Every
+transition writes a timeline entry, emits an ``alert`` event (the alert JSON plus ``transition``) and — when the
+alert is neither muted nor acknowledged — the notifications of its escalation policy, all in the caller's
+transaction. Times: ``at`` is when the data says it happened (a reading's time, clamped to ``now``); ``now`` is the
+wall clock, injectable for tests."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from alerts import escalation, muting
+from alerts.config import get_config
+from alerts.models import ALERT_COLUMNS, alert_json, utcnow
+from ops_center import events
+from ops_center.db import Conn, fetch_all, fetch_one
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+class AlertConflict(ValueError):
+    pass
+
+
+class UnitNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    id: int | None
+    name: str
+    severity: str
+    flap_window_s: float | None = None
+    escalation_policy_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Firing:
+    rule: RuleRef
+    subject: str
+    labels: dict[str, Any]
+    summary: str
+    value: float | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    transition: str          # fired | reopened | resolved | acknowledged | assigned
+    alert: dict[str, Any]
+
+
+def fingerprint(rule_id: int | None, subject: str) -> str:
+    return hashlib.sha256(f"{rule_id}\x1f{subject}".encode()).hexdigest()[:32]
+
+
+def lock_key(fp: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"alert:{fp}".encode()).digest()[:8], "big", signed=True)
+
+
+def lock(conn: Conn, fp: str) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(fp),))
+
+
+def add_timeline(conn: Conn, alert_id: int, kind: str, at: datetime, actor: str | None,
+                 detail: dict[str, Any] | None = None) -> int:
+    row = conn.execute("INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) VALUES (%s, %s, %s, %s, %s) "
+                       "RETURNING id", (alert_id, at, kind, actor, Jsonb(detail or {}))).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def emit(conn: Conn, row: dict[str, Any], transition: str, now: datetime) -> None:
+    payload = {**alert_json(row, now), "transition": transition}
+    events.emit(conn, "alert", payload, subject=f"alert:{row['id']}", ward_code=(row["labels"] or {}).get("ward"))
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+def fire(conn: Conn, f: Firing, *, now: datetime | None = None,
+         mutes: muting.MuteSnapshot | None = None) -> Change | None:
+    """Open an alert for ``f`` — or reopen the one resolved within the rule's flap window — unless one is open
+    already (then nothing happens and None is returned)."""
+    now = now or utcnow()
+    at = min(f.at, now)
+    fp = fingerprint(f.rule.id, f.subject)
+    lock(conn, fp)
+    if conn.execute("SELECT 1 FROM alerts WHERE fingerprint = %s AND ends_at IS NULL", (fp,)).fetchone():
+        return None
+    flap = f.rule.flap_window_s if f.rule.flap_window_s is not None else get_config().default_flap_window_s
+    recent = fetch_one(conn, "SELECT id FROM alerts WHERE fingerprint = %s AND ends_at >= %s "
+                             "ORDER BY ends_at DESC, id DESC LIMIT 1", (fp, at - timedelta(seconds=flap)))
+    if recent is not None:
+        rows = fetch_all(
+            conn,
+            f"UPDATE alerts a SET ends_at = NULL, resolved_by = NULL, resolve_note = NULL, "
+            f"reopen_count = a.reopen_count + 1, last_fired_at = %s, value = %s, summary = %s, labels = %s, "
+            f"severity = %s, escalation_policy_id = %s, updated_at = %s WHERE id = %s RETURNING {ALERT_COLUMNS}",
+            (at, f.value, f.summary, Jsonb(f.labels), f.rule.severity, f.rule.escalation_policy_id, now,
+             recent["id"]),
+        )
+        transition = "reopened"
+    else:
+        rows = fetch_all(
+            conn,
+            f"INSERT INTO alerts AS a (fingerprint, rule_id, rule_name, subject, severity, labels, summary, value, "
+            f"starts_at, last_fired_at, escalation_policy_id, created_at, updated_at) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (fingerprint) WHERE ends_at IS NULL DO NOTHING RETURNING {ALERT_COLUMNS}",
+            (fp, f.rule.id, f.rule.name, f.subject, f.rule.severity, Jsonb(f.labels), f.summary, f.value, at, at,
+             f.rule.escalation_policy_id, now, now),
+        )
+        transition = "fired"
+    if not rows:
+        return None
+    row = rows[0]
+    cause = add_timeline(conn, row["id"], transition, now, "rule",
+                         {"value": f.value, "subject": f.subject, "data_time": _iso(at), "rule_id": f.rule.id})
+    decision = (mutes or muting.MuteSnapshot.load(conn, now)).decide(row)
+    if decision.muted or row["muted"]:
+        row, _, _ = muting.apply(conn, row, decision, now)
+    if mutes is not None:
+        mutes.add_source(row)
+    if not row["muted"] and row["acknowledged_at"] is None:
+        row = escalation.start(conn, row, now, cause, transition)
+    emit(conn, row, transition, now)
+    return Change(transition, row)
+
+
+def resolve(conn: Conn, *, fingerprint_: str | None = None, alert_id: int | None = None, at: datetime | None = None,
+            actor: str | None = None, note: str | None = None, now: datetime | None = None,
+            detail: dict[str, Any] | None = None) -> Change | None:
+    """End the open alert of a fingerprint (or the alert ``alert_id`` if it is open); None if none is open."""
+    now = now or utcnow()
+    if fingerprint_ is None:
+        found = conn.execute("SELECT fingerprint FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+        if found is None:
+            return None
+        fingerprint_ = str(found[0])
+    lock(conn, fingerprint_)
+    at = min(at or now, now)
+    where, params = ("fingerprint = %s", fingerprint_) if alert_id is None else ("id = %s", alert_id)
+    rows = fetch_all(
+        conn,
+        f"UPDATE alerts a SET ends_at = GREATEST(a.starts_at, %s), resolved_by = %s, resolve_note = %s, "
+        f"next_escalation_at = NULL, updated_at = %s WHERE {where} AND ends_at IS NULL RETURNING {ALERT_COLUMNS}",
+        (at, actor, note, now, params),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    cause = add_timeline(conn, row["id"], "resolved", now, actor or "rule",
+                         {"note": note, "data_time": _iso(at), **(detail or {})})
+    if not row["muted"]:
+        escalation.on_resolved(conn, row, now, cause)
+    emit(conn, row, "resolved", now)
+    return Change("resolved", row)
+
+
+def get(conn: Conn, alert_id: int) -> dict[str, Any] | None:
+    return fetch_one(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (alert_id,))
+
+
+def _open_row(conn: Conn, alert_id: int, now: datetime, verb: str) -> dict[str, Any]:
+    row = fetch_one(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s FOR UPDATE", (alert_id,))
+    if row is None:
+        raise AlertNotFound(f"alert_id: no alert {alert_id}")
+    if row["ends_at"] is not None and row["ends_at"] <= now:
+        raise AlertConflict(f"alert {alert_id} is resolved (at {row['ends_at'].isoformat()}); cannot {verb} it")
+    return row
+
+
+def acknowledge(conn: Conn, alert_id: int, actor: str, note: str | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """Acknowledge an open alert: stops its escalation and reminders."""
+    now = now or utcnow()
+    row = _open_row(conn, alert_id, now, "acknowledge")
+    if row["acknowledged_at"] is not None:
+        raise AlertConflict(f"alert {alert_id} was already acknowledged by {row['acknowledged_by']} at "
+                            f"{row['acknowledged_at'].isoformat()}")
+    row = fetch_all(
+        conn,
+        f"UPDATE alerts a SET acknowledged_by = %s, acknowledged_at = %s, ack_note = %s, next_escalation_at = NULL, "
+        f"updated_at = %s WHERE id = %s RETURNING {ALERT_COLUMNS}",
+        (actor, now, note, now, alert_id),
+    )[0]
+    add_timeline(conn, alert_id, "acknowledged", now, actor, {"note": note})
+    emit(conn, row, "acknowledged", now)
+    return row
+
+
+def resolve_by(conn: Conn, alert_id: int, actor: str, note: str | None = None,
+               now: datetime | None = None) -> dict[str, Any]:
+    """An operator resolves an alert. The rule's stream state for the subject is reset first (same lock order as
+    the stream evaluator: state row, then fingerprint), so if the condition still holds the rule fires again."""
+    now = now or utcnow()
+    row = _open_row(conn, alert_id, now, "resolve")
+    if row["rule_id"] is not None:
+        conn.execute("DELETE FROM alert_rule_state WHERE rule_id = %s AND subject = %s",
+                      (row["rule_id"], row["subject"]))
+    change = resolve(conn, alert_id=alert_id, at=now, actor=actor, note=note, now=now)
+    if change is None:
+        raise AlertConflict(f"alert {alert_id} is not open")
+    return change.alert
+
+
+def assign(conn: Conn, alert_id: int, unit: str, actor: str, now: datetime | None = None) -> dict[str, Any]:
+    """Assign the alert to a unit (``units.code``); allowed on resolved alerts too, for follow-up."""
+    now = now or utcnow()
+    if conn.execute("SELECT 1 FROM units WHERE code = %s", (unit,)).fetchone() is None:
+        raise UnitNotFound(f"unit: no unit with code {unit[:80]!r}")
+    before = fetch_one(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s FOR UPDATE", (alert_id,))
+    if before is None:
+        raise AlertNotFound(f"alert_id: no alert {alert_id}")
+    row = fetch_all(conn, f"UPDATE alerts a SET assigned_unit = %s, updated_at = %s WHERE id = %s "
+                          f"RETURNING {ALERT_COLUMNS}", (unit, now, alert_id))[0]
+    add_timeline(conn, alert_id, "assigned", now, actor, {"unit": unit, "previous": before["assigned_unit"]})
+    emit(conn, row, "assigned", now)
+    return row
+
+
+def after_mute_change(conn: Conn, row: dict[str, Any], transition: str, now: datetime, cause: int) -> None:
+    """Called by ``muting.refresh``: an unmuted, open, unacknowledged alert starts its escalation ladder now."""
+    if transition == "unmuted" and row["ends_at"] is None and row["acknowledged_at"] is None:
+        row = escalation.start(conn, row, now, cause, "unmuted")
+    emit(conn, row, transition, now)
+
+
+def timeline(conn: Conn, alert_id: int) -> list[dict[str, Any]]:
+    return fetch_all(conn, "SELECT id, at, kind, actor, detail FROM alert_timeline WHERE alert_id = %s ORDER BY id",
+                     (alert_id,))

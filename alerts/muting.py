@@ -1,0 +1,143 @@
+"""The one question the rest of the engine asks: is this alert muted, and why?
+
+``is_muted(conn_or_snapshot, alert) -> MuteDecision``. Behind it sit silences (``alerts.silences``) and inhibition
+rules (``alerts.inhibition``). A ``MuteSnapshot`` loads everything once (active silences, enabled inhibition rules,
+their open source alerts and open incidents) for evaluating many alerts; passing a connection loads one on the fly.
+``refresh`` re-decides every open alert (a silence expired, an incident closed) and records the changes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from alerts import inhibition, silences
+from alerts.models import ALERT_COLUMNS, utcnow
+from ops_center.db import Conn, fetch_all
+
+log = logging.getLogger("alerts.muting")
+
+
+@dataclass(frozen=True)
+class MuteDecision:
+    muted: bool
+    reason: str | None = None
+    by: str | None = None  # "silence:<id>" or "inhibit_rule:<name>"
+
+
+NOT_MUTED = MuteDecision(False)
+
+
+def match_labels(alert: dict[str, Any]) -> dict[str, Any]:
+    """What matchers see: the alert's labels plus ``alertname`` (rule name), ``severity`` and ``rule_id``."""
+    labels = dict(alert.get("labels") or {})
+    labels.setdefault("alertname", alert.get("rule_name") or "")
+    labels.setdefault("severity", alert.get("severity") or "")
+    if alert.get("rule_id") is not None:
+        labels.setdefault("rule_id", str(alert["rule_id"]))
+    return labels
+
+
+@dataclass
+class MuteSnapshot:
+    now: datetime
+    silences: list[silences.Silence] = field(default_factory=list)
+    rules: list[inhibition.InhibitRule] = field(default_factory=list)
+    sources: dict[int, list[inhibition.Source]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, conn: Conn, now: datetime | None = None) -> MuteSnapshot:
+        now = now or utcnow()
+        rules = inhibition.enabled_rules(conn)
+        snap = cls(now, silences.active(conn, now), rules)
+        alert_sources: list[inhibition.Source] | None = None
+        incident_sources: list[inhibition.Source] | None = None
+        for rule in rules:
+            if rule.source == "alert":
+                if alert_sources is None:
+                    rows = fetch_all(conn, "SELECT a.id, a.rule_id, a.rule_name, a.severity, a.labels FROM alerts a "
+                                           "WHERE a.ends_at IS NULL OR a.ends_at > %s", (now,))
+                    alert_sources = [inhibition.Source("alert", int(r["id"]), match_labels(r)) for r in rows]
+                pool = alert_sources
+            else:
+                if incident_sources is None:
+                    incident_sources = inhibition.open_incident_sources(conn)
+                pool = incident_sources
+            snap.sources[rule.id] = [s for s in pool if inhibition.match_all(rule.source_matchers, s.labels)]
+        return snap
+
+    def add_source(self, alert: dict[str, Any]) -> None:
+        """Count a just-fired alert as a possible inhibition source for the rest of this snapshot's use."""
+        src = inhibition.Source("alert", int(alert["id"]), match_labels(alert))
+        for rule in self.rules:
+            if rule.source == "alert" and inhibition.match_all(rule.source_matchers, src.labels):
+                self.sources.setdefault(rule.id, []).append(src)
+
+    def decide(self, alert: dict[str, Any]) -> MuteDecision:
+        labels = match_labels(alert)
+        for s in self.silences:
+            if s.matches(labels):
+                return MuteDecision(True, s.reason(), f"silence:{s.id}")
+        alert_id = alert.get("id")
+        for rule in self.rules:
+            for src in self.sources.get(rule.id, ()):
+                if inhibition.inhibits(rule, src, alert_id, labels):
+                    return MuteDecision(True, f"inhibited by rule {rule.name!r}: open {src.kind} #{src.id}",
+                                        f"inhibit_rule:{rule.name}")
+        return NOT_MUTED
+
+
+def is_muted(conn_or_snapshot: Conn | MuteSnapshot, alert: dict[str, Any],
+             now: datetime | None = None) -> MuteDecision:
+    """Is ``alert`` (a mapping with ``labels``, and ``id``/``rule_name``/``severity`` when known) muted, and why?"""
+    snap = conn_or_snapshot if isinstance(conn_or_snapshot, MuteSnapshot) else MuteSnapshot.load(
+        conn_or_snapshot, now)
+    return snap.decide(alert)
+
+
+def apply(conn: Conn, alert: dict[str, Any], decision: MuteDecision,
+          now: datetime) -> tuple[dict[str, Any], str, int | None]:
+    """Store a changed decision on the alert; returns (row, "muted" | "unmuted" | "", timeline id) and writes the
+    timeline. Escalation pauses while muted (the caller restarts it on unmute)."""
+    if decision.muted == bool(alert["muted"]) and (not decision.muted or decision.by == alert.get("muted_by")):
+        return alert, "", None
+    rows = fetch_all(
+        conn,
+        f"UPDATE alerts a SET muted = %s, muted_reason = %s, muted_by = %s, updated_at = %s, "
+        f"next_escalation_at = CASE WHEN %s THEN NULL ELSE a.next_escalation_at END "
+        f"WHERE id = %s RETURNING {ALERT_COLUMNS}",
+        (decision.muted, decision.reason, decision.by, now, decision.muted, alert["id"]),
+    )
+    row = rows[0]
+    kind = "muted" if decision.muted else "unmuted"
+    if decision.muted == bool(alert["muted"]):  # still muted, for another reason: note it, no transition
+        kind = "muted"
+    tl = conn.execute("INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) VALUES (%s, %s, %s, %s, %s) "
+                      "RETURNING id", (alert["id"], now, kind, decision.by or "muting",
+                                       Jsonb({"reason": decision.reason}))).fetchone()
+    assert tl is not None
+    return row, ("" if decision.muted == bool(alert["muted"]) else kind), int(tl[0])
+
+
+def refresh(conn: Conn, now: datetime | None = None, snapshot: MuteSnapshot | None = None) -> int:
+    """Re-decide every open alert; returns how many changed between muted and unmuted. Rows held by another
+    transaction are skipped (the next refresh gets them)."""
+    from alerts import lifecycle  # lifecycle imports this module
+
+    now = now or utcnow()
+    snap = snapshot or MuteSnapshot.load(conn, now)
+    rows = fetch_all(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.ends_at IS NULL ORDER BY a.id "
+                           f"FOR UPDATE SKIP LOCKED")
+    changed = 0
+    for row in rows:
+        decision = snap.decide(row)
+        if decision.muted == bool(row["muted"]) and (not decision.muted or decision.by == row["muted_by"]):
+            continue
+        new_row, transition, cause = apply(conn, row, decision, now)
+        if transition and cause is not None:
+            changed += 1
+            lifecycle.after_mute_change(conn, new_row, transition, now, cause)
+    return changed

@@ -1,0 +1,82 @@
+"""Senders: one attempt to deliver a payload over a channel. Each returns a ``SendResult`` that says whether a
+failure is worth retrying (5xx, 408/425/429, timeouts, refused connections; SMTP 4xx) or not (other 4xx; SMTP 5xx)."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+import httpx
+import orjson
+
+from alerts.notify.channels import EmailConfig, WebhookConfig
+from alerts.notify.payloads import alertmanager_body, email_subject, email_text, ops_body
+
+RETRYABLE_HTTP = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    recoverable: bool = False
+    status_code: int | None = None
+    error: str | None = None
+
+
+def send_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, receiver: str, external_url: str,
+                 timeout_s: float) -> SendResult:
+    body = (alertmanager_body(payload, receiver, external_url) if cfg.format == "alertmanager"
+            else ops_body(payload))
+    headers = {**cfg.headers, "Content-Type": "application/json", "Idempotency-Key": key,
+               "User-Agent": "ops-center-alerts/1", "X-Ops-Event": payload["event"]}
+    try:
+        r = httpx.post(cfg.url, content=orjson.dumps(body), headers=headers,
+                       timeout=cfg.timeout_s or timeout_s, follow_redirects=False)
+    except httpx.TimeoutException as exc:
+        return SendResult(False, True, None, f"timeout: {type(exc).__name__}")
+    except httpx.TransportError as exc:
+        return SendResult(False, True, None, f"transport: {type(exc).__name__}: {str(exc)[:200]}")
+    if 200 <= r.status_code < 300:
+        return SendResult(True, status_code=r.status_code)
+    recoverable = r.status_code >= 500 or r.status_code in RETRYABLE_HTTP
+    return SendResult(False, recoverable, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
+
+
+def build_email(cfg: EmailConfig, payload: dict[str, Any], key: str, external_url: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = email_subject(payload, cfg.subject_prefix)
+    msg["From"] = cfg.from_addr
+    msg["To"] = ", ".join(cfg.to)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{key}@ops-center>"
+    msg["X-Ops-Idempotency-Key"] = key
+    msg.set_content(email_text(payload, external_url), charset="utf-8")
+    return msg
+
+
+def send_email(cfg: EmailConfig, payload: dict[str, Any], key: str, *, external_url: str,
+               timeout_s: float) -> SendResult:
+    msg = build_email(cfg, payload, key, external_url)
+    try:
+        with smtplib.SMTP(cfg.host, cfg.port, timeout=timeout_s) as smtp:
+            if cfg.starttls:
+                smtp.starttls()
+            if cfg.username:
+                smtp.login(cfg.username, os.environ.get(cfg.password_env or "", ""))
+            smtp.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        return SendResult(False, all(400 <= c < 500 for c in codes), codes[0] if codes else None,
+                          f"recipients refused: {str(exc.recipients)[:200]}")
+    except smtplib.SMTPResponseException as exc:
+        return SendResult(False, 400 <= exc.smtp_code < 500, exc.smtp_code,
+                          f"SMTP {exc.smtp_code}: {exc.smtp_error[:200]!r}")
+    except smtplib.SMTPNotSupportedError as exc:
+        return SendResult(False, False, None, f"{type(exc).__name__}: {str(exc)[:200]}")
+    except OSError as exc:  # disconnects, refused connections, timeouts (smtplib errors are OSErrors too)
+        return SendResult(False, True, None, f"{type(exc).__name__}: {str(exc)[:200]}")
+    return SendResult(True, status_code=250)

@@ -1,0 +1,2 @@
+"""Rules: pydantic documents (``models``), pure evaluation functions (one module per kind), YAML loading and the
+database store."""

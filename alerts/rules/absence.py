@@ -1,0 +1,47 @@
+"""Absence rules, pure: which devices (or device metrics) have been silent for longer than factor × interval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from alerts.rules.models import AbsenceRule
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    id: str
+    kind: str | None
+    ward_code: str | None
+    ward_set: str | None
+    unit_code: str | None
+    expected_interval_s: float
+    last_seen: datetime | None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Silent:
+    device: DeviceRow
+    silent_s: float
+    last: datetime | None
+
+
+def silent_devices(rule: AbsenceRule, devices: Iterable[DeviceRow], now: datetime,
+                   latest: Mapping[str, datetime] | None = None) -> list[Silent]:
+    """Devices in the rule's scope silent for more than ``factor × expected_interval_s``. Without a metric the
+    device's ``last_seen`` counts; with one, ``latest[device_id]`` (that metric's newest reading). A device never
+    heard from counts from its registration."""
+    out: list[Silent] = []
+    for d in devices:
+        if not rule.scope.matches(d.id, d.kind, d.ward_code):
+            continue
+        last = latest.get(d.id) if latest is not None else d.last_seen
+        ref = last or d.created_at
+        if ref is None:
+            continue
+        silent = (now - ref).total_seconds()
+        if silent > rule.factor * d.expected_interval_s:
+            out.append(Silent(d, silent, last))
+    return out

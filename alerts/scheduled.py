@@ -1,0 +1,236 @@
+"""Scheduled (window) rules — absence, geo-count, KPI — evaluated once per Celery beat cycle.
+
+One cycle, one transaction: claim the due rules (``UPDATE alert_rules SET last_evaluated_at … RETURNING``, so a
+duplicate beat finds nothing left to claim), load each input once (the device registry, the latest time per
+metric, incident counts per ward, KPI rows), compute each rule's wanted set of subjects with its pure function,
+and diff it against the rule's open alerts: fire what is new, resolve what is gone. ``lifecycle`` locks each
+fingerprint, so even two cycles racing never duplicate an alert. A rule whose inputs fail records ``last_error``
+and the cycle goes on."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts import lifecycle
+from alerts.durations import format_duration
+from alerts.models import utcnow
+from alerts.muting import MuteSnapshot
+from alerts.rules import absence, geocount, kpi
+from alerts.rules.absence import DeviceRow
+from alerts.rules.models import SCHEDULED_KINDS, AbsenceRule, GeoCountRule, KpiRule
+from alerts.rules.store import StoredRule, stored
+from alerts.summary import render
+from ops_center.db import Conn, fetch_all
+from ops_center.readings import ReadingsStore
+
+log = logging.getLogger("alerts.scheduled")
+
+
+class InputUnavailable(RuntimeError):
+    """A rule's data source does not exist yet (incidents, KPIs): recorded on the rule, never fatal."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    subject: str
+    labels: dict[str, Any]
+    value: float | None
+    detail: dict[str, Any]
+
+
+@dataclass
+class CycleReport:
+    rules: int = 0
+    fired: int = 0
+    resolved: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rules": self.rules, "fired": self.fired, "resolved": self.resolved, "errors": self.errors,
+                "seconds": round(self.seconds, 4)}
+
+
+class Inputs:
+    """The data rules read, each loaded at most once per cycle."""
+
+    def __init__(self, conn: Conn, now: datetime, tz: str = "Asia/Ho_Chi_Minh") -> None:
+        self.conn, self.now, self.tz = conn, now, tz
+        self._devices: list[DeviceRow] | None = None
+        self._latest: dict[str, dict[str, datetime]] = {}
+        self._counts: dict[tuple[Any, ...], dict[tuple[str | None, str], int]] = {}
+        self._kpis: dict[tuple[Any, ...], list[Any]] = {}
+        self._store: ReadingsStore | None = None
+
+    def devices(self) -> list[DeviceRow]:
+        if self._devices is None:
+            rows = self.conn.execute(
+                "SELECT id, kind, ward_code, ward_set, unit_code, expected_interval_s, last_seen, created_at "
+                "FROM devices WHERE enabled ORDER BY id").fetchall()
+            self._devices = [DeviceRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6], r[7]) for r in rows]
+        return self._devices
+
+    def latest(self, metric: str) -> dict[str, datetime]:
+        if metric not in self._latest:
+            store = self._store = self._store or ReadingsStore.for_connection(self.conn)
+            self._latest[metric] = {r.device_id: r.time for r in store.latest(self.conn, metric=metric)}
+        return self._latest[metric]
+
+    def incident_counts(self, rule: GeoCountRule) -> dict[tuple[str | None, str], int]:
+        key = (rule.window, tuple(sorted(rule.categories)), rule.open_only)
+        if key not in self._counts:
+            found = self.conn.execute("SELECT to_regclass('incidents') IS NOT NULL").fetchone()
+            if not found or not found[0]:
+                raise InputUnavailable("incidents are not available yet (no incidents table)")
+            sql = ("SELECT ward_set, ward_code, count(*) FROM incidents WHERE ward_code IS NOT NULL "
+                   "AND reported_at > %s AND reported_at <= %s")
+            params: list[Any] = [self.now - timedelta(seconds=rule.window), self.now]
+            if rule.categories:
+                sql += " AND category = ANY(%s)"
+                params.append(list(rule.categories))
+            if rule.open_only:
+                sql += " AND status NOT IN ('resolved', 'closed')"
+            with self.conn.transaction():
+                rows = self.conn.execute(sql + " GROUP BY 1, 2", params).fetchall()
+            self._counts[key] = {(r[0], r[1]): int(r[2]) for r in rows}
+        return self._counts[key]
+
+    def kpi_rows(self, rule: KpiRule) -> list[Any]:
+        key = (rule.level, rule.period, tuple(sorted(rule.codes)))
+        if key not in self._kpis:
+            try:
+                from ops_center.dossiers import kpis as kpis_mod
+            except ImportError as exc:
+                raise InputUnavailable("dossier KPIs are not available yet (ops_center.dossiers.kpis)") from exc
+            start, end = kpi.period_window(rule.period, self.now, self.tz)
+            with self.conn.transaction():
+                result = kpis_mod.compute(self.conn, rule.level, rule.period, start, end,
+                                          codes=list(rule.codes) or None)
+            items = result.get("items", result) if isinstance(result, dict) else result
+            self._kpis[key] = list(items or [])
+        return self._kpis[key]
+
+
+def _device_labels(d: DeviceRow, metric: str | None) -> dict[str, Any]:
+    labels: dict[str, Any] = {"level": "device", "device": d.id}
+    for k, v in (("metric", metric), ("kind", d.kind), ("ward", d.ward_code), ("ward_set", d.ward_set),
+                 ("unit", d.unit_code)):
+        if v:
+            labels[k] = v
+    return labels
+
+
+def wanted(rule: StoredRule, inputs: Inputs) -> list[Wanted]:
+    """The subjects a scheduled rule says should be alerting now (pure but for the inputs it asks for)."""
+    spec = rule.rule
+    if isinstance(spec, AbsenceRule):
+        latest = inputs.latest(spec.metric) if spec.metric else None
+        out = []
+        for s in absence.silent_devices(spec, inputs.devices(), inputs.now, latest):
+            subject = f"{s.device.id}:{spec.metric}" if spec.metric else s.device.id
+            out.append(Wanted(subject, {**spec.labels, **_device_labels(s.device, spec.metric)}, s.silent_s,
+                              {"silent_for": format_duration(round(s.silent_s)),
+                               "last": s.last.isoformat() if s.last else None}))
+        return out
+    if isinstance(spec, GeoCountRule):
+        counts = inputs.incident_counts(spec)
+        by_ward: dict[str, int] = {}
+        sets: dict[str, str | None] = {}
+        for (ward_set, ward), n in counts.items():
+            by_ward[ward] = by_ward.get(ward, 0) + n
+            sets[ward] = ward_set
+        out = []
+        for ward, n in sorted(geocount.crowded_wards(spec, by_ward).items()):
+            labels = {**spec.labels, "level": "ward", "ward": ward}
+            if sets.get(ward):
+                labels["ward_set"] = sets[ward]
+            out.append(Wanted(f"ward:{ward}", labels, float(n), {"count": n}))
+        return out
+    if isinstance(spec, KpiRule):
+        out = []
+        for b in kpi.below_target(spec, inputs.kpi_rows(spec)):
+            labels: dict[str, Any] = {**spec.labels, "level": spec.level, "kpi": spec.kpi}
+            if spec.level in ("unit", "ward", "district"):
+                labels[spec.level] = b.code
+            out.append(Wanted(f"{spec.level}:{b.code}", labels, b.value,
+                              {"code": b.code, "name": b.name, "count": b.count}))
+        return out
+    raise ValueError(f"kind: {spec.kind!r} is not a scheduled rule kind")
+
+
+def claim(conn: Conn, now: datetime, min_interval_s: float, rule_ids: list[int] | None) -> list[StoredRule]:
+    rows = fetch_all(
+        conn,
+        "UPDATE alert_rules SET last_evaluated_at = %(now)s WHERE enabled AND kind = ANY(%(kinds)s) "
+        "AND (last_evaluated_at IS NULL OR last_evaluated_at <= %(before)s "
+        "     OR last_evaluated_at > %(now)s) "
+        "AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s)) "
+        "RETURNING id, name, kind, severity, enabled, spec, escalation_policy_id, version",
+        {"now": now, "before": now - timedelta(seconds=min_interval_s), "kinds": sorted(SCHEDULED_KINDS),
+         "ids": rule_ids},
+    )
+    return [stored(r) for r in sorted(rows, key=lambda r: r["id"])]
+
+
+def evaluate(conn: Conn, *, now: datetime | None = None, min_interval_s: float = 0.0,
+             rule_ids: list[int] | None = None, tz: str = "Asia/Ho_Chi_Minh") -> CycleReport:
+    """One cycle over the due scheduled rules, in one transaction (a savepoint if the caller has one open).
+    ``min_interval_s`` skips rules evaluated more recently than that (a second beat in the same cycle)."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    report = CycleReport()
+    with conn.transaction():
+        rules = claim(conn, now, min_interval_s, rule_ids)
+        report.rules = len(rules)
+        if not rules:
+            report.seconds = time.perf_counter() - started
+            return report
+        inputs = Inputs(conn, now, tz)
+        open_rows = conn.execute(
+            "SELECT rule_id, subject, fingerprint FROM alerts WHERE ends_at IS NULL AND rule_id = ANY(%s)",
+            ([r.id for r in rules],)).fetchall()
+        open_by_rule: dict[int, dict[str, str]] = {}
+        for rid, subject, fp in open_rows:
+            open_by_rule.setdefault(rid, {})[subject] = fp
+        mutes: MuteSnapshot | None = None
+        errors: list[tuple[int, str]] = []
+        for rule in rules:
+            try:
+                want = {w.subject: w for w in wanted(rule, inputs)}
+            except InputUnavailable as exc:
+                report.errors[rule.rule.name] = str(exc)
+                errors.append((rule.id, str(exc)))
+                continue
+            except Exception as exc:
+                log.exception("rule %s (%s) failed", rule.id, rule.rule.name)
+                report.errors[rule.rule.name] = f"{type(exc).__name__}: {exc}"[:500]
+                errors.append((rule.id, report.errors[rule.rule.name]))
+                continue
+            have = open_by_rule.get(rule.id, {})
+            new = [s for s in want if s not in have]
+            gone = [s for s in have if s not in want]
+            if not new and not gone:
+                continue
+            if new and mutes is None:
+                mutes = MuteSnapshot.load(conn, now)
+            for subject in sorted(new):
+                w = want[subject]
+                summary = render(rule.rule, w.labels, w.value, w.detail)
+                change = lifecycle.fire(conn, lifecycle.Firing(rule.ref, subject, w.labels, summary, w.value, now),
+                                        now=now, mutes=mutes)
+                report.fired += change is not None
+            for subject in sorted(gone):
+                change = lifecycle.resolve(conn, fingerprint_=have[subject], at=now, now=now,
+                                           detail={"reason": "condition no longer holds"})
+                report.resolved += change is not None
+        if errors:
+            conn.execute("UPDATE alert_rules SET last_error = u.e FROM unnest(%s::bigint[], %s::text[]) AS u(i, e) "
+                         "WHERE id = u.i", ([e[0] for e in errors], [e[1] for e in errors]))
+        conn.execute("UPDATE alert_rules SET last_error = NULL WHERE id = ANY(%s) AND last_error IS NOT NULL "
+                     "AND NOT (id = ANY(%s))", ([r.id for r in rules], [e[0] for e in errors]))
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,105 @@
+"""Queries for the API and the map: the alert list (filters, cursor pagination), one alert, counts by ward."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from alerts.models import ALERT_COLUMNS, STATES, alert_json, state_filter, utcnow
+from ops_center.db import Conn, fetch_all, fetch_one
+
+SEVERITY_KEYS = ("critical", "major", "minor", "info")
+
+
+def list_alerts(conn: Conn, *, state: str | None = None, severity: str | None = None, ward: str | None = None,
+                rule: str | None = None, before_id: int | None = None, limit: int = 50,
+                now: datetime | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Alerts newest first; returns (items as alert JSON, more). ``rule`` is a rule id or a rule name."""
+    now = now or utcnow()
+    where = ["true"]
+    params: dict[str, Any] = {"now": now, "limit": limit + 1}
+    if state is not None:
+        if state not in STATES:
+            raise ValueError(f"state: must be one of {', '.join(STATES)}, got {state!r}")
+        where.append(state_filter(state))
+    if severity is not None:
+        where.append("a.severity = %(severity)s")
+        params["severity"] = severity
+    if ward is not None:
+        where.append("a.labels ->> 'ward' = %(ward)s")
+        params["ward"] = ward
+    if rule is not None:
+        if rule.isdigit() and len(rule) < 19:
+            where.append("a.rule_id = %(rule_id)s")
+            params["rule_id"] = int(rule)
+        else:
+            where.append("a.rule_name = %(rule_name)s")
+            params["rule_name"] = rule
+    if before_id is not None:
+        where.append("a.id < %(before)s")
+        params["before"] = before_id
+    rows = fetch_all(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE {' AND '.join(where)} "
+                           f"ORDER BY a.id DESC LIMIT %(limit)s", params)
+    more = len(rows) > limit
+    return [alert_json(r, now) for r in rows[:limit]], more
+
+
+def get_alert(conn: Conn, alert_id: int, now: datetime | None = None) -> dict[str, Any] | None:
+    row = fetch_one(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (alert_id,))
+    return alert_json(row, now) if row else None
+
+
+def _empty() -> dict[str, int]:
+    return {k: 0 for k in (*SEVERITY_KEYS, "total")}
+
+
+def active_by_ward(conn: Conn, set_name: str, level: str = "ward",
+                   now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Open, unmuted alerts per ward (or district) code of ``set_name``: ``{code: {critical, major, minor, info,
+    total}}``. An alert counts in a set when its ``ward_set`` label names that set (alerts without one count in
+    any set whose ward codes include theirs). Districts come from the set's ward → district mapping."""
+    now = now or utcnow()
+    rows = conn.execute(
+        "SELECT a.labels ->> 'ward', a.labels ->> 'ward_set', a.severity, count(*) FROM alerts a "
+        "WHERE (a.ends_at IS NULL OR a.ends_at > %s) AND NOT a.muted AND a.labels ->> 'ward' IS NOT NULL "
+        "AND (a.labels ->> 'ward_set' IS NULL OR a.labels ->> 'ward_set' = %s) GROUP BY 1, 2, 3",
+        (now, set_name),
+    ).fetchall()
+    parent: dict[str, str | None] | None = None
+    if level == "district" or any(r[1] is None for r in rows):
+        has_geo = conn.execute("SELECT to_regclass('boundary_units') IS NOT NULL").fetchone()
+        if has_geo and has_geo[0]:
+            parent = {r[0]: r[1] for r in conn.execute(
+                "SELECT code, parent_code FROM boundary_units WHERE set_name = %s AND level = 'ward'",
+                (set_name,)).fetchall()}
+    out: dict[str, dict[str, int]] = {}
+    for ward, ward_set, severity, n in rows:
+        if ward_set is None and parent is not None and ward not in parent:
+            continue
+        code = ward
+        if level == "district":
+            code = parent.get(ward) if parent else None
+            if code is None:
+                continue
+        counts = out.setdefault(code, _empty())
+        if severity in counts:
+            counts[severity] += int(n)
+        counts["total"] += int(n)
+    return out
+
+
+def deliveries(conn: Conn, *, alert_id: int | None = None, status: str | None = None, before_id: int | None = None,
+               limit: int = 50) -> tuple[list[dict[str, Any]], bool]:
+    rows = fetch_all(
+        conn,
+        "SELECT o.id, o.alert_id, c.name AS channel, c.type AS channel_type, o.event, o.idempotency_key, o.status, "
+        "o.attempts, o.max_attempts, o.next_attempt_at, o.last_error, o.created_at, o.delivered_at, "
+        "COALESCE((SELECT json_agg(json_build_object('attempt', d.attempt, 'outcome', d.outcome, "
+        "'status_code', d.status_code, 'error', d.error, 'started_at', d.started_at, 'finished_at', d.finished_at, "
+        "'worker', d.worker) ORDER BY d.id) FROM notification_deliveries d WHERE d.outbox_id = o.id), '[]') AS log "
+        "FROM notification_outbox o JOIN notify_channels c ON c.id = o.channel_id "
+        "WHERE (%(alert)s::bigint IS NULL OR o.alert_id = %(alert)s) AND (%(status)s::text IS NULL OR o.status = "
+        "%(status)s) AND (%(before)s::bigint IS NULL OR o.id < %(before)s) ORDER BY o.id DESC LIMIT %(limit)s",
+        {"alert": alert_id, "status": status, "before": before_id, "limit": limit + 1},
+    )
+    return rows[:limit], len(rows) > limit
