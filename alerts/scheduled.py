@@ -9,6 +9,7 @@ and the cycle goes on."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -107,9 +108,11 @@ class Inputs:
             except ImportError as exc:
                 raise InputUnavailable("dossier KPIs are not available yet (ops_center.dossiers.kpis)") from exc
             start, end = kpi.period_window(rule.period, self.now, self.tz)
+            kwargs: dict[str, Any] = {"codes": list(rule.codes) or None}
+            if "now" in inspect.signature(kpis_mod.compute).parameters:
+                kwargs["now"] = self.now
             with self.conn.transaction():
-                result = kpis_mod.compute(self.conn, rule.level, rule.period, start, end,
-                                          codes=list(rule.codes) or None)
+                result = kpis_mod.compute(self.conn, rule.level, rule.period, start, end, **kwargs)
             items = result.get("items", result) if isinstance(result, dict) else result
             self._kpis[key] = list(items or [])
         return self._kpis[key]
