@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from ops_center.settings import get_settings
 
-PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli")
+PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli", "ops_center.dossiers.cli")
 Handler = Callable[[argparse.Namespace], int]
 
 

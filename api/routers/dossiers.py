@@ -76,6 +76,22 @@ async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _:
     return result.as_json()
 
 
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=dossiers.REPLAY_MAX)
+    limit: int = Field(default=1000, ge=1, le=dossiers.REPLAY_MAX)
+
+
+@router.post("/dossiers/dead-letters/replay")
+def replay(body: ReplayIn, conn: ConnDep, settings: SettingsDep, request: Request, _: AdminOnly) -> dict[str, Any]:
+    """Re-apply refused dossier events after their cause was fixed (a procedure or unit added)."""
+    request.state.audit_target = "dossiers:dead-letters"
+    r = dossiers.replay_dead_letters(conn, ids=body.ids, limit=body.limit, calendar=calendar_for(settings))
+    request.state.audit_detail = {"replayed": r.replayed, "ok": r.ok, "failed": r.failed}
+    return {"replayed": r.replayed, "ok": r.ok, "failed": r.failed,
+            "items": [{"id": i, "ok": ok, "result": res} for i, ok, res in r.results]}
+
+
 @router.get("/dossiers")
 def list_dossiers(conn: ConnDep, settings: SettingsDep, _: Staff,
                   state: Literal["open", "overdue", "at_risk", "resolved"] | None = None,

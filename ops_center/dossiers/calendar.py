@@ -154,7 +154,8 @@ def parse_calendar(text: str, source: str = "<text>") -> BusinessCalendar:
         raise CalendarError(f"{source}: expected a mapping with 'country' and 'years'")
     country = str(doc.get("country", "VN"))
     try:
-        base = holidays.country_holidays(country, years=range(FIRST_YEAR, LAST_YEAR + 1))
+        language = doc.get("language", "vi" if country == "VN" else None)
+        base = holidays.country_holidays(country, years=range(FIRST_YEAR, LAST_YEAR + 1), language=language)
     except NotImplementedError as exc:
         raise CalendarError(f"{source}: country: {country!r} is not known to the holidays package") from exc
     days_off: dict[date, str] = {d: str(n) for d, n in base.items()}

@@ -31,6 +31,7 @@ from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_d
 from ops_center.dossiers.models import (
     CONFLICT,
     FOREIGN_UNIT,
+    HTTP_SOURCE,
     INCONSISTENT,
     UNKNOWN_PROCEDURE,
     UNKNOWN_UNIT,
@@ -167,8 +168,9 @@ class _Batch:
 
 
 def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: BusinessCalendar | None = None,
-                  now: datetime | None = None) -> IngestResult:
-    """Apply a batch of dossier events (see the module docstring); returns what was accepted and refused."""
+                  now: datetime | None = None, record_rejects: bool = True) -> IngestResult:
+    """Apply a batch of dossier events (see the module docstring); returns what was accepted and refused.
+    ``record_rejects=False`` (replays) keeps refused events out of ``dead_letters``."""
     if len(events) > MAX_BATCH:
         raise BatchTooLarge(f"events: {len(events)} events in one batch; at most {MAX_BATCH}")
     if calendar is None:
@@ -229,7 +231,8 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
 
         dead.sort(key=lambda d: d[0])
         result.rejected = [(i, r.reason, r.detail) for i, _, r in dead]
-        _dead_letters(conn, source, dead)
+        if record_rejects:
+            _dead_letters(conn, source, dead)
         if result.accepted or dead:
             touched_units = sorted({s.unit_code for s in batch.states.values() if s.unit_code})
             live.emit(conn, "dossier", {
@@ -382,3 +385,68 @@ def recompute_due_dates(conn: Conn, calendar: BusinessCalendar, *, only_open: bo
             conn.execute("UPDATE dossiers SET due_date = %s, updated_at = now() WHERE id = %s", (s.due_date, s.id))
         rollup.apply_deltas(conn, deltas)
     return len(moved)
+
+
+# --------------------------------------------------------------------------------------------- replay
+
+REPLAY_MAX = 10_000
+
+
+@dataclass
+class ReplayResult:
+    replayed: int = 0
+    ok: int = 0
+    failed: int = 0
+    results: list[tuple[int, bool, str]] = field(default_factory=list)  # (dead letter id, ok, result)
+
+
+def replay_dead_letters(conn: Conn, *, ids: list[int] | None = None, limit: int = 1000,
+                        calendar: BusinessCalendar | None = None, now: datetime | None = None) -> ReplayResult:
+    """Re-apply refused dossier events after their cause was fixed (a procedure or unit added, a clock corrected):
+    the letters of the dossier topics not yet replayed successfully (or ``ids``), oldest first. A letter is fixed
+    (``replay_ok``) when its event is now accepted or recognised as a duplicate; one still refused says why in
+    ``replay_result`` and no new dead letter is written. Whole bodies that were not JSON are not replayable."""
+    limit = max(1, min(limit, REPLAY_MAX))
+    where = ["(topic = %s OR topic LIKE 'ops/v1/egov/%%/dossiers')", "replay_ok IS NOT TRUE"]
+    params: list[Any] = [HTTP_SOURCE]
+    if ids is not None:
+        where.append("id = ANY(%s)")
+        params.append(ids)
+    out = ReplayResult()
+    with conn.transaction():
+        rows = conn.execute(f"SELECT id, topic, payload, payload_size, field FROM dead_letters WHERE "
+                            f"{' AND '.join(where)} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                            [*params, limit]).fetchall()
+        by_topic: dict[str, list[tuple[int, Any]]] = {}
+        marks: list[tuple[bool, str, int]] = []
+        for letter_id, topic, payload, size, fld in rows:
+            raw = bytes(payload)
+            if fld == "body" or size > len(raw):
+                marks.append((False, "not replayable: the whole body was refused or only part of it was kept",
+                              letter_id))
+                continue
+            try:
+                event = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                marks.append((False, "not replayable: the stored payload is not JSON", letter_id))
+                continue
+            by_topic.setdefault(str(topic), []).append((int(letter_id), event))
+        for topic, letters in by_topic.items():
+            result = ingest_events(conn, [e for _, e in letters], topic, calendar=calendar, now=now,
+                                   record_rejects=False)
+            refused = {i: (reason, detail) for i, reason, detail in result.rejected}
+            for i, (letter_id, _) in enumerate(letters):
+                if i in refused:
+                    reason, detail = refused[i]
+                    marks.append((False, f"still rejected: {reason}: {detail}", letter_id))
+                else:
+                    marks.append((True, "ok: event applied (or already there)", letter_id))
+        with conn.cursor() as cur:
+            cur.executemany("UPDATE dead_letters SET replayed_at = now(), replay_ok = %s, replay_result = %s "
+                            "WHERE id = %s", marks)
+    for ok, result, letter_id in sorted(marks, key=lambda m: m[2]):
+        out.results.append((letter_id, ok, result))
+        out.replayed += 1
+        out.ok += ok
+        out.failed += not ok
+    return out
