@@ -249,6 +249,8 @@ class RuleError(ValueError):
 
 
 def _short(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # JSON has no inf or nan
     if value is None or isinstance(value, bool | int | float):
         return value
     text = value if isinstance(value, str) else repr(value)
