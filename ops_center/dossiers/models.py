@@ -22,7 +22,6 @@ refused.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +35,7 @@ ONLINE_CHANNELS: Final = ("online_l3", "online_l4")
 DOSSIER_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 CODE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SET_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-MQTT_TOPIC_RE: Final = re.compile(r"ops/v1/egov/([^/]+)/dossiers")
+MQTT_TOPIC_RE: Final = re.compile(r"(?:mqtt:)?ops/v1/egov/([^/]+)/dossiers")
 HTTP_SOURCE: Final = "http:/dossiers/events"
 
 COMMON: Final = ("dossier_id", "type", "at", "unit")
@@ -94,7 +93,8 @@ class DossierEvent:
 
 
 def topic_unit(source: str) -> str | None:
-    """The unit code of an MQTT source topic ``ops/v1/egov/{unit}/dossiers``, else None."""
+    """The unit code of an MQTT source topic ``ops/v1/egov/{unit}/dossiers`` (optionally ``mqtt:``-prefixed),
+    else None."""
     m = MQTT_TOPIC_RE.fullmatch(source)
     return m.group(1) if m else None
 
@@ -178,5 +178,6 @@ def parse_event(doc: Any, *, unit_from_topic: str | None = None, now: datetime |
     )
 
 
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or math.isnan(x) else x
+def dead_letter_topic(source: str) -> str:
+    """The ``dead_letters.topic`` of a source: the MQTT topic itself (without a ``mqtt:`` prefix) or the HTTP one."""
+    return source.removeprefix("mqtt:")

@@ -37,6 +37,7 @@ from ops_center.dossiers.models import (
     UNKNOWN_UNIT,
     DossierEvent,
     Rejected,
+    dead_letter_topic,
     parse_event,
     shown,
     topic_unit,
@@ -232,7 +233,7 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
         dead.sort(key=lambda d: d[0])
         result.rejected = [(i, r.reason, r.detail) for i, _, r in dead]
         if record_rejects:
-            _dead_letters(conn, source, dead)
+            _dead_letters(conn, dead_letter_topic(source), dead)
         if result.accepted or dead:
             touched_units = sorted({s.unit_code for s in batch.states.values() if s.unit_code})
             live.emit(conn, "dossier", {

@@ -200,19 +200,20 @@ def test_oversized_batch_is_refused_whole(db: Conn) -> None:
         ingest(db, [{}] * (svc.MAX_BATCH + 1))
 
 
-def test_mqtt_topic_gives_the_unit_and_refuses_another(db: Conn, cat: Catalog) -> None:
+@pytest.mark.parametrize("prefix", ["", "mqtt:"])
+def test_mqtt_topic_gives_the_unit_and_refuses_another(db: Conn, cat: Catalog, prefix: str) -> None:
     topic = f"ops/v1/egov/{cat.unit}/dossiers"
     mark = last_dead_id(db)
     ev = {"dossier_id": cat.did(20), "type": "received", "at": t(2025, 5, 6), "channel": "counter",
           "procedure": cat.post_proc}
     other = dict(ev, dossier_id=cat.did(21), unit=cat.unit2)
-    r = ingest(db, [ev, other], source=topic)
+    r = ingest(db, [ev, other], source=prefix + topic)
     assert r.accepted == 1 and [x[1] for x in r.rejected] == ["foreign_unit"]
     assert state(db, cat.did(20))["unit_code"] == cat.unit
     assert [x["reason"] for x in dead(db, topic, mark)] == ["foreign_unit"]
     # another unit's topic may not resolve this unit's dossier
     r = ingest(db, [{"dossier_id": cat.did(20), "type": "resolved", "at": t(2025, 5, 7)}],
-               source=f"ops/v1/egov/{cat.unit2}/dossiers")
+               source=f"{prefix}ops/v1/egov/{cat.unit2}/dossiers")
     assert [x[1] for x in r.rejected] == ["foreign_unit"]
 
 
