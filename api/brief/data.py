@@ -164,11 +164,11 @@ def _kpis(conn: Conn, data: BriefData) -> None:
 def _incidents(conn: Conn, data: BriefData) -> None:
     rows = fetch_all(conn, """
         SELECT id, title, category, severity, status, ward_name, reported_at, due_at,
-               (due_at IS NOT NULL AND due_at < %(end)s AND status NOT IN ('resolved', 'closed')) AS overdue
+               (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) AS overdue
         FROM incidents
         WHERE reported_at < %(end)s AND (reported_at >= %(start)s OR status NOT IN ('resolved', 'closed'))
         ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END,
-                 (due_at IS NOT NULL AND due_at < %(end)s AND status NOT IN ('resolved', 'closed')) DESC,
+                 (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) DESC,
                  reported_at DESC
         LIMIT 10""", {"start": data.start, "end": data.end})
     labels: dict[str, str] = {}

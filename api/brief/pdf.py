@@ -54,7 +54,10 @@ class _Pdf(FPDF):
         self.set_text_color(0, 0, 0)
 
 
-def _heading(pdf: FPDF, text: str) -> None:
+def _heading(pdf: FPDF, text: str, keep_mm: float = 30.0) -> None:
+    """A section title, moved to the next page when less than ``keep_mm`` would be left under it."""
+    if pdf.get_y() + keep_mm > pdf.h - pdf.b_margin:
+        pdf.add_page()
     pdf.ln(3)
     pdf.set_font("DejaVu", "B", 12)
     pdf.set_text_color(*ACCENT)
@@ -88,34 +91,62 @@ def render(data: BriefData) -> bytes:
     pdf.cell(0, 5, f"{set_line} · Số liệu từ 00:00 đến 24:00 (giờ Việt Nam) · Lập lúc "
              f"{data.generated_at:%H:%M %d/%m/%Y}", align="C", new_x="LMARGIN", new_y="NEXT")
 
-    _heading(pdf, "1. Tổng quan")
+    # page 1, top: the map on the left; key figures and alert statistics on the right
+    top = pdf.get_y() + 2
+    map_w = 98.0
+    map_h = 0.0
+    if data.map_png:
+        info = pdf.image(io.BytesIO(data.map_png), x=pdf.l_margin, y=top, w=map_w)
+        map_h = float(info.rendered_height)
+        pdf.set_xy(pdf.l_margin, top + map_h)
+        pdf.set_font("DejaVu", size=7.5)
+        pdf.cell(map_w, 4, f"Bản đồ: {LAYER_VI.get(data.map_layer or '', data.map_layer or '')} theo xã/phường",
+                 align="C")
+    right = pdf.l_margin + map_w + 5
+    col_w = pdf.w - pdf.r_margin - right
+    pdf.set_left_margin(right)
+    pdf.set_xy(right, top - 3)
+    _heading(pdf, "1. Tổng quan", keep_mm=0)
     new_alerts = sum(a.new for a in data.alert_stats)
     critical = next((a.new for a in data.alert_stats if a.severity == "critical"), 0)
     active = sum(a.active_at_end for a in data.alert_stats)
     tot = data.kpi_total
     overview = [
-        ("Cảnh báo phát sinh trong ngày", f"{_num(new_alerts)} (nghiêm trọng: {_num(critical)})"),
-        ("Cảnh báo còn hoạt động cuối ngày", _num(active)),
+        ("Cảnh báo phát sinh (nghiêm trọng)", f"{_num(new_alerts)} ({_num(critical)})"),
+        ("Cảnh báo còn mở cuối ngày", _num(active)),
         ("Sự cố chưa xử lý (hiện tại)", _num(data.incidents_open_now)),
-        ("Hồ sơ tiếp nhận / đã giải quyết", f"{_num(tot.received)} / {_num(tot.resolved)}" if tot else "–"),
-        ("Tỷ lệ giải quyết đúng hạn", _pct(tot.on_time_rate) if tot else "–"),
-        ("Thiết bị trực tuyến / tổng số", f"{_num(data.devices_online)} / {_num(data.devices_total)}"),
+        ("Hồ sơ tiếp nhận / giải quyết", f"{_num(tot.received)} / {_num(tot.resolved)}" if tot else "–"),
+        ("Giải quyết đúng hạn", _pct(tot.on_time_rate) if tot else "–"),
+        ("Thiết bị trực tuyến / tổng", f"{_num(data.devices_online)} / {_num(data.devices_total)}"),
     ]
-    with pdf.table(col_widths=(60, 40), width=150, headings_style=HEAD, line_height=5.5) as t:
+    pdf.set_font("DejaVu", size=8)
+    with pdf.table(col_widths=(52, 23), width=col_w, align="LEFT", headings_style=HEAD, line_height=4.6,
+                   text_align=("LEFT", "RIGHT")) as t:
         t.row(["Chỉ tiêu", "Giá trị"])
         for k, v in overview:
             t.row([k, v])
-
-    if data.map_png:
-        _heading(pdf, f"2. Bản đồ {LAYER_VI.get(data.map_layer or '', data.map_layer or '')} theo xã/phường")
-        w = 150.0
-        if pdf.get_y() + w * 1.05 > pdf.h - 16:
-            pdf.add_page()
-        pdf.image(io.BytesIO(data.map_png), x=(pdf.w - w) / 2, w=w)
+    _heading(pdf, "2. Thống kê cảnh báo", keep_mm=0)
+    pdf.set_font("DejaVu", size=8)
+    with pdf.table(col_widths=(22, 11, 13, 16, 14), width=col_w, align="LEFT", headings_style=HEAD,
+                   line_height=4.6, text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:
+        t.row(["Mức độ", "Mới", "Còn mở", "Đã x.nhận", "Kết thúc"])
+        for a in data.alert_stats:
+            t.row([SEVERITY_VI.get(a.severity, a.severity), _num(a.new), _num(a.active_at_end),
+                   _num(a.acknowledged), _num(a.resolved)])
+    if not data.alert_stats:
+        pdf.cell(col_w, 5, "Không có số liệu cảnh báo.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    pdf.set_font("DejaVu", size=8)
+    pdf.multi_cell(col_w, 4, "Mới: phát sinh trong ngày; còn mở: chưa kết thúc lúc 24:00. Thời gian xác nhận "
+                   "trung vị: " + ("–" if data.ack_median_min is None else f"{_num(data.ack_median_min, 1)} phút")
+                   + ".")
+    right_end = pdf.get_y()
+    pdf.set_left_margin(15)
+    pdf.set_xy(15, max(right_end, top + map_h + 5) + 2)
 
     _heading(pdf, "3. Chỉ số dịch vụ công theo " + ("huyện" if data.kpi_level == "district" else "xã/phường"))
     if data.kpis:
-        with pdf.table(col_widths=(50, 18, 18, 20, 18, 16), headings_style=HEAD, line_height=5,
+        with pdf.table(col_widths=(50, 18, 18, 20, 18, 16), headings_style=HEAD, line_height=4.6,
                        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:
             t.row(["Đơn vị", "Tiếp nhận", "Trực tuyến", "Đã giải quyết", "Đúng hạn", "Quá hạn"])
             for r in [*data.kpis, *([tot] if tot else [])]:
@@ -126,7 +157,8 @@ def render(data: BriefData) -> bytes:
 
     _heading(pdf, "4. Sự cố nổi bật")
     if data.incidents:
-        with pdf.table(col_widths=(52, 26, 30, 20, 20, 16), headings_style=HEAD, line_height=4.6) as t:
+        with pdf.table(col_widths=(62, 26, 32, 20, 22, 18), headings_style=HEAD, line_height=4.6,
+                       text_align="LEFT") as t:
             t.row(["Sự cố", "Loại", "Xã/phường", "Mức độ", "Trạng thái", "Báo lúc"])
             for i in data.incidents:
                 title = str(i.get("title") or "")
@@ -140,18 +172,6 @@ def render(data: BriefData) -> bytes:
     else:
         pdf.cell(0, 6, "Không có sự cố.", new_x="LMARGIN", new_y="NEXT")
 
-    _heading(pdf, "5. Thống kê cảnh báo")
-    if data.alert_stats:
-        with pdf.table(col_widths=(40, 30, 36, 30, 30), headings_style=HEAD, line_height=5,
-                       text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:
-            t.row(["Mức độ", "Phát sinh", "Còn hoạt động cuối ngày", "Đã xác nhận", "Đã kết thúc"])
-            for a in data.alert_stats:
-                t.row([SEVERITY_VI.get(a.severity, a.severity), _num(a.new), _num(a.active_at_end),
-                       _num(a.acknowledged), _num(a.resolved)])
-        pdf.ln(1)
-        pdf.cell(0, 5, "Thời gian xác nhận trung vị: "
-                 + ("–" if data.ack_median_min is None else f"{_num(data.ack_median_min, 1)} phút"),
-                 new_x="LMARGIN", new_y="NEXT")
     if data.notes:
         pdf.ln(2)
         pdf.set_font("DejaVu", size=7.5)

@@ -29,8 +29,12 @@ MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; chars
 
 
 def _file(relative: str) -> FileResponse:
-    path = (STATIC_DIR / relative).resolve()
-    if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in MEDIA_TYPES:
+    try:
+        path = (STATIC_DIR / relative).resolve()
+        found = path.is_relative_to(STATIC_DIR) and path.is_file() and path.suffix in MEDIA_TYPES
+    except (ValueError, OSError):  # NUL bytes, names too long
+        found = False
+    if not found:
         raise HTTPException(404, f"path: no static file {relative[:100]!r}")
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=SECURITY_HEADERS)
 

@@ -79,7 +79,9 @@ def stop_server(server: Server) -> None:
 def live_server(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # type: ignore[no-untyped-def]
     """The API in its own uvicorn process (session-wide), on the stack's database and broker."""
     ARTIFACTS.mkdir(exist_ok=True)
-    server = start_server(stack.env, tmp_path_factory.mktemp("api") / "uvicorn.log")
+    log = ARTIFACTS / "uvicorn-live.log"
+    log.unlink(missing_ok=True)
+    server = start_server(stack.env, log)
     yield server
     stop_server(server)
 

@@ -141,6 +141,31 @@ def test_alert_from_a_device_publishing_over_mqtt(page, live_server, login, cama
         discard_session(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), client_id)
 
 
+def test_incident_appears_live_and_moves_through_its_states(page, live_server, login, camau, db) -> None:  # type: ignore[no-untyped-def]
+    op = open_operator_screen(page, live_server, login)
+    unit = f"ubnd-{tag()}"
+    db.execute("INSERT INTO units (code, name, level) VALUES (%s, %s, 'commune')", (unit, f"UBND xã thử {unit}"))
+    ward = some_ward(db, camau, 12)
+    title = f"Sạt lở bờ kè kênh xáng {tag()}"
+    body = json.dumps({"title": title, "category": "riverbank_erosion", "lon": ward["lon"], "lat": ward["lat"]})
+    req = urllib.request.Request(f"{live_server.url}/incidents", data=body.encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {op.token}", "Content-Type": "application/json"})
+    incident = json.loads(urllib.request.urlopen(req, timeout=10).read())
+    item = page.locator(f"#incidents li.incident[data-id='{incident['id']}']")
+    expect(item).to_be_visible(timeout=APPEAR_S * 1000)
+    expect(item).to_contain_text(title)
+    expect(item).to_have_attribute("data-status", "new")
+    item.locator("button[data-to='assigned']").click()
+    item.locator("select.unit-pick").select_option(unit)
+    item.locator("button.confirm").click()
+    expect(item).to_have_attribute("data-status", "assigned", timeout=10000)
+    item.locator("button[data-to='in_progress']").click()
+    expect(item).to_have_attribute("data-status", "in_progress", timeout=10000)
+    got = api_get(live_server, op.token, f"/incidents/{incident['id']}")
+    assert got["status"] == "in_progress" and got["assigned_unit"] == unit
+    assert not page.console_errors, page.console_errors
+
+
 def test_switching_layers_recolours_the_map(page, live_server, login, camau, db) -> None:  # type: ignore[no-untyped-def]
     fire_alert(db, some_ward(db, camau, 7)["code"], f"Triều cường vượt báo động 2 ({tag()})", "major")
     open_operator_screen(page, live_server, login)

@@ -18,6 +18,8 @@ const state = {
   incidents: new Map(),
   summary: null,
   byCode: new Map(),
+  units: [],
+  picking: null, // {id, unit} while an incident's unit is being chosen
 };
 
 const map = createMap(document.getElementById("map"), document.getElementById("legend"), {
@@ -189,10 +191,38 @@ function upsertIncident(i) {
   return true;
 }
 
-async function transition(id, to, button) {
+let unitsCache = null;
+async function units() {
+  if (!unitsCache) unitsCache = getAll("/units", { limit: 200 }, 1000).catch((err) => { unitsCache = null; throw err; });
+  return unitsCache;
+}
+
+/** Assigning needs a unit: the button turns into a unit picker with a confirm button (kept across re-renders). */
+async function pickUnit(incident) {
+  try {
+    state.units = await units();
+  } catch (err) {
+    toast(`${t("error")}: ${err.message}`);
+    return;
+  }
+  state.picking = { id: incident.id, unit: incident.assigned_unit || state.units[0]?.code };
+  renderIncidents();
+}
+
+function unitPicker(i) {
+  const select = el("select", { class: "unit-pick", onchange: (e) => { state.picking.unit = e.currentTarget.value; } },
+    ...state.units.map((u) => el("option", { value: u.code, text: u.name })));
+  select.value = state.picking.unit;
+  return [select,
+    el("button", { type: "button", class: "transition confirm", text: "✓",
+      onclick: (e) => { const unit = state.picking.unit; state.picking = null; transition(i.id, "assigned", e.currentTarget, unit); } }),
+    el("button", { type: "button", class: "ghost cancel", text: "✕", onclick: () => { state.picking = null; renderIncidents(); } })];
+}
+
+async function transition(id, to, button, unit = undefined) {
   button.disabled = true;
   try {
-    const res = await api.post(`/incidents/${id}/transition`, { to, note: "" });
+    const res = await api.post(`/incidents/${id}/transition`, unit ? { to, note: "", unit } : { to, note: "" });
     if (!upsertIncident(res)) {
       const cur = state.incidents.get(id);
       if (cur) upsertIncident({ ...cur, status: to });
@@ -229,15 +259,19 @@ function renderIncidents() {
       i.report_count > 1 ? `${i.report_count} ${t("reports")}` : null,
       i.overdue ? t("overdue") : null,
     ].filter(Boolean).join(" · ") })),
-  el("div", { class: "actions" }, ...(NEXT_STATUS[i.status] || []).map((to) => el("button", {
+  el("div", { class: "actions" }, ...(state.picking?.id === i.id ? unitPicker(i) : (NEXT_STATUS[i.status] || []).map((to) => el("button", {
     type: "button", class: "transition", dataset: { to }, text: t(`to_${to}`),
-    onclick: (e) => transition(i.id, to, e.currentTarget),
-  }))))));
+    onclick: (e) => (to === "assigned" && !i.assigned_unit ? pickUnit(i) : transition(i.id, to, e.currentTarget)),
+  })))))));
 }
 
 async function loadIncidents() {
   try {
-    const items = await getAll("/incidents", { limit: 200 }, 600);
+    const [open, resolved] = await Promise.all([
+      getAll("/incidents", { status: "open", limit: 200 }, 600),
+      getAll("/incidents", { status: "resolved", limit: 100 }, 100),
+    ]);
+    const items = [...open, ...resolved];
     state.incidents.clear();
     for (const i of items) upsertIncident(i);
     renderIncidents();
