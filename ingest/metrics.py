@@ -14,6 +14,7 @@ ACKED = Counter(
     "ingest_messages_acked", "messages acknowledged to the broker after commit", registry=REGISTRY
 )
 DB_ERRORS = Counter("ingest_db_errors", "failed batch commits (retried)", registry=REGISTRY)
+WRITE_ERRORS = Counter("ingest_write_errors", "batches that failed for another reason (retried)", registry=REGISTRY)
 BATCH_SIZE = Histogram(
     "ingest_batch_messages",
     "messages per committed batch",

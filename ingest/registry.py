@@ -10,16 +10,12 @@ import time
 
 from ingest.registry_types import DeviceInfo
 from ops_center.db import Conn
-
-_SQL = """
-    SELECT id, enabled, gateway_id, kind, ward_code FROM devices
-    UNION ALL
-    SELECT id, enabled, NULL, 'gateway', NULL FROM gateways
-"""
+from ops_center.devices.service import load_registry
 
 
 def load(conn: Conn) -> dict[str, DeviceInfo]:
-    return {r[0]: DeviceInfo(r[0], bool(r[1]), r[2], r[3], r[4]) for r in conn.execute(_SQL).fetchall()}
+    return {k: DeviceInfo(e.device_id, bool(e.enabled), e.gateway_id, e.kind, e.ward_code)
+            for k, e in load_registry(conn).items()}
 
 
 class Registry:

@@ -167,6 +167,16 @@ class IngestService:
                 metrics.DB_ERRORS.inc()
                 log.warning("deadlock on a batch of %d; retrying", len(batch))
                 continue
+            except Exception:
+                # A bug or an unexpected database error: the loop must not die and the batch must not be lost.
+                # Nothing is acked; retry with backoff (the error is logged and counted for the operator).
+                metrics.WRITE_ERRORS.inc()
+                log.exception("batch of %d messages failed; retry in %.1fs", len(batch), delay)
+                self._drop_db()
+                if self.stopping.wait(delay) and self._give_up():
+                    raise
+                delay = min(delay * 2, 5.0)
+                continue
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
             metrics.BATCH_SIZE.observe(len(batch))
             metrics.STORED.inc(result.stored)
@@ -220,7 +230,7 @@ class IngestService:
             metrics.QUEUE_DEPTH.set(len(self.buffer))
             try:
                 self._commit(batch)
-            except (psycopg.OperationalError, psycopg.InterfaceError):
+            except Exception:
                 log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
                 return
             self._ack(batch)

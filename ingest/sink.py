@@ -8,12 +8,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ingest.decode import Decoded, Reading
 from ingest.validate import Reject
 from ops_center.db import Conn
+from ops_center.devices.service import record_seen, record_status
 from ops_center.events import emit
 from ops_center.readings import ReadingsStore
 
@@ -79,17 +79,6 @@ def write_dead_letters(conn: Conn, letters: Sequence[DeadLetter], cap: int) -> N
     )
 
 
-def record_seen(conn: Conn, last: dict[str, float]) -> None:
-    if not last:
-        return
-    ids = sorted(last)
-    conn.execute(
-        "UPDATE devices d SET last_seen = GREATEST(d.last_seen, to_timestamp(v.t)) "
-        "FROM unnest(%s::text[], %s::float8[]) AS v(id, t) WHERE d.id = v.id",
-        (ids, [last[i] for i in ids]),
-    )
-
-
 class BatchWriter:
     def __init__(
         self,
@@ -99,8 +88,12 @@ class BatchWriter:
         hooks: Sequence[BatchHook] = (),
         on_device_event: Callable[[Conn, Any], Any] | None = None,
         on_dossier_events: Callable[[Conn, str, bytes], list[DeadLetter]] | None = None,
+        seen_step_s: float = 5.0,
     ) -> None:
+        """``seen_step_s``: ``last_seen`` moves only when it advances by more than this (each row write costs
+        ~30 µs; staleness is judged in minutes)."""
         self.store = store
+        self.seen_step_s = seen_step_s
         self.cap = dead_letter_cap
         self.hooks = list(hooks)
         self.on_device_event = on_device_event
@@ -134,9 +127,9 @@ class BatchWriter:
             wr = self.store.write_batch(conn, readings)
             result.stored = wr.inserted
             write_dead_letters(conn, letters, self.cap)
-            record_seen(conn, last_seen)
+            record_seen(conn, last_seen, min_step_s=self.seen_step_s)
             for st in statuses:
-                self._status(conn, st)
+                record_status(conn, st.device_id, "online" if st.online else "offline", st.ts)
             for ev in events:
                 self._event(conn, ev)
             if readings:
@@ -150,26 +143,6 @@ class BatchWriter:
         for d in letters:
             result.rejects[d.reason] = result.rejects.get(d.reason, 0) + 1
         return result
-
-    @staticmethod
-    def _status(conn: Conn, st: Any) -> None:
-        state = "online" if st.online else "offline"
-        at = datetime.fromtimestamp(st.ts, UTC)
-        changed = conn.execute(
-            "INSERT INTO device_status AS s (device_id, state, at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state, at = EXCLUDED.at "
-            "WHERE s.state IS DISTINCT FROM EXCLUDED.state OR s.at < EXCLUDED.at RETURNING device_id",
-            (st.device_id, state, at),
-        ).fetchone()
-        if changed:
-            ward = conn.execute("SELECT ward_code FROM devices WHERE id = %s", (st.device_id,)).fetchone()
-            emit(
-                conn,
-                "device_status",
-                {"device_id": st.device_id, "state": state, "at": at.isoformat()},
-                subject=st.device_id,
-                ward_code=ward[0] if ward else None,
-            )
 
     def _event(self, conn: Conn, ev: Any) -> None:
         incident = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import signal
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,10 +89,11 @@ def render_config(settings: Settings, *, port: int, run_dir: Path, bind: str = "
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(name, 0o640)
+    os.replace(name, path)  # atomic: the broker never reads a half-written file, concurrent writers never collide
 
 
 def write_files(settings: Settings, accounts: list[Account]) -> None:
