@@ -157,6 +157,20 @@ def _check_overlap(conn: Conn, name: str, family: str, valid_from: date, valid_t
 # ---------------------------------------------------------------------- import
 
 
+def _insert_columns(conn: Conn, table: str, columns: tuple[str, ...], types: tuple[str, ...],
+                    rows: list[tuple[Any, ...]]) -> None:
+    """One INSERT ... SELECT FROM unnest(arrays): a single round trip, no pipeline (the PGlite test server of the
+    timescale flavour does not take psycopg's pipelined executemany)."""
+    if not rows:
+        return
+    cols = list(zip(*rows, strict=True))
+    args = ", ".join(f"%s::{t}[]" for t in types)
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({args})",
+        [list(c) for c in cols],
+    )
+
+
 def report_json(report: BoundaryReport, **extra: Any) -> dict[str, Any]:
     """A BoundaryReport as JSON-ready data (tuples become lists, NaN becomes None)."""
 
@@ -228,12 +242,13 @@ def import_set(
         replaced = conn.execute(
             "DELETE FROM boundary_units WHERE set_name = %s AND level = %s", (name, lvl)
         ).rowcount
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO boundary_units (set_name, level, code, name, unit_type, parent_code, parent_name, "
-                "area_km2, rep_lon, rep_lat, geom) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                rows,
-            )
+        _insert_columns(
+            conn, "boundary_units",
+            ("set_name", "level", "code", "name", "unit_type", "parent_code", "parent_name", "area_km2", "rep_lon",
+             "rep_lat", "geom"),
+            ("text", "text", "text", "text", "text", "text", "text", "float8", "float8", "float8", "bytea"),
+            rows,
+        )
         conn.execute(
             "DELETE FROM boundary_crosswalks WHERE (from_set = %(n)s AND from_level = %(l)s) "
             "OR (to_set = %(n)s AND to_level = %(l)s)",
@@ -388,17 +403,19 @@ def save_crosswalk(conn: Conn, cw: Crosswalk, *, from_set: str, from_level: str,
             "to_generation, stats) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (*key, from_generation, to_generation, Jsonb(dict(stats))),
         )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO boundary_crosswalk (from_set, from_level, to_set, to_level, from_code, to_code, "
-                "fraction, area_share, area_km2) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [(*key, r.from_code, r.to_code, min(r.fraction, 1.0), r.area_share, r.area_km2) for r in cw.rows],
-            )
-            cur.executemany(
-                "INSERT INTO boundary_crosswalk_coverage (from_set, from_level, to_set, to_level, from_code, "
-                "covered, from_area_km2) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [(*key, code, cov, cw.from_area_km2[code]) for code, cov in cw.covered.items()],
-            )
+        _insert_columns(
+            conn, "boundary_crosswalk",
+            ("from_set", "from_level", "to_set", "to_level", "from_code", "to_code", "fraction", "area_share",
+             "area_km2"),
+            ("text", "text", "text", "text", "text", "text", "float8", "float8", "float8"),
+            [(*key, r.from_code, r.to_code, min(r.fraction, 1.0), r.area_share, r.area_km2) for r in cw.rows],
+        )
+        _insert_columns(
+            conn, "boundary_crosswalk_coverage",
+            ("from_set", "from_level", "to_set", "to_level", "from_code", "covered", "from_area_km2"),
+            ("text", "text", "text", "text", "text", "float8", "float8"),
+            [(*key, code, cov, cw.from_area_km2[code]) for code, cov in cw.covered.items()],
+        )
 
 
 def load_crosswalk(conn: Conn, from_set: str, from_level: str, to_set: str, to_level: str,
