@@ -199,6 +199,19 @@ def assign_devices(conn: Conn, set_name: str | None = None, family: str = DEFAUL
     return sum(_assign_table(conn, table, set_name) for table in ("devices", "gateways"))
 
 
+def reassign_if_due(conn: Conn, family: str = DEFAULT_FAMILY) -> tuple[str | None, int]:
+    """Re-assign devices and gateways when some located one is not assigned in the set in force now (the calendar
+    crossed a validity boundary, or a set was changed elsewhere). Returns (set in force, rows changed)."""
+    name = set_in_force(conn, family=family)
+    due = "lon IS NOT NULL AND lat IS NOT NULL AND (ward_set IS DISTINCT FROM %(s)s::text " \
+          "OR (%(s)s::text IS NOT NULL AND ward_status IS NULL))"
+    row = conn.execute(f"SELECT EXISTS (SELECT 1 FROM devices WHERE {due}) OR "
+                       f"EXISTS (SELECT 1 FROM gateways WHERE {due})", {"s": name}).fetchone()
+    if not row or not row[0]:
+        return name, 0
+    return name, assign_devices(conn, name, family)
+
+
 def _assign_table(conn: Conn, table: str, set_name: str | None) -> int:
     rows = conn.execute(
         f"SELECT id, lon, lat FROM {table} WHERE lon IS NOT NULL AND lat IS NOT NULL ORDER BY id").fetchall()

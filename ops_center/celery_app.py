@@ -12,12 +12,13 @@ from celery import Celery
 from ops_center.settings import get_settings
 
 TASK_MODULES = ["ops_center.maintenance"]
-OPTIONAL_TASK_MODULES = ["alerts.tasks", "ops_center.dossiers.tasks"]
+OPTIONAL_TASK_MODULES = ["alerts.tasks", "ops_center.dossiers.tasks", "geo.tasks"]
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "readings-partitions": {"task": "ops_center.maintenance.ensure_partitions", "schedule": timedelta(hours=1)},
     "alerts-evaluate": {"task": "alerts.evaluate", "schedule": timedelta(seconds=30)},
     "alerts-tick": {"task": "alerts.tick", "schedule": timedelta(seconds=15)},
     "alerts-dispatch": {"task": "alerts.dispatch", "schedule": timedelta(seconds=5)},
+    "geo-reassign": {"task": "geo.reassign_if_due", "schedule": timedelta(minutes=5)},
 }
 
 

@@ -3,6 +3,7 @@ rollups), ETag caching, exports re-opened with geopandas, the PNG choropleth, up
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import unicodedata
@@ -17,6 +18,7 @@ import shapely
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from api.map_layers import SOURCES
 from geo import service
 from ops_center.db import Conn
 from ops_center.readings import ReadingsStore
@@ -240,8 +242,13 @@ def test_other_domains_layers_are_absent_or_present_never_broken(client: TestCli
                                                                  staff: dict[str, str]) -> None:
     body = client.get("/map/summary", params={"layers": "devices,alerts,incidents,dossiers"}, headers=staff).json()
     assert body["layers"][0] == "devices"
-    for name in ("alerts", "incidents", "dossiers"):
+    for name, module, attr, _, _ in SOURCES:
         assert (name in body["layers"]) != (name in body["layers_unavailable"])
+        try:
+            present = callable(getattr(importlib.import_module(module), attr, None))
+        except ImportError:
+            present = False
+        assert (name in body["layers"]) == present, (name, body["layers_unavailable"])
     props = body["features"][0]["properties"]
     if "alerts" in body["layers"]:
         assert set(props["alerts"]) == {"critical", "major", "minor", "info", "total"}
@@ -434,3 +441,31 @@ def test_timestamps_in_the_window_are_local_hours(client: TestClient, staff: dic
     to = datetime.fromisoformat(d["to"])
     assert timedelta(0) <= to - now <= timedelta(hours=1)
     assert to - datetime.fromisoformat(d["from"]) == timedelta(hours=24)
+
+
+def test_registered_layers_plug_in_and_a_failing_one_is_reported(client: TestClient, staff: dict[str, str]) -> None:
+    from geo.summary import register_layer, unregister_layer
+
+    def good(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
+        first = conn.execute("SELECT min(code) FROM boundary_units WHERE set_name = %s AND level = %s",
+                             (set_name, level)).fetchone()
+        return {first[0]: {"pumps_running": 3}} if first else {}
+
+    def bad(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
+        conn.execute("SELECT * FROM no_such_table")
+        return {}
+
+    register_layer("pumps", good, defaults={"pumps_running": 0})
+    register_layer("broken", bad)
+    try:
+        r = client.get("/map/summary", params={**WINDOW, "layers": "broken,pumps,sensors"}, headers=staff)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["layers"] == ["pumps", "sensors"] and body["layers_unavailable"] == ["broken"]
+        values = sorted(f["properties"]["pumps_running"] for f in body["features"])
+        assert values[-1] == 3 and values[0] == 0
+    finally:
+        unregister_layer("pumps")
+        unregister_layer("broken")
+    with pytest.raises(ValueError, match="built in"):
+        register_layer("devices", good)

@@ -274,3 +274,27 @@ def test_ensure_demo_is_idempotent_and_skips_what_is_current(db: Conn, settings:
 def test_local_date_is_vietnam_time() -> None:
     assert service.local_date(datetime(2025, 6, 30, 17, 0, tzinfo=UTC)) == date(2025, 7, 1)
     assert service.local_date(datetime(2025, 7, 1, 6, 59, tzinfo=UTC) - timedelta(hours=14)) == date(2025, 6, 30)
+
+
+def test_reassign_if_due_follows_the_calendar(db: Conn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    u = _units(db, "camau-2025", "ward")[2]
+    dev = add_device(db, u.rep_lon, u.rep_lat)
+    service.assign_devices(db)
+    assert service.reassign_if_due(db) == ("camau-2025", 0)
+    # as if the device had been assigned before 1 July 2025 and the calendar moved on
+    db.execute("UPDATE devices SET ward_set = 'camau-2019', ward_code = 'x' WHERE id = %s", (dev,))
+    name, changed = service.reassign_if_due(db)
+    assert name == "camau-2025" and changed >= 1
+    assert db.execute("SELECT ward_set, ward_code FROM devices WHERE id = %s", (dev,)).fetchone() == \
+        ("camau-2025", u.code)
+    db.execute("DELETE FROM devices WHERE id = %s", (dev,))
+
+
+def test_the_celery_task_is_scheduled() -> None:
+    from ops_center import celery_app
+
+    assert "geo.tasks" in celery_app.OPTIONAL_TASK_MODULES
+    assert celery_app.BEAT_SCHEDULE["geo-reassign"]["task"] == "geo.reassign_if_due"
+    import geo.tasks
+
+    assert geo.tasks.reassign_if_due.name == "geo.reassign_if_due"
