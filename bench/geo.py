@@ -15,8 +15,9 @@ real app served by uvicorn in a subprocess (1 worker), one request at a time on 
 
 beside ceilings measured in the same run:
 
-  bare_sql_30d       the rollup queries a 30-day summary issues (the same ``ReadingsStore.bucketed`` calls), timed
-                     in-process on one connection: the database's share of the work
+  bare_sql_30d       the rollup query a 30-day summary issues (``ReadingsStore.window_aggregates``) plus the
+                     latest values, in-process on one connection: the database's share of the work
+  bare_sql_30d_bucketed  the same figures through ``ReadingsStore.bucketed`` (one call per metric and rollup piece)
   inproc_30d         ``geo.summary.build`` + ``geojson_bytes`` in-process (no HTTP, no auth)
   static_http        the same 30-day body served as precomputed bytes by a bare Starlette app under uvicorn:
                      the cost of shipping the answer over HTTP at all
@@ -41,7 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,18 @@ async def summary(request):
 app = Starlette(routes=[Route("/map/summary", summary)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
+
+
+def window_pieces(start: datetime, end: datetime) -> list[tuple[datetime, datetime, timedelta]]:
+    """[start, end) split into whole local days and the hours at either end, as bucketed() calls want them."""
+    local = timezone(timedelta(hours=7))
+    s_local, e_local = start.astimezone(local), end.astimezone(local)
+    ds = s_local.replace(hour=0) + (timedelta(days=1) if s_local.hour else timedelta(0))
+    de = e_local.replace(hour=0)
+    if ds >= de:
+        return [(start, end, end - start)]
+    pieces = [(a, b, b - a) for a, b in ((start, ds), (ds, de), (de, end)) if a < b]
+    return pieces
 
 
 def pct(values: list[float], q: float) -> float:
@@ -285,13 +298,19 @@ def main() -> int:
             q24 = summary.resolve(conn)
 
             def bare_sql() -> None:
+                summary.device_aggregates(conn, store, q30.start, q30.end)
+                store.latest(conn, [d for d, _ in devices])
+
+            def bare_sql_bucketed() -> None:
+                # the same figures through ReadingsStore.bucketed: one call per metric and rollup piece
                 for f in summary.SENSOR_FIELDS:
-                    for s, e, iv in summary.window_pieces(q30.start, q30.end):
-                        store.bucketed(conn, f.metric, s, e, iv, f.agg)  # type: ignore[arg-type]
+                    for s, e, iv in window_pieces(q30.start, q30.end):
+                        store.bucketed(conn, f.metric, s, e, iv, "max" if f.agg == "max" else "sum")
                 store.latest(conn, [d for d, _ in devices])
 
             with conn.transaction():
                 doc["bare_sql_30d"] = stats_ms(timed(bare_sql, args.requests // 2))
+                doc["bare_sql_30d_bucketed"] = stats_ms(timed(bare_sql_bucketed, args.requests // 2))
             with conn.transaction():
                 body30 = summary.geojson_bytes(summary.build(conn, q30, store))
                 doc["inproc_30d"] = stats_ms(timed(
@@ -376,7 +395,7 @@ def main() -> int:
     for name, v in doc["http"].items():
         print(f"  {name:<22}{v['p50_ms']:>9}{v['p95_ms']:>9}{v.get('bytes', 0):>11,}")
     print("ceilings, same run:")
-    for name in ("static_http", "inproc_30d", "inproc_24h", "bare_sql_30d"):
+    for name in ("static_http", "inproc_30d", "inproc_24h", "bare_sql_30d", "bare_sql_30d_bucketed"):
         v = doc[name]
         print(f"  {name:<22}{v['p50_ms']:>9}{v['p95_ms']:>9}")
     a = doc["assignment_memory_2025_bbox"]

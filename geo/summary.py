@@ -10,7 +10,8 @@ Layers:
   window), ``rain_mm_total`` (rain fallen in the window: each gauge's total, averaged over the unit's gauges — rain
   is a depth, so gauges are averaged, not added), and the current state: ``water_level_cm_latest``,
   ``salinity_ppt_latest`` (highest latest value among the unit's devices) and ``latest_reading_at``. Read from the
-  readings store's hourly and daily rollups only (``ReadingsStore.bucketed`` with whole hours/days; never raw).
+  readings store's hourly and daily rollups only (``ReadingsStore.window_aggregates``: whole local days from the
+  daily rollup, the hours at either end from the hourly one, one statement; never raw readings).
 - anything registered with ``register_layer(name, fn, defaults=...)``: ``fn(conn, set_name, level, start, end)``
   returns ``{code: {property: value}}``; units it leaves out get ``defaults``. The API registers ``alerts``,
   ``incidents`` and ``dossiers`` when those domains provide their functions.
@@ -36,7 +37,7 @@ from geo import service, shapes, store
 from geo.service import LOCAL_TZ, IndexedSet
 from geo.store import DEFAULT_FAMILY, GeoStoreError, SetInfo, SetNotFound
 from ops_center.db import Conn
-from ops_center.readings import ReadingsStore
+from ops_center.readings import ReadingsStore, WindowAggregate
 
 log = logging.getLogger("geo.summary")
 
@@ -63,6 +64,7 @@ SENSOR_FIELDS = (
     SensorField("salinity_ppt", "max", "salinity_ppt_max"),
     SensorField("rain_mm", "sum", "rain_mm_total"),
 )
+SENSOR_METRICS = tuple(f.metric for f in SENSOR_FIELDS)
 LATEST_FIELDS = (("water_level_cm", "water_level_cm_latest"), ("salinity_ppt", "salinity_ppt_latest"))
 
 
@@ -244,40 +246,12 @@ def place_devices(conn: Conn, entry: IndexedSet) -> Placement:
     return Placement([r[0] for r in rows], unit, [r[5] for r in rows], [int(r[6]) for r in rows])
 
 
-def window_pieces(start: datetime, end: datetime) -> list[tuple[datetime, datetime, timedelta]]:
-    """Split [start, end) (whole hours) into (piece start, piece end, bucket interval) so that whole local days are
-    read from the daily rollup and the rest from the hourly one; each piece spans at most two aligned buckets."""
-    ds, de = _ceil_day(start), _floor_day(end)
-    if ds >= de:
-        return [(start, end, end - start)]
-    out = []
-    if start < ds:
-        out.append((start, ds, ds - start))
-    out.append((ds, de, de - ds))
-    if de < end:
-        out.append((de, end, end - de))
-    return out
-
-
-def device_aggregates(conn: Conn, readings: ReadingsStore, metric: str, agg: str, start: datetime,
-                      end: datetime, device_ids: Sequence[str] | None = None) -> dict[str, tuple[float, int]]:
-    """Per device: ``agg`` ("max", "min", "sum" or "count") of ``metric`` over [start, end) (whole hours) and the
-    number of readings, from the rollups."""
-    out: dict[str, tuple[float, int]] = {}
-    for s, e, interval in window_pieces(start, end):
-        for b in readings.bucketed(conn, metric, s, e, interval, agg, device_ids):  # type: ignore[arg-type]
-            if b.value is None:
-                continue
-            prev = out.get(b.device_id)
-            if prev is None:
-                out[b.device_id] = (b.value, b.count)
-            elif agg == "max":
-                out[b.device_id] = (max(prev[0], b.value), prev[1] + b.count)
-            elif agg == "min":
-                out[b.device_id] = (min(prev[0], b.value), prev[1] + b.count)
-            else:
-                out[b.device_id] = (prev[0] + b.value, prev[1] + b.count)
-    return out
+def device_aggregates(conn: Conn, readings: ReadingsStore, start: datetime, end: datetime,
+                      metrics: Sequence[str] | None = None,
+                      ) -> dict[tuple[str, str], WindowAggregate]:
+    """Per (device, metric): count, min, max, sum over [start, end) (whole hours), from the rollups in one
+    statement (``ReadingsStore.window_aggregates``)."""
+    return readings.window_aggregates(conn, list(metrics or SENSOR_METRICS), start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +292,13 @@ def _sensors_layer(conn: Conn, readings: ReadingsStore, place: Placement, n_unit
                    end: datetime) -> list[dict[str, Any]]:
     unit_of = {d: int(u) for d, u in zip(place.ids, place.unit.tolist(), strict=True) if u >= 0}
     props: list[dict[str, Any]] = [{} for _ in range(n_units)]
+    aggs = device_aggregates(conn, readings, start, end)
     for f in SENSOR_FIELDS:
         per_unit: dict[int, list[float]] = {}
-        for device, (value, _) in device_aggregates(conn, readings, f.metric, f.agg, start, end).items():
+        for (device, metric), a in aggs.items():
             u = unit_of.get(device)
-            if u is not None:
-                per_unit.setdefault(u, []).append(value)
+            if u is not None and metric == f.metric and a.count:
+                per_unit.setdefault(u, []).append(a.max if f.agg == "max" else a.sum)
         for u in range(n_units):
             vals = per_unit.get(u)
             if not vals:

@@ -56,6 +56,16 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class WindowAggregate:
+    """count, min, max and sum of one device's metric over a window (``ReadingsStore.window_aggregates``)."""
+
+    count: int
+    min: float
+    max: float
+    sum: float
+
+
+@dataclass(frozen=True)
 class WriteResult:
     received: int
     inserted: int
@@ -266,6 +276,44 @@ class ReadingsStore:
                   "d": list(device_ids) if device_ids is not None else None}
         rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
         return [Bucket(r[0], r[1], metric, _f(r[2]), int(r[3])) for r in rows]
+
+    # -- window aggregates (added for geo map summaries; nothing above depends on it) -------------------------------
+    def window_aggregates(self, conn: Conn, metrics: Sequence[str], start: datetime, end: datetime,
+                          device_ids: Sequence[str] | None = None) -> dict[tuple[str, str], WindowAggregate]:
+        """Per (device_id, metric): count, min, max and sum of ``metrics`` over [start, end), in one statement and
+        from the rollups only — whole local days from the daily rollup, the hours at either end from the hourly one.
+        ``start`` and ``end`` must be whole hours. Map summaries use it to aggregate every device over a window
+        (one round trip instead of one ``bucketed`` call per metric and rollup)."""
+        for name, t in (("start", start), ("end", end)):
+            if t.tzinfo is None:
+                raise ValueError(f"{name}: {t.isoformat()} has no timezone")
+            if t.timestamp() % 3600:
+                raise ValueError(f"{name}: {t.isoformat()} is not a whole hour")
+        if end <= start or not metrics:
+            return {}
+        first_day = ORIGIN + math.ceil((start.timestamp() - _ORIGIN_EPOCH) / 86400.0) * DAY
+        last_day = ORIGIN + math.floor((end.timestamp() - _ORIGIN_EPOCH) / 86400.0) * DAY
+        dev = " AND device_id = ANY(%(d)s)" if device_ids is not None else ""
+        cols = "device_id, metric, count, min, max, sum"
+        params: dict[str, object] = {"m": list(metrics), "d": list(device_ids) if device_ids is not None else None}
+        if first_day < last_day:
+            hours = [(start, first_day), (last_day, end)]
+            parts = [f"SELECT {cols} FROM readings_daily WHERE metric = ANY(%(m)s) "
+                     f"AND bucket >= %(ds)s AND bucket < %(de)s{dev}"]
+            params.update(ds=first_day, de=last_day)
+        else:
+            hours, parts = [(start, end)], []
+        ranges = []
+        for i, (a, b) in enumerate(h for h in hours if h[0] < h[1]):
+            ranges.append(f"(bucket >= %(hs{i})s AND bucket < %(he{i})s)")
+            params.update({f"hs{i}": a, f"he{i}": b})
+        if ranges:
+            parts.append(f"SELECT {cols} FROM readings_hourly WHERE metric = ANY(%(m)s) "
+                         f"AND ({' OR '.join(ranges)}){dev}")
+        sql = ("SELECT device_id, metric, sum(count)::bigint, min(min), max(max), sum(sum) FROM ("
+               + " UNION ALL ".join(parts) + ") r GROUP BY 1, 2")
+        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return {(r[0], r[1]): WindowAggregate(int(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in rows}
 
 
 def _f(v: object) -> float | None:
