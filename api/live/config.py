@@ -17,7 +17,7 @@ class LiveSettings(BaseSettings):
     )
 
     queue_limit: int = Field(2000, ge=1, description="events queued for one client before it is dropped as slow")
-    send_timeout_s: float = Field(10.0, gt=0, description="one frame not written within this → dropped as slow")
+    send_timeout_s: float = Field(5.0, gt=0, description="one frame not written within this → dropped as slow")
     frame_items: int = Field(500, ge=1, description="events per WebSocket frame at most")
     coalesce_s: float = Field(0.25, ge=0, description="telemetry of one device is sent at most once per window")
     fetch_interval_s: float = Field(0.02, ge=0, description="minimum spacing of event fetches (batches NOTIFYs)")
