@@ -1,0 +1,1 @@
+"""Test support: helpers that start throwaway database servers for the test suite."""
