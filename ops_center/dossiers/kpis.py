@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from ops_center.db import Conn, fetch_all
+from ops_center.db import Conn
 from ops_center.dossiers.calendar import LOCAL_TZ, local_date
 
 Level = Literal["province", "district", "ward", "unit"]
@@ -143,75 +143,135 @@ def compute(conn: Conn, level: str, period: str, start: date | datetime | None, 
         real = [NA_DISTRICT if c is None else c for c in codes]
         code_filter = f" AND {g.filter_col} = ANY(%s)"
         params_filter = [real]
-    sums = ", ".join(f"sum(d.{c})::bigint AS {c}" for c in _SUMS)
-    rows = fetch_all(
-        conn,
-        f"SELECT {g.select}, date_trunc(%s, d.day)::date AS p, {sums}, "
-        f"coalesce(sum(d.overdue_in) FILTER (WHERE d.day <= %s), 0)::bigint AS oin, "
-        f"sum(d.overdue_out)::bigint AS oout "
-        f"FROM dossier_daily d {g.join} WHERE d.day >= %s AND d.day < %s{code_filter} "
-        f"GROUP BY 1, 2, 3",
-        [period, in_until, first, stop, *params_filter],
-    )
-    base = fetch_all(
-        conn,
+    parts, params = _parts(g, period, first, stop, today, in_until, code_filter, params_filter)
+    sums = ", ".join(f"sum({c})::bigint" for c in (*_SUMS, "oin", "oout"))
+    with conn.cursor(binary=True) as cur:  # binary results: ints and dates without text parsing
+        rows = cur.execute(f"SELECT gset, gcode, p, {sums} FROM ({' UNION ALL '.join(parts)}) x GROUP BY 1, 2, 3",
+                           params).fetchall()
+    base = conn.execute(
         f"SELECT {g.select}, sum(d.overdue_in)::bigint - sum(d.overdue_out)::bigint AS open "
         f"FROM dossier_daily d {g.join} WHERE d.day < %s AND (d.overdue_in <> 0 OR d.overdue_out <> 0)"
         f"{code_filter} GROUP BY 1, 2",
         [first, *params_filter],
-    )
-    groups: dict[tuple[str, str], dict[date, dict[str, Any]]] = defaultdict(dict)
+    ).fetchall()
+    # per group: period start -> the 10 sums then overdue in, overdue out (ints)
+    groups: dict[tuple[str, str], dict[date, tuple[int, ...]]] = defaultdict(dict)
     for r in rows:
-        groups[(r["gset"], r["gcode"])][r["p"]] = r
-    baseline = {(r["gset"], r["gcode"]): int(r["open"]) for r in base}
+        groups[(r[0], r[1])][r[2]] = r[3:]
+    baseline: dict[tuple[str, str], int] = {(r[0], r[1]): int(r[2]) for r in base}
     for key in baseline:
         groups.setdefault(key, {})
     if level == "district":
-        groups = _merge_na(groups, baseline)
+        groups, baseline = _merge_na(groups, baseline)
     names = _names(conn, level, list(groups))
 
-    periods: list[date] = []
+    periods: list[tuple[date, str]] = []
     p = _period_start(first, period)
     while p < stop:
-        periods.append(p)
+        periods.append((p, p.isoformat()))
         p = _next_period(p, period)
 
     items: list[dict[str, Any]] = []
+    append = items.append
     for key in sorted(groups, key=lambda k: (k[1] == NA_DISTRICT, k[1] == UNKNOWN, k[1], k[0])):
         by_period = groups[key]
+        gset, gcode = key
+        code = None if gcode in (NA_DISTRICT, UNKNOWN) else gcode
+        name = names.get(key) or gcode
+        extra = _extra(level, gset, gcode)
         open_overdue = baseline.get(key, 0)
-        for ps in periods:
-            r = by_period.get(ps)
-            if r is not None:
-                open_overdue += int(r["oin"]) - int(r["oout"])
-            if r is None and open_overdue == 0:
-                continue
-            items.append(_item(level, key, names.get(key), ps, r, open_overdue))
+        for ps, iso in periods:
+            v = by_period.get(ps)
+            if v is None:
+                if open_overdue == 0:
+                    continue
+                v = _ZEROS
+            else:
+                open_overdue += v[10] - v[11]
+            l3, l4, counter, postal, offered, resolved, on_time, returned, ret_postal, ret_offered = v[:10]
+            total = l3 + l4 + counter + postal
+            item = {
+                "level": level, "code": code, "name": name, "period_start": iso,
+                "received": {"online_l3": l3, "online_l4": l4, "counter": counter, "postal": postal, "total": total},
+                "resolved": resolved, "resolved_on_time": on_time,
+                "on_time_rate": on_time / resolved if resolved else None,
+                "open_overdue": open_overdue,
+                "online_share": (l3 + l4) / total if total else None,
+                "postal_receive_share": postal / offered if offered else None,
+                "postal_return_share": ret_postal / ret_offered if ret_offered else None,
+                "received_post_offered": offered, "returned": returned, "returned_postal": ret_postal,
+                "returned_post_offered": ret_offered,
+            }
+            if extra:
+                item.update(extra)
+            append(item)
     return items
 
 
-def _merge_na(groups: dict[tuple[str, str], dict[date, dict[str, Any]]], baseline: dict[tuple[str, str], int]
-              ) -> dict[tuple[str, str], dict[date, dict[str, Any]]]:
-    """District level: every ward without a district (whatever its set) in one "not applicable" item, and the
-    district codes keyed without their set (a district code is unique)."""
-    out: dict[tuple[str, str], dict[date, dict[str, Any]]] = defaultdict(dict)
+_ZEROS = (0,) * (len(_SUMS) + 2)
+
+
+def _parts(g: _Group, period: str, first: date, stop: date, today: date, in_until: date, code_filter: str,
+           params_filter: list[Any]) -> tuple[list[str], list[Any]]:
+    """The row sources of ``[first, stop)``: whole months already over come from ``dossier_monthly`` (month and year
+    periods), the rest (partial months at the edges, the current month, every day for day periods) from
+    ``dossier_daily``, whose ``overdue_in`` counts only up to ``in_until``."""
+    cols = ", ".join(f"d.{c}" for c in _SUMS)
+    parts: list[str] = []
+    params: list[Any] = []
+
+    def daily(lo: date, hi: date) -> None:
+        if hi <= lo:
+            return
+        bucket = "d.day" if period == "day" else f"date_trunc('{period}', d.day)::date"
+        parts.append(f"SELECT {g.select}, {bucket} AS p, {cols}, "
+                     f"CASE WHEN d.day <= %s THEN d.overdue_in ELSE 0 END AS oin, d.overdue_out AS oout "
+                     f"FROM dossier_daily d {g.join} WHERE d.day >= %s AND d.day < %s{code_filter}")
+        params.extend([in_until, lo, hi, *params_filter])
+
+    if period == "day":
+        daily(first, stop)
+        return parts, params
+    m_first = first if first.day == 1 else _next_period(first, "month")
+    m_stop = min(stop, today).replace(day=1)  # months whose last day is before today and inside the window
+    if m_stop <= m_first:
+        daily(first, stop)
+        return parts, params
+    daily(first, m_first)
+    bucket = "d.month" if period == "month" else "date_trunc('year', d.month)::date"
+    parts.append(f"SELECT {g.select}, {bucket} AS p, {cols}, d.overdue_in AS oin, d.overdue_out AS oout "
+                 f"FROM dossier_monthly d {g.join} WHERE d.month >= %s AND d.month < %s{code_filter}")
+    params.extend([m_first, m_stop, *params_filter])
+    daily(m_stop, stop)
+    return parts, params
+
+
+def _merge_na(groups: dict[tuple[str, str], dict[date, tuple[int, ...]]], baseline: dict[tuple[str, str], int]
+              ) -> tuple[dict[tuple[str, str], dict[date, tuple[int, ...]]], dict[tuple[str, str], int]]:
+    """District level: every ward without a district (whatever its set) in one "not applicable" item (and the
+    unknown ones in one "unknown" item)."""
+    out: dict[tuple[str, str], dict[date, tuple[int, ...]]] = defaultdict(dict)
     merged_base: dict[tuple[str, str], int] = defaultdict(int)
     for (gset, gcode), periods in groups.items():
         key = ("", gcode) if gcode in (NA_DISTRICT, UNKNOWN) else (gset, gcode)
-        for ps, r in periods.items():
-            if ps in out[key]:
-                acc = dict(out[key][ps])
-                for c in (*_SUMS, "oin", "oout"):
-                    acc[c] = int(acc[c]) + int(r[c])
-                out[key][ps] = acc
-            else:
-                out[key][ps] = r
-        if key not in out:
-            out[key] = {}
+        target = out[key]
+        for ps, v in periods.items():
+            have = target.get(ps)
+            target[ps] = v if have is None else tuple(a + b for a, b in zip(have, v, strict=True))
         merged_base[key] += baseline.get((gset, gcode), 0)
-    baseline.clear()
-    baseline.update(merged_base)
-    return out
+    return out, dict(merged_base)
+
+
+def _extra(level: str, gset: str, gcode: str) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if level in ("ward", "district") and gset:
+        extra["set"] = gset
+    if gcode == NA_DISTRICT:
+        extra["note"] = ("district level does not apply: these wards belong to a boundary set without districts "
+                         "(Cà Mau abolished the district level on 2025-07-01)")
+    elif gcode == UNKNOWN and level in ("ward", "district"):
+        extra["note"] = "the dossiers named no ward and their unit has none"
+    return extra
 
 
 def _names(conn: Conn, level: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -236,41 +296,6 @@ def _names(conn: Conn, level: str, keys: list[tuple[str, str]]) -> dict[tuple[st
         elif key[1] == UNKNOWN:
             out[key] = UNKNOWN_NAME
     return out
-
-
-def _item(level: str, key: tuple[str, str], name: str | None, ps: date, r: dict[str, Any] | None,
-          open_overdue: int) -> dict[str, Any]:
-    v = {c: int(r[c]) if r is not None else 0 for c in _SUMS}
-    received = {"online_l3": v["received_online_l3"], "online_l4": v["received_online_l4"],
-                "counter": v["received_counter"], "postal": v["received_postal"]}
-    total = sum(received.values())
-    gset, code = key
-    item: dict[str, Any] = {
-        "level": level,
-        "code": None if code in (NA_DISTRICT, UNKNOWN) else code,
-        "name": name or code,
-        "period_start": ps.isoformat(),
-        "received": {**received, "total": total},
-        "resolved": v["resolved"],
-        "resolved_on_time": v["resolved_on_time"],
-        "on_time_rate": _ratio(v["resolved_on_time"], v["resolved"]),
-        "open_overdue": open_overdue,
-        "online_share": _ratio(received["online_l3"] + received["online_l4"], total),
-        "postal_receive_share": _ratio(received["postal"], v["received_post_offered"]),
-        "postal_return_share": _ratio(v["returned_postal"], v["returned_post_offered"]),
-        "received_post_offered": v["received_post_offered"],
-        "returned": v["returned"],
-        "returned_postal": v["returned_postal"],
-        "returned_post_offered": v["returned_post_offered"],
-    }
-    if level in ("ward", "district") and gset:
-        item["set"] = gset
-    if code == NA_DISTRICT:
-        item["note"] = ("district level does not apply: these wards belong to a boundary set without districts "
-                        "(Cà Mau abolished the district level on 2025-07-01)")
-    elif code == UNKNOWN and level in ("ward", "district"):
-        item["note"] = "the dossiers named no ward and their unit has none"
-    return item
 
 
 def notes_for(level: str, items: list[dict[str, Any]]) -> list[str]:

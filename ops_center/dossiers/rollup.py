@@ -1,4 +1,5 @@
-"""The daily rollup behind the KPIs: ``dossier_daily(day, unit_code, ward_set, ward_code, <counters>)``.
+"""The rollups behind the KPIs: ``dossier_daily(day, unit_code, ward_set, ward_code, <counters>)`` and the same
+counters per month in ``dossier_monthly`` (for whole past months of month/year KPIs).
 
 A dossier's contribution to the rollup is a pure function of its state (``contributions``). Every event batch
 computes, for each dossier it changes, the contribution before and after, and adds the difference to the rollup in
@@ -119,33 +120,57 @@ class Deltas:
 
 
 _COLS = ", ".join(COUNTERS)
-_UPSERT = (
-    f"INSERT INTO dossier_daily (day, unit_code, ward_set, ward_code, {_COLS}) "
-    f"SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
-    + ", ".join(["%s::integer[]"] * len(COUNTERS))
-    + ") ON CONFLICT (day, unit_code, ward_set, ward_code) DO UPDATE SET "
-    + ", ".join(f"{c} = dossier_daily.{c} + EXCLUDED.{c}" for c in COUNTERS)
-)
+
+
+def _upsert(table: str, bucket: str) -> str:
+    return (
+        f"INSERT INTO {table} ({bucket}, unit_code, ward_set, ward_code, {_COLS}) "
+        f"SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
+        + ", ".join(["%s::integer[]"] * len(COUNTERS))
+        + f") ON CONFLICT ({bucket}, unit_code, ward_set, ward_code) DO UPDATE SET "
+        + ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in COUNTERS)
+    )
+
+
+_UPSERT_DAILY = _upsert("dossier_daily", "day")
+_UPSERT_MONTHLY = _upsert("dossier_monthly", "month")
+
+
+def _columns(rows: list[tuple[Key, list[int]]]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[k[i] for k, _ in rows] for i in range(4)]
+    return columns + [[v[i] for _, v in rows] for i in range(len(COUNTERS))]
 
 
 def apply_deltas(conn: Conn, deltas: Deltas) -> int:
-    """Add the changes to ``dossier_daily`` in one statement (keys sorted, so concurrent batches never deadlock);
-    returns the number of rollup rows touched."""
+    """Add the changes to ``dossier_daily`` and ``dossier_monthly``, one statement each (keys sorted, so
+    concurrent batches never deadlock); returns the number of daily rows touched."""
     rows = deltas.nonzero()
     if not rows:
         return 0
-    columns: list[list[Any]] = [[k[i] for k, _ in rows] for i in range(4)]
-    columns += [[v[i] for _, v in rows] for i in range(len(COUNTERS))]
-    conn.execute(_UPSERT, columns)  # type: ignore[arg-type]
+    monthly: dict[Key, list[int]] = {}
+    for (day, unit, wset, ward), v in rows:
+        key = (day.replace(day=1), unit, wset, ward)
+        acc = monthly.get(key)
+        if acc is None:
+            monthly[key] = list(v)
+        else:
+            for i, x in enumerate(v):
+                acc[i] += x
+    conn.execute(_UPSERT_DAILY, _columns(rows))  # type: ignore[arg-type]
+    months = sorted((k, v) for k, v in monthly.items() if any(v))
+    if months:
+        conn.execute(_UPSERT_MONTHLY, _columns(months))  # type: ignore[arg-type]
     return len(rows)
 
 
 def rebuild(conn: Conn, states: Iterable[DossierState] | None = None) -> int:
-    """Recompute ``dossier_daily`` from scratch from ``dossiers`` (inside the caller's transaction)."""
+    """Recompute ``dossier_daily`` and ``dossier_monthly`` from scratch from ``dossiers`` (inside the caller's
+    transaction)."""
     from ops_center.db import fetch_all
 
-    conn.execute("LOCK TABLE dossier_daily IN EXCLUSIVE MODE")
+    conn.execute("LOCK TABLE dossier_daily, dossier_monthly IN EXCLUSIVE MODE")
     conn.execute("DELETE FROM dossier_daily")
+    conn.execute("DELETE FROM dossier_monthly")
     deltas = Deltas()
     if states is None:
         fields = ", ".join(DossierState.__slots__)  # type: ignore[attr-defined]

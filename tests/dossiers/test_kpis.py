@@ -238,11 +238,42 @@ def test_map_layer_on_time_rate_by_ward(kdb: Conn) -> None:
     assert kpis.on_time_rate_by_ward(kdb, "kpi-2019", "ward", june, july) == {"W1": 0.5, "W2": None, "W3": 1.0}
 
 
+MONTHLY_FROM_DAILY = """
+SELECT date_trunc('month', day)::date, unit_code, ward_set, ward_code, sum(received_online_l3),
+       sum(received_online_l4), sum(received_counter), sum(received_postal), sum(received_post_offered), sum(resolved),
+       sum(resolved_on_time), sum(returned), sum(returned_postal), sum(returned_post_offered), sum(overdue_in),
+       sum(overdue_out)
+FROM dossier_daily GROUP BY 1, 2, 3, 4
+"""
+MONTHLY = "SELECT * FROM dossier_monthly"
+
+
+def _nonzero(rows: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    return {tuple(r) for r in rows if any(r[4:])}
+
+
 def test_the_rollup_equals_a_rebuild(kdb: Conn) -> None:
-    before = {lvl: compute(kdb, lvl, "day") for lvl in kpis.LEVELS}
+    before = {(lvl, p): compute(kdb, lvl, p) for lvl in kpis.LEVELS for p in kpis.PERIODS}
+    assert _nonzero(kdb.execute(MONTHLY).fetchall()) == _nonzero(kdb.execute(MONTHLY_FROM_DAILY).fetchall())
     with kdb.transaction():
         rollup.rebuild(kdb)
-    assert {lvl: compute(kdb, lvl, "day") for lvl in kpis.LEVELS} == before
+    assert {(lvl, p): compute(kdb, lvl, p) for lvl in kpis.LEVELS for p in kpis.PERIODS} == before
+    assert _nonzero(kdb.execute(MONTHLY).fetchall()) == _nonzero(kdb.execute(MONTHLY_FROM_DAILY).fetchall())
+
+
+def test_whole_months_from_the_monthly_rollup_equal_days_from_the_daily_one(kdb: Conn) -> None:
+    # from 1 June, June (over by "now") is read from dossier_monthly; from 2 June (a Monday; nothing happened on
+    # Sunday 1 June) it is read day by day from dossier_daily: the same answer either way
+    for level in kpis.LEVELS:
+        for period in ("month", "year"):
+            whole = table(compute(kdb, level, period, date(2025, 6, 1)))
+            daily = table(compute(kdb, level, period, date(2025, 6, 2)))
+            assert whole == daily, (level, period)
+    later = datetime(2026, 3, 1, 5, tzinfo=UTC)  # every month of 2025 is over: all from dossier_monthly
+    year = table(kpis.compute(kdb, "province", "year", date(2025, 1, 1), date(2026, 1, 1), now=later))
+    row = year[("province", "2025-01-01")]
+    assert (row["received"]["total"], row["resolved"], row["resolved_on_time"]) == (8, 5, 3)
+    assert row["open_overdue"] == 3  # at the close of 2025 d3, d7 and d8 (due 21/07) are open past due
 
 
 def test_bad_arguments(kdb: Conn) -> None:
