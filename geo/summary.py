@@ -292,13 +292,15 @@ def _sensors_layer(conn: Conn, readings: ReadingsStore, place: Placement, n_unit
                    end: datetime) -> list[dict[str, Any]]:
     unit_of = {d: int(u) for d, u in zip(place.ids, place.unit.tolist(), strict=True) if u >= 0}
     props: list[dict[str, Any]] = [{} for _ in range(n_units)]
-    aggs = device_aggregates(conn, readings, start, end)
+    by_metric = {f.metric: f for f in SENSOR_FIELDS}
+    values: dict[str, dict[int, list[float]]] = {f.metric: {} for f in SENSOR_FIELDS}
+    for (device, metric), a in device_aggregates(conn, readings, start, end).items():
+        u = unit_of.get(device)
+        f = by_metric.get(metric)
+        if u is not None and f is not None and a.count:
+            values[metric].setdefault(u, []).append(a.max if f.agg == "max" else a.sum)
     for f in SENSOR_FIELDS:
-        per_unit: dict[int, list[float]] = {}
-        for (device, metric), a in aggs.items():
-            u = unit_of.get(device)
-            if u is not None and metric == f.metric and a.count:
-                per_unit.setdefault(u, []).append(a.max if f.agg == "max" else a.sum)
+        per_unit = values[f.metric]
         for u in range(n_units):
             vals = per_unit.get(u)
             if not vals:
@@ -310,8 +312,10 @@ def _sensors_layer(conn: Conn, readings: ReadingsStore, place: Placement, n_unit
     latest_val: dict[tuple[int, str], float] = {}
     latest_at: dict[int, datetime] = {}
     wanted = {m for m, _ in LATEST_FIELDS}
-    for r in readings.latest(conn, list(unit_of)) if unit_of else []:
-        u = unit_of[r.device_id]
+    for r in readings.latest(conn) if unit_of else []:  # all rows: cheaper than sending every device id
+        u = unit_of.get(r.device_id, -1)
+        if u < 0:
+            continue
         if u not in latest_at or r.time > latest_at[u]:
             latest_at[u] = r.time
         if r.metric in wanted:
