@@ -19,6 +19,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "alerts-tick": {"task": "alerts.tick", "schedule": timedelta(seconds=15)},
     "alerts-dispatch": {"task": "alerts.dispatch", "schedule": timedelta(seconds=5)},
     "geo-reassign": {"task": "geo.reassign_if_due", "schedule": timedelta(minutes=5)},
+    "dossiers-recompute-due": {"task": "dossiers.recompute_due", "schedule": timedelta(hours=6)},
 }
 
 
