@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from geo.service import LOCAL_TZ
 from geo.summary import NUMERIC_PROPERTIES, Summary, flat_properties
 
 FONT = "DejaVu Sans"
+_lock = threading.Lock()
 LEVEL_VI = {"ward": "cấp xã", "district": "cấp huyện"}
 CMAPS = {"dossier_on_time_rate": "RdYlGn", "salinity_ppt_max": "YlOrRd", "water_level_cm_max": "Blues",
          "rain_mm_total": "PuBu"}
@@ -67,7 +69,7 @@ def render_png(summary: Summary, layer: str, *, width_px: int = 1400, dpi: int =
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     aspect = 1.0 / math.cos(math.radians((miny + maxy) / 2.0))
 
-    with matplotlib.rc_context({"font.family": FONT}):
+    with _lock, matplotlib.rc_context({"font.family": FONT}):  # rcParams are process-global: one render at a time
         size_in = width_px / dpi
         fig = Figure(figsize=(size_in, size_in * 1.05), dpi=dpi)
         FigureCanvasAgg(fig)
