@@ -40,6 +40,7 @@ def open_operator_screen(page, live_server, login):  # type: ignore[no-untyped-d
     op = login("operator")
     browser_login(page, live_server, op.username, op.password)
     expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15000)
+    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)  # the summary is in
     return op
 
 

@@ -40,7 +40,11 @@ async function request(method, path, body, { raw = false } = {}) {
   const headers = { Accept: raw ? "*/*" : "application/json" };
   if (s) headers.Authorization = `Bearer ${s.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // cache "no-cache": the browser may keep answers (the map summary says max-age=60) but must revalidate them
+  // (ETag → 304), so a screen never shows a stale map after an event.
+  const res = await fetch(path, {
+    method, headers, cache: "no-cache", body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (res.status === 401) {
     logout("expired");
     throw new ApiError(401, "not authenticated");
