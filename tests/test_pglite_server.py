@@ -14,6 +14,8 @@ import pytest
 
 from ops_center.testing.pglite import PgliteServer, connect_timescale, start_pglite
 
+pytestmark = pytest.mark.timescale
+
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
 DEVICES = ("tide-01", "sal-02", "rain-03")
 

@@ -6,13 +6,15 @@ a psycopg connection the way this server needs it. What the build can and cannot
 is written down in ``docs/timescale-pglite.md``. In short:
 
 * one client connection at a time: a second ``connect()`` waits (queued by the
-  server) until the first connection closes;
-* every connection talks to the *same* backend session, so a new connection must
-  reset it (``ROLLBACK; DISCARD ALL; SET search_path ...``), which
-  ``connect_timescale`` does;
-* no server-side prepared statements across round trips: ``prepare_threshold=None``;
-* no ``COPY ... FROM STDIN``; background jobs never run by themselves, call
-  ``CALL run_job(id)``.
+  server) until the first connection closes, so use one connection (or a pool
+  with ``max_size=1``) per server;
+* every connection talks to the *same* backend session: the server cleans it when a
+  client leaves, and ``connect_timescale`` resets it again on connect
+  (``RESET_STATEMENTS``: ROLLBACK, DISCARD ALL, SET search_path, SET client_min_messages);
+* ``prepare_threshold=None`` (DESIGN.md): named prepared statements live in the shared
+  session;
+* no ``COPY ... FROM STDIN`` (refused with SQLSTATE 0A000), no ``statement_timeout``,
+  no query cancel; background jobs never run by themselves: ``CALL run_job(id)``.
 
 Usage::
 
@@ -59,7 +61,10 @@ READY_PREFIX = "PGLITE_READY "
 RESET_STATEMENTS: tuple[str, ...] = (
     "ROLLBACK",
     "DISCARD ALL",
+    # DISCARD ALL resets search_path to PGlite's boot value, pg_catalog, where new tables
+    # would land; and client_min_messages to debug3 (2-3 DEBUG notices per statement).
     'SET search_path TO "$user", public',
+    "SET client_min_messages TO notice",
 )
 RESET_SQL = "; ".join(RESET_STATEMENTS)
 
@@ -68,7 +73,9 @@ CONNECT_KWARGS: dict[str, Any] = {
     "prepare_threshold": None,  # never PREPARE: named statements would outlive the client
     "autocommit": True,  # DISCARD ALL and refresh_continuous_aggregate refuse transaction blocks
     "connect_timeout": 30,
-    "sslmode": "disable",  # the server answers an SSLRequest with 'R', which libpq rejects
+    # tools/pglite/server.mjs answers SSL/GSS requests 'N'; the stock pglite-socket server
+    # answers with an auth request, which libpq rejects unless these are disabled.
+    "sslmode": "disable",
     "gssencmode": "disable",
 }
 

@@ -35,9 +35,10 @@
 // * CancelRequest connections are closed at once (cancel is not supported).
 // * COPY ... FROM STDIN is refused with an error (SQLSTATE 0A000) instead of reaching
 //   PGlite, where it traps and kills the process.
-// * After each client leaves, the server runs ROLLBACK, DISCARD ALL and
-//   SET search_path TO "$user", public itself, so the next client does not inherit an
-//   open transaction, temp tables, SETs, prepared statements or LISTENs.
+// * After each client leaves, the server runs ROLLBACK, DISCARD ALL,
+//   SET search_path TO "$user", public and SET client_min_messages TO notice itself,
+//   so the next client does not inherit an open transaction, temp tables, SETs,
+//   prepared statements or LISTENs. Also run once before listening.
 //   Clients still run the reset from DESIGN.md on connect (ops_center.testing.pglite).
 
 import net from 'node:net'
@@ -416,8 +417,14 @@ class QueueingServer {
   // Leave the single backend session clean for the next client.
   async cleanSession() {
     // DISCARD ALL resets search_path to PGlite's boot value, pg_catalog (new tables
-    // would land there): set it back as DESIGN.md's client-side reset does.
-    for (const sql of ['ROLLBACK', 'DISCARD ALL', 'SET search_path TO "$user", public']) {
+    // would land there), and client_min_messages to PGlite's debug3 (DEBUG notices on
+    // every statement): set both back, as the client-side reset does.
+    for (const sql of [
+      'ROLLBACK',
+      'DISCARD ALL',
+      'SET search_path TO "$user", public',
+      'SET client_min_messages TO notice',
+    ]) {
       try {
         await this.db.exec(sql)
       } catch (err) {
@@ -479,6 +486,7 @@ try {
   if (args['create-extension']) await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
   const version = (await db.query('SHOW server_version')).rows[0].server_version
   server = new QueueingServer(db)
+  await server.cleanSession()
   const realPort = await server.start(args.host, port)
   const dsn = `postgresql://postgres:postgres@${args.host}:${realPort}/postgres`
   console.log(`PGLITE_READY host=${args.host} port=${realPort} dsn=${dsn} server_version=${version}`)
