@@ -33,6 +33,9 @@ Level = Literal["ward", "district"]
 LEVELS: tuple[Level, ...] = ("ward", "district")
 DEFAULT_FAMILY = "admin"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+MAX_UNIT_NAME = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOCK_KEY = 7_336_020  # advisory lock serialising imports and validity changes
 
 
@@ -124,6 +127,24 @@ def check_level(value: object, field: str = "level") -> Level:
     return value  # type: ignore[return-value]
 
 
+def _check_units(frame: Any, source: str) -> None:
+    """Codes are short identifiers (statistics-office codes, letters, digits, '_', '.', ':', '-'); names and types are
+    printable text of at most 200 characters."""
+    for i, r in enumerate(frame.itertuples(index=False)):
+        if not CODE_RE.match(r.code):
+            raise GeoStoreError(f"code: {r.code[:80]!r} of feature {i} in {source} is not a unit code "
+                                "(letters, digits, '_', '.', ':', '-'; at most 64 characters)")
+        for field, value in (("name", r.name), ("unit_type", r.unit_type), ("parent_code", r.parent_code),
+                             ("parent_name", r.parent_name)):
+            if value is None:
+                continue
+            if len(value) > MAX_UNIT_NAME or _CONTROL.search(value):
+                raise GeoStoreError(f"{field}: {value[:80]!r} of unit {r.code!r} in {source} is too long or "
+                                    f"holds control characters (at most {MAX_UNIT_NAME} printable characters)")
+        if r.parent_code is not None and not CODE_RE.match(r.parent_code):
+            raise GeoStoreError(f"parent_code: {r.parent_code[:80]!r} of unit {r.code!r} in {source} is not a code")
+
+
 def _check_window(valid_from: date, valid_to: date | None) -> None:
     if not isinstance(valid_from, date):
         raise GeoStoreError(f"valid_from: {valid_from!r} is not a date")
@@ -208,6 +229,7 @@ def import_set(
     if len(bset) == 0:
         raise GeoStoreError(f"file: {bset.report.source!r} has no usable units (all {bset.report.features} empty)")
     frame = bset.frame
+    _check_units(frame, bset.report.source)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     reps = shapely.point_on_surface(geoms)
     wkbs = shapely.to_wkb(geoms)

@@ -469,3 +469,36 @@ def test_registered_layers_plug_in_and_a_failing_one_is_reported(client: TestCli
         unregister_layer("broken")
     with pytest.raises(ValueError, match="built in"):
         register_layer("devices", good)
+
+
+def test_upload_with_hostile_content(client: TestClient, admin_h: dict[str, str], staff: dict[str, str],
+                                     tmp_path: Path) -> None:
+    square = {"type": "Polygon", "coordinates": [[[100, 10], [100.01, 10], [100.01, 10.01], [100, 10.01], [100, 10]]]}
+    sql_name = "Xã '); DROP TABLE boundary_units; --"
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ward_code": "S1", "ward_name": sql_name, "unit_type": "Xã",
+                                           "extra": {"a": [[[[[{"b": 1}]]]]]}}, "geometry": square}]}
+    name = uid("up")
+    r = _upload(client, admin_h, json.dumps(doc, ensure_ascii=False).encode(), "sql.geojson", set=name)
+    assert r.status_code == 201, r.text
+    w = client.get("/geo/wards", params={"set": name}, headers=staff).json()
+    assert [f["properties"]["name"] for f in w["features"]] == [sql_name]
+    # deeply nested JSON: refused with the file named, no crash
+    deep = b'{"type": "FeatureCollection", "features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = _upload(client, admin_h, deep, "deep.geojson")
+    assert r.status_code == 422 and "deep.geojson" in r.json()["detail"]
+    # wrong types: a code that is an object, a geometry that is a string, a date that is not one
+    bad = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ward_code": {"x": 1}, "ward_name": ["a"]}, "geometry": square}]}
+    r = _upload(client, admin_h, json.dumps(bad).encode(), "types.geojson", type_field="-")
+    assert r.status_code == 422 and "code: \"{'x': 1}\" of feature 0 in types.geojson" in r.json()["detail"]
+    long_name = json.loads(json.dumps(doc))
+    long_name["features"][0]["properties"]["ward_name"] = "Xã " + "a" * 10_000
+    r = _upload(client, admin_h, json.dumps(long_name).encode(), "long.geojson")
+    assert r.status_code == 422 and "name: " in r.json()["detail"] and "too long" in r.json()["detail"]
+    r = _upload(client, admin_h, json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ward_code": "1", "ward_name": "A"}, "geometry": "POLYGON"}]}).encode(),
+        "geomstr.geojson")
+    assert r.status_code == 422 and "geomstr.geojson" in r.json()["detail"]
+    r = _upload(client, admin_h, json.dumps(doc).encode(), "sql.geojson", valid_from="yesterday")
+    assert r.status_code == 422 and "valid_from" in r.json()["detail"]
