@@ -26,7 +26,7 @@ import psycopg
 from ingest.simulator.fleet import UNITS, SimDevice, SimGateway
 from ops_center.broker.passwd import mosquitto_verify
 from ops_center.db import Conn
-from ops_center.devices import credentials, service
+from ops_center.devices import credentials, provisioning, service
 from ops_center.devices.models import Device, Gateway, PrincipalKind, WardAssignment
 from ops_center.settings import REPO_ROOT, Settings
 
@@ -98,25 +98,41 @@ class ProvisionReport:
 WardResolver = Callable[[float, float], WardAssignment | None]
 
 
-def ward_resolver(conn: Conn) -> WardResolver | None:
+@dataclass
+class Wards:
+    """Ward assignment through ``geo.service.assign_ward`` (when geo is installed and a boundary set is in force).
+    The geo index is built on first use only, so a re-run that moves nothing does not pay for it."""
+
+    set_name: str | None
+    resolve: WardResolver | None
+
+    def needed(self, have: Device | Gateway | None, lon: float, lat: float) -> bool:
+        """Whether the principal's ward must be (re)computed: new, moved, or placed in another set."""
+        if self.resolve is None:
+            return False
+        return have is None or (have.lon, have.lat) != (lon, lat) or have.ward_set != self.set_name
+
+
+def ward_resolver(conn: Conn) -> Wards:
     """``geo.service.assign_ward`` as a WardAssignment, if geo is installed and a boundary set is in force."""
     try:
         from geo.service import assign_ward, set_in_force
     except ImportError:
-        return None
+        return Wards(None, None)
     try:
         with conn.transaction():
-            if set_in_force(conn) is None:
-                return None
+            in_force = set_in_force(conn)
     except psycopg.Error as exc:
         log.warning("no ward assignment: geo is not ready (%s)", str(exc).strip().splitlines()[0])
-        return None
+        return Wards(None, None)
+    if in_force is None:
+        return Wards(None, None)
 
     def resolve(lon: float, lat: float) -> WardAssignment | None:
         ref = assign_ward(conn, lon, lat)
         return WardAssignment(ref.set_name, ref.code, ref.status) if ref.set_name else None
 
-    return resolve
+    return Wards(in_force, resolve)
 
 
 def ensure_units(conn: Conn) -> None:
@@ -143,19 +159,29 @@ def _same_ward(have: Device | Gateway, ward: WardAssignment | None) -> bool:
     return (have.ward_set, have.ward_code, have.ward_status) == (ward.set_name, ward.code, ward.status)
 
 
-def _credentials(conn: Conn, settings: Settings, kind: PrincipalKind, principal_id: str, state: FleetState,
-                 report: ProvisionReport, new: bool) -> None:
+def _reuse(conn: Conn, principal_id: str, state: FleetState) -> bool:
+    """Whether the state file's secret for ``principal_id`` is the one its (enabled) account accepts."""
     secret = state.secrets.get(principal_id)
-    if not new and secret is not None:
-        row = conn.execute("SELECT password_hash, enabled FROM mqtt_accounts WHERE username = %s",
-                           (principal_id,)).fetchone()
-        if row is not None and row[1] and mosquitto_verify(row[0], secret):
-            report.reused.append(principal_id)
-            return
-    creds = (credentials.issue(conn, kind, principal_id, settings) if new and
-             credentials.get_account(conn, principal_id) is None
-             else credentials.rotate(conn, kind, principal_id, settings, enabled=True))
-    state.secrets[principal_id] = creds.password
+    if secret is None:
+        return False
+    row = conn.execute("SELECT password_hash, enabled FROM mqtt_accounts WHERE username = %s",
+                       (principal_id,)).fetchone()
+    return row is not None and bool(row[1]) and mosquitto_verify(row[0], secret)
+
+
+def _credentials(conn: Conn, settings: Settings, kind: PrincipalKind, principal_id: str, state: FleetState,
+                 report: ProvisionReport) -> None:
+    """Keep a working secret, or rotate (creating a missing account) and record the new one."""
+    if _reuse(conn, principal_id, state):
+        report.reused.append(principal_id)
+        return
+    state.secrets[principal_id] = provisioning.rotate(conn, settings, kind, principal_id).password
+    report.rotated.append(principal_id)
+
+
+def _created(principal_id: str, password: str, state: FleetState, report: ProvisionReport) -> None:
+    state.secrets[principal_id] = password
+    report.created.append(principal_id)
     report.rotated.append(principal_id)
 
 
@@ -166,53 +192,63 @@ def provision(conn: Conn, settings: Settings, devices: Sequence[SimDevice], gate
     report = ProvisionReport()
     with conn.transaction():
         ensure_units(conn)
-        resolve = ward_resolver(conn)
+        wards = ward_resolver(conn)
+        report.ward_set = wards.set_name
         for gw in gateways:
-            ward = resolve(gw.lon, gw.lat) if resolve else None
-            report.ward_set = report.ward_set or (ward.set_name if ward else None)
-            have_gw = service.get_gateway(conn, gw.id)
-            if have_gw is None:
-                service.create_gateway(conn, gw.id, name=gw.name, lon=gw.lon, lat=gw.lat, unit_code=UNITS[0][0],
-                                       metadata={"simulated": True}, ward=ward)
-                report.created.append(gw.id)
-                report.wards += ward is not None
-            else:
-                if not have_gw.enabled:
-                    report.disabled.append(gw.id)
-                    continue
-                changes = _gateway_changes(have_gw, gw)
-                if changes:
-                    service.update_gateway(conn, gw.id, changes, ward=ward)
-                    report.updated.append(gw.id)
-                if not _same_ward(service.require_gateway(conn, gw.id), ward):
-                    # the registry sets a gateway's ward with its location
-                    service.update_gateway(conn, gw.id, {"lon": gw.lon, "lat": gw.lat}, ward=ward)
-                    report.wards += 1
-            _credentials(conn, settings, "gateway", gw.id, state, report, new=have_gw is None)
+            _gateway(conn, settings, gw, wards, state, report)
         for dev in devices:
-            ward = resolve(dev.lon, dev.lat) if resolve else None
-            report.ward_set = report.ward_set or (ward.set_name if ward else None)
-            have = service.get_device(conn, dev.id)
-            if have is None:
-                service.create_device(conn, dev.id, kind=dev.kind, name=dev.name, lon=dev.lon, lat=dev.lat,
-                                      unit_code=dev.unit_code, gateway_id=dev.gateway_id,
-                                      expected_interval_s=dev.expected_interval_s, metadata=dev.metadata(),
-                                      ward=ward)
-                report.created.append(dev.id)
-                report.wards += ward is not None
-            else:
-                if not have.enabled:
-                    report.disabled.append(dev.id)
-                    continue
-                changes = _device_changes(have, dev)
-                if changes:
-                    have = service.update_device(conn, dev.id, changes, ward=ward)
-                    report.updated.append(dev.id)
-                if not _same_ward(have, ward):
-                    service.set_device_ward(conn, dev.id, ward)
-                    report.wards += 1
-            _credentials(conn, settings, "device", dev.id, state, report, new=have is None)
+            _device(conn, settings, dev, wards, state, report)
     state.save()
     if report.rotated:
         report.broker_synced = credentials.sync_broker(settings, conn)
     return report
+
+
+def _gateway(conn: Conn, settings: Settings, gw: SimGateway, wards: Wards, state: FleetState,
+             report: ProvisionReport) -> None:
+    have = service.get_gateway(conn, gw.id)
+    place = wards.needed(have, gw.lon, gw.lat)
+    ward = wards.resolve(gw.lon, gw.lat) if place and wards.resolve else None
+    if have is None:
+        _, creds = provisioning.provision_gateway(conn, settings, gw.id, name=gw.name, lon=gw.lon, lat=gw.lat,
+                                                  unit_code=UNITS[0][0], metadata={"simulated": True}, ward=ward)
+        _created(gw.id, creds.password, state, report)
+        report.wards += ward is not None
+        return
+    if not have.enabled:
+        report.disabled.append(gw.id)
+        return
+    changes = _gateway_changes(have, gw)
+    if place:  # the registry sets a gateway's ward together with its location
+        changes.update({"lon": gw.lon, "lat": gw.lat})
+        report.wards += not _same_ward(have, ward)
+    if changes:
+        service.update_gateway(conn, gw.id, changes, ward=ward)
+        report.updated.append(gw.id)
+    _credentials(conn, settings, "gateway", gw.id, state, report)
+
+
+def _device(conn: Conn, settings: Settings, dev: SimDevice, wards: Wards, state: FleetState,
+            report: ProvisionReport) -> None:
+    have = service.get_device(conn, dev.id)
+    place = wards.needed(have, dev.lon, dev.lat)
+    ward = wards.resolve(dev.lon, dev.lat) if place and wards.resolve else None
+    if have is None:
+        _, creds = provisioning.provision_device(
+            conn, settings, dev.id, kind=dev.kind, name=dev.name, lon=dev.lon, lat=dev.lat, unit_code=dev.unit_code,
+            gateway_id=dev.gateway_id, expected_interval_s=dev.expected_interval_s, metadata=dev.metadata(),
+            ward=ward)
+        _created(dev.id, creds.password, state, report)
+        report.wards += ward is not None
+        return
+    if not have.enabled:
+        report.disabled.append(dev.id)
+        return
+    changes = _device_changes(have, dev)
+    if changes:
+        report.updated.append(dev.id)
+        have = service.update_device(conn, dev.id, changes, ward=ward)
+    if place and not _same_ward(have, ward):
+        service.set_device_ward(conn, dev.id, ward)
+        report.wards += 1
+    _credentials(conn, settings, "device", dev.id, state, report)

@@ -212,7 +212,7 @@ class Link:
         was = self.connected
         self.connected = False
         self.inflight = 0
-        if was:
+        if was and not self.offline:  # not a disconnect we asked for
             self.stats.drops += 1
         self._retry()
 
