@@ -191,6 +191,32 @@ def write_readings(conn: Any, devices: list[tuple[str, str]], days: int, batch_m
 
 
 @contextmanager
+def bench_database(args: argparse.Namespace) -> Iterator[str]:
+    """A fresh database dropped afterwards; ``--keep``: kept (its URL printed) for ``--reuse URL`` runs that only
+    measure."""
+    if args.reuse:
+        yield args.reuse
+        return
+    if not args.keep:
+        with database("ops_bench_geo") as url:
+            yield url
+        return
+    import psycopg
+
+    from ops_center.testing.services import ADMIN_DSN
+
+    name = f"ops_bench_geo_keep_{secrets.token_hex(3)}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')  # type: ignore[arg-type]
+    url = f"{ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    try:
+        yield url
+    finally:
+        print(f"kept database {url} (re-measure with --reuse {url}; drop it with: "
+              f'psql {ADMIN_DSN} -c \'DROP DATABASE "{name}"\')', flush=True)
+
+
+@contextmanager
 def serve(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -227,6 +253,8 @@ def main() -> int:
     parser.add_argument("--batch-minutes", type=int, default=60, help="minutes of all devices per write batch")
     parser.add_argument("--seed", type=int, default=20250701)
     parser.add_argument("--assign-points", type=int, default=200_000)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database for --reuse")
+    parser.add_argument("--reuse", metavar="URL", help="measure again on a database kept by --keep (no writing)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     os.environ["OPS_ENV_FILE"] = "/dev/null"
@@ -243,59 +271,73 @@ def main() -> int:
     }
     print(f"geo bench: {args.devices} devices x {args.days} days x 1 reading/min "
           f"= {args.devices * args.days * 1440:,} readings", flush=True)
-    with database("ops_bench_geo") as url:
+    with bench_database(args) as url:
         with connect(url, autocommit=True) as conn:
-            migrate(conn, "postgres")
-            t0 = time.perf_counter()
-            ensure_demo(conn, data_dir, say=lambda s: print(f"  {s}", flush=True))
-            doc["setup"] = {"ensure_demo_s": round(time.perf_counter() - t0, 2)}
-            t0 = time.perf_counter()
-            ensure_demo(conn, data_dir, say=lambda s: None)
-            doc["setup"]["ensure_demo_rerun_s"] = round(time.perf_counter() - t0, 3)
-            devices = make_devices(conn, args.devices, rng)
-            # assignment through the database
-            with conn.transaction():
+            stored = conn.execute("SELECT value FROM ops_meta WHERE key = 'bench_geo'").fetchone() \
+                if args.reuse else None
+            if stored:
+                saved = json.loads(stored[0])
+                doc.update({k: saved[k] for k in ("setup", "assignment_db", "write")})
+                doc["write"]["reused_database"] = True
+                devices = [(r[0], KINDS[["salinity", "water_level", "rain"].index(r[1])][1]) for r in conn.execute(
+                    "SELECT id, kind FROM devices WHERE id LIKE 'bench-%' ORDER BY id").fetchall()]
+                end = datetime.fromisoformat(saved["write"]["to"])
+                print(f"reusing {url}: {len(devices)} devices, readings up to {end.isoformat()}", flush=True)
+            else:
+                migrate(conn, "postgres")
                 t0 = time.perf_counter()
-                changed = service.assign_devices(conn)
-                first = time.perf_counter() - t0
-            reassign = timed(lambda: service.assign_devices(conn, "camau-2019"), 5, warm=1)
-            service.assign_devices(conn)
-            lon, lat = land_points(conn, 2000, rng)
-            pts = list(zip(lon.tolist(), lat.tolist(), strict=True))
-            t0 = time.perf_counter()
-            for x, y in pts:
-                service.assign_ward(conn, x, y)
-            single = time.perf_counter() - t0
-            doc["assignment_db"] = {
-                "assign_devices_first_s": round(first, 4), "devices_changed": changed,
-                "assign_devices_bulk": stats_ms(reassign),
-                "assign_devices_devices_per_s": round(args.devices / min(reassign)),
-                "assign_ward_single_per_s": round(len(pts) / single),
-                "note": "assign_devices reads devices, assigns in bulk with the cached index and updates the rows "
-                        "that changed (here: alternately the 2019 and the 2025 set); assign_ward runs one "
-                        "set-in-force query per call",
-            }
-            print(f"  assign_devices: {args.devices} devices in {min(reassign) * 1000:.1f} ms; assign_ward single: "
-                  f"{len(pts) / single:,.0f}/s", flush=True)
-            end = datetime.now(UTC)
-            print("writing readings ...", flush=True)
-            doc["write"] = write_readings(conn, devices, args.days, args.batch_minutes, end)
-            conn.execute("ANALYZE readings_hourly")
-            conn.execute("ANALYZE readings_daily")
-            conn.execute("ANALYZE devices")
-            sizes = conn.execute(
-                "SELECT (SELECT count(*) FROM readings_daily), (SELECT count(*) FROM readings_hourly), "
-                "pg_size_pretty(pg_database_size(current_database()))").fetchone()
-            doc["write"].update({"daily_rollup_rows": sizes[0], "hourly_rollup_rows": sizes[1],
-                                 "database_size": sizes[2]})
+                ensure_demo(conn, data_dir, say=lambda s: print(f"  {s}", flush=True))
+                doc["setup"] = {"ensure_demo_s": round(time.perf_counter() - t0, 2)}
+                t0 = time.perf_counter()
+                ensure_demo(conn, data_dir, say=lambda s: None)
+                doc["setup"]["ensure_demo_rerun_s"] = round(time.perf_counter() - t0, 3)
+                devices = make_devices(conn, args.devices, rng)
+                # assignment through the database
+                with conn.transaction():
+                    t0 = time.perf_counter()
+                    changed = service.assign_devices(conn)
+                    first = time.perf_counter() - t0
+                reassign = timed(lambda: service.assign_devices(conn, "camau-2019"), 5, warm=1)
+                service.assign_devices(conn)
+                lon, lat = land_points(conn, 2000, rng)
+                pts = list(zip(lon.tolist(), lat.tolist(), strict=True))
+                t0 = time.perf_counter()
+                for x, y in pts:
+                    service.assign_ward(conn, x, y)
+                single = time.perf_counter() - t0
+                doc["assignment_db"] = {
+                    "assign_devices_first_s": round(first, 4), "devices_changed": changed,
+                    "assign_devices_bulk": stats_ms(reassign),
+                    "assign_devices_devices_per_s": round(args.devices / min(reassign)),
+                    "assign_ward_single_per_s": round(len(pts) / single),
+                    "note": "assign_devices reads devices, assigns in bulk with the cached index and updates the rows "
+                            "that changed (here: alternately the 2019 and the 2025 set); assign_ward runs one "
+                            "set-in-force query per call",
+                }
+                print(f"  assign_devices: {args.devices} devices in {min(reassign) * 1000:.1f} ms; assign_ward single: "
+                      f"{len(pts) / single:,.0f}/s", flush=True)
+                end = datetime.now(UTC)
+                print("writing readings ...", flush=True)
+                doc["write"] = write_readings(conn, devices, args.days, args.batch_minutes, end)
+                conn.execute("ANALYZE readings_hourly")
+                conn.execute("ANALYZE readings_daily")
+                conn.execute("ANALYZE devices")
+                sizes = conn.execute(
+                    "SELECT (SELECT count(*) FROM readings_daily), (SELECT count(*) FROM readings_hourly), "
+                    "pg_size_pretty(pg_database_size(current_database()))").fetchone()
+                doc["write"].update({"daily_rollup_rows": sizes[0], "hourly_rollup_rows": sizes[1],
+                                     "database_size": sizes[2]})
+                conn.execute("INSERT INTO ops_meta (key, value) VALUES ('bench_geo', %s) ON CONFLICT (key) DO UPDATE "
+                             "SET value = EXCLUDED.value", (json.dumps({k: doc[k] for k in ("setup", "assignment_db",
+                                                                                          "write")}),))
             username, password = f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(16)
             create_user(conn, username, password, "leader")
 
             # ceilings in-process
             store = ReadingsStore.for_connection(conn)
-            now = datetime.now(UTC)
+            now = end  # the data's end: with --reuse the window stays on the data
             q30 = summary.resolve(conn, start=now - timedelta(days=args.days), end=now)
-            q24 = summary.resolve(conn)
+            q24 = summary.resolve(conn, end=now)
 
             def bare_sql() -> None:
                 summary.device_aggregates(conn, store, q30.start, q30.end)
@@ -338,7 +380,7 @@ def main() -> int:
                 p30 = {"from": (now - timedelta(days=args.days)).isoformat(), "to": now.isoformat()}
                 runs: dict[str, Any] = {}
                 for name, params, extra in (
-                    ("summary_24h", {}, {}),
+                    ("summary_24h", {"to": now.isoformat()}, {}),
                     ("summary_30d", p30, {}),
                     ("summary_30d_2019", {**p30, "set": "camau-2019"}, {}),
                 ):
