@@ -502,3 +502,21 @@ def test_upload_with_hostile_content(client: TestClient, admin_h: dict[str, str]
     assert r.status_code == 422 and "geomstr.geojson" in r.json()["detail"]
     r = _upload(client, admin_h, json.dumps(doc).encode(), "sql.geojson", valid_from="yesterday")
     assert r.status_code == 422 and "valid_from" in r.json()["detail"]
+
+
+def test_the_default_set_is_the_one_in_force_at_the_end_of_the_window(client: TestClient,
+                                                                       staff: dict[str, str]) -> None:
+    old = client.get("/map/summary", params={"from": "2021-03-01T00:00:00+07:00", "to": "2021-03-02T00:00:00+07:00",
+                                             "layers": "devices"}, headers=staff).json()
+    assert old["set"]["name"] == "camau-2019" and len(old["features"]) == 101
+    assert old["set"]["valid_to"] == "2025-06-30"
+    edge = client.get("/map/summary", params={"from": "2025-06-30T12:00:00+07:00", "to": "2025-07-01T00:00:00+07:00",
+                                              "layers": "devices"}, headers=staff).json()
+    assert edge["set"]["name"] == "camau-2019"
+    after = client.get("/map/summary", params={"from": "2025-06-30T12:00:00+07:00",
+                                               "to": "2025-07-01T01:00:00+07:00", "layers": "devices"},
+                       headers=staff).json()
+    assert after["set"]["name"] == "camau-2025" and len(after["features"]) == 64
+    none = client.get("/map/summary", params={"from": "1990-01-01T00:00:00+07:00", "to": "1990-01-02T00:00:00+07:00"},
+                      headers=staff)
+    assert none.status_code == 404 and "no boundary set" in none.json()["detail"]
