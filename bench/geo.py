@@ -325,6 +325,7 @@ def main() -> int:
                 sizes = conn.execute(
                     "SELECT (SELECT count(*) FROM readings_daily), (SELECT count(*) FROM readings_hourly), "
                     "pg_size_pretty(pg_database_size(current_database()))").fetchone()
+                assert sizes is not None
                 doc["write"].update({"daily_rollup_rows": sizes[0], "hourly_rollup_rows": sizes[1],
                                      "database_size": sizes[2]})
                 conn.execute("INSERT INTO ops_meta (key, value) VALUES ('bench_geo', %s) ON CONFLICT (key) DO UPDATE "
@@ -379,11 +380,12 @@ def main() -> int:
                 h = {"Authorization": f"Bearer {tok.json()['access_token']}"}
                 p30 = {"from": (now - timedelta(days=args.days)).isoformat(), "to": now.isoformat()}
                 runs: dict[str, Any] = {}
-                for name, params, extra in (
+                cases: list[tuple[str, dict[str, Any], dict[str, str]]] = [
                     ("summary_24h", {"to": now.isoformat()}, {}),
                     ("summary_30d", p30, {}),
                     ("summary_30d_2019", {**p30, "set": "camau-2019"}, {}),
-                ):
+                ]
+                for name, params, extra in cases:
                     samples, resp = bench_http(client, "/map/summary", params, {**h, **extra}, args.requests)
                     runs[name] = {**stats_ms(samples), "bytes": len(resp.content),
                                   "features": len(resp.json()["features"]), "layers": resp.json()["layers"]}
