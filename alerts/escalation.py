@@ -160,10 +160,20 @@ def _timeline(conn: Conn, alert_id: int, kind: str, at: datetime, detail: dict[s
     return int(row[0])
 
 
-def start(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int, transition: str) -> dict[str, Any]:
+def start(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int, transition: str,
+          cache: dict[int, Policy | None] | None = None) -> dict[str, Any]:
     """Begin the ladder for a firing, unmuted, unacknowledged alert: step 0 (and any step already due) now.
-    ``cause_id`` is the timeline entry (fired, reopened, unmuted) whose notification step 0 is."""
-    policy = load_policy(conn, alert.get("escalation_policy_id"))
+    ``cause_id`` is the timeline entry (fired, reopened, unmuted) whose notification step 0 is; ``cache`` keeps
+    loaded policies across the alerts of one batch."""
+    pid = alert.get("escalation_policy_id")
+    if pid is None:
+        return alert
+    if cache is not None:
+        if pid not in cache:
+            cache[pid] = load_policy(conn, pid)
+        policy = cache[pid]
+    else:
+        policy = load_policy(conn, pid)
     if policy is None:
         return alert
     row = fetch_one(
@@ -226,9 +236,18 @@ def stop(conn: Conn, alert_id: int) -> None:
     conn.execute("UPDATE alerts SET next_escalation_at = NULL WHERE id = %s", (alert_id,))
 
 
-def on_resolved(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int) -> list[int]:
+def on_resolved(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int,
+                cache: dict[int, Policy | None] | None = None) -> list[int]:
     """The "resolved" message, to the channels that heard about the alert (if the policy says so)."""
-    policy = load_policy(conn, alert.get("escalation_policy_id"))
+    pid = alert.get("escalation_policy_id")
+    if pid is None:
+        return []
+    if cache is not None:
+        if pid not in cache:
+            cache[pid] = load_policy(conn, pid)
+        policy = cache[pid]
+    else:
+        policy = load_policy(conn, pid)
     if policy is None or not policy.notify_resolved:
         return []
     channels = outbox.notified_channels(conn, alert["id"])

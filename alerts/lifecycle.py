@@ -1,7 +1,10 @@
 """The alert lifecycle: fire (or reopen within the flap window), resolve, acknowledge, assign, and the timeline.
 
-One open alert per fingerprint (rule + subject), however many evaluators run: every change to a fingerprint takes a
-transaction-scoped advisory lock on it, and a partial unique index (``ends_at IS NULL``) backs that up. Every
+One open alert per fingerprint (rule + subject), however many evaluators run: the partial unique index
+(``fingerprint WHERE ends_at IS NULL``) makes a second open alert impossible — a racing insert waits for the first
+and then does nothing — and reopening locks the resolved row it reopens (``FOR UPDATE``), so two evaluators
+serialise on it and the second sees it open. Row locks, not advisory locks: a cycle that fires thousands of alerts
+in one transaction must not exhaust the server's shared lock table (measured: it does). Every
 transition writes a timeline entry, emits an ``alert`` event (the alert JSON plus ``transition``) and — when the
 alert is neither muted nor acknowledged — the notifications of its escalation policy, all in the caller's
 transaction. Times: ``at`` is when the data says it happened (a reading's time, clamped to ``now``); ``now`` is the
@@ -10,10 +13,13 @@ wall clock, injectable for tests."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from alerts import escalation, muting
@@ -64,14 +70,6 @@ def fingerprint(rule_id: int | None, subject: str) -> str:
     return hashlib.sha256(f"{rule_id}\x1f{subject}".encode()).hexdigest()[:32]
 
 
-def lock_key(fp: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"alert:{fp}".encode()).digest()[:8], "big", signed=True)
-
-
-def lock(conn: Conn, fp: str) -> None:
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(fp),))
-
-
 def add_timeline(conn: Conn, alert_id: int, kind: str, at: datetime, actor: str | None,
                  detail: dict[str, Any] | None = None) -> int:
     row = conn.execute("INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) VALUES (%s, %s, %s, %s, %s) "
@@ -96,21 +94,26 @@ def fire(conn: Conn, f: Firing, *, now: datetime | None = None,
     now = now or utcnow()
     at = min(f.at, now)
     fp = fingerprint(f.rule.id, f.subject)
-    lock(conn, fp)
     if conn.execute("SELECT 1 FROM alerts WHERE fingerprint = %s AND ends_at IS NULL", (fp,)).fetchone():
         return None
     flap = f.rule.flap_window_s if f.rule.flap_window_s is not None else get_config().default_flap_window_s
     recent = fetch_one(conn, "SELECT id FROM alerts WHERE fingerprint = %s AND ends_at >= %s "
-                             "ORDER BY ends_at DESC, id DESC LIMIT 1", (fp, at - timedelta(seconds=flap)))
+                             "ORDER BY ends_at DESC, id DESC LIMIT 1 FOR UPDATE", (fp, at - timedelta(seconds=flap)))
+    rows: list[dict[str, Any]] = []
     if recent is not None:
-        rows = fetch_all(
-            conn,
-            f"UPDATE alerts a SET ends_at = NULL, resolved_by = NULL, resolve_note = NULL, "
-            f"reopen_count = a.reopen_count + 1, last_fired_at = %s, value = %s, summary = %s, labels = %s, "
-            f"severity = %s, escalation_policy_id = %s, updated_at = %s WHERE id = %s RETURNING {ALERT_COLUMNS}",
-            (at, f.value, f.summary, Jsonb(f.labels), f.rule.severity, f.rule.escalation_policy_id, now,
-             recent["id"]),
-        )
+        try:
+            with conn.transaction():  # a savepoint: another evaluator may have opened a new alert meanwhile
+                rows = fetch_all(
+                    conn,
+                    f"UPDATE alerts a SET ends_at = NULL, resolved_by = NULL, resolve_note = NULL, "
+                    f"reopen_count = a.reopen_count + 1, last_fired_at = %s, value = %s, summary = %s, labels = %s, "
+                    f"severity = %s, escalation_policy_id = %s, updated_at = %s WHERE id = %s "
+                    f"AND ends_at IS NOT NULL RETURNING {ALERT_COLUMNS}",
+                    (at, f.value, f.summary, Jsonb(f.labels), f.rule.severity, f.rule.escalation_policy_id, now,
+                     recent["id"]),
+                )
+        except pg_errors.UniqueViolation:
+            return None
         transition = "reopened"
     else:
         rows = fetch_all(
@@ -149,7 +152,6 @@ def resolve(conn: Conn, *, fingerprint_: str | None = None, alert_id: int | None
         if found is None:
             return None
         fingerprint_ = str(found[0])
-    lock(conn, fingerprint_)
     at = min(at or now, now)
     where, params = ("fingerprint = %s", fingerprint_) if alert_id is None else ("id = %s", alert_id)
     rows = fetch_all(
@@ -167,6 +169,150 @@ def resolve(conn: Conn, *, fingerprint_: str | None = None, alert_id: int | None
         escalation.on_resolved(conn, row, now, cause)
     emit(conn, row, "resolved", now)
     return Change("resolved", row)
+
+
+def _flap_s(rule: RuleRef) -> float:
+    return rule.flap_window_s if rule.flap_window_s is not None else get_config().default_flap_window_s
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> str:
+    """Many rows for one statement as a single JSON array (``jsonb_to_recordset``): far cheaper to send than
+    arrays of jsonb, whose text form psycopg escapes element by element."""
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _emit_many(conn: Conn, rows: Sequence[dict[str, Any]], transition: str, now: datetime) -> None:
+    if not rows:
+        return
+    doc = [{"n": i, "s": f"alert:{r['id']}", "w": (r["labels"] or {}).get("ward"),
+            "p": {**alert_json(r, now), "transition": transition}} for i, r in enumerate(rows)]
+    conn.execute("SELECT ops_emit('alert', x.s, x.w, x.p) FROM jsonb_to_recordset(%s::jsonb) "
+                 "AS x(n int, s text, w text, p jsonb) ORDER BY x.n", (_json_rows(doc),))
+
+
+def _timeline_many(conn: Conn, rows: Sequence[dict[str, Any]], kind: str, at: datetime, actor: str,
+                   details: Sequence[dict[str, Any]]) -> dict[int, int]:
+    """Timeline entries for many alerts at once; returns {alert id: timeline id}."""
+    doc = [{"n": i, "a": r["id"], "d": d} for i, (r, d) in enumerate(zip(rows, details, strict=True))]
+    got = conn.execute(
+        "INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) "
+        "SELECT x.a, %s, %s, %s, x.d FROM jsonb_to_recordset(%s::jsonb) AS x(n int, a bigint, d jsonb) "
+        "ORDER BY x.n RETURNING alert_id, id",
+        (at, kind, actor, _json_rows(doc)),
+    ).fetchall()
+    return {int(a): int(i) for a, i in got}
+
+
+def fire_many(conn: Conn, firings: Sequence[Firing], *, now: datetime | None = None,
+              mutes: muting.MuteSnapshot | None = None) -> list[Change]:
+    """``fire`` for many subjects with a handful of statements (a storm: a network outage silences hundreds of
+    devices at once). Subjects with an open alert are skipped; those whose last alert ended within the flap
+    window take the one-by-one path (they reopen); the rest are inserted together in fingerprint order."""
+    now = now or utcnow()
+    by_fp: dict[str, Firing] = {}
+    for f in firings:
+        by_fp.setdefault(fingerprint(f.rule.id, f.subject), f)
+    if not by_fp:
+        return []
+    fps = sorted(by_fp)
+    latest = dict(conn.execute(
+        "SELECT DISTINCT ON (fingerprint) fingerprint, ends_at FROM alerts WHERE fingerprint = ANY(%s) "
+        "ORDER BY fingerprint, ends_at DESC NULLS FIRST", (fps,)).fetchall())
+    changes: list[Change] = []
+    new: list[tuple[str, Firing]] = []
+    for fp in fps:
+        f = by_fp[fp]
+        if fp in latest:
+            ends = latest[fp]
+            if ends is None:
+                continue
+            if ends >= min(f.at, now) - timedelta(seconds=_flap_s(f.rule)):
+                change = fire(conn, f, now=now, mutes=mutes)
+                if change is not None:
+                    changes.append(change)
+                continue
+        new.append((fp, f))
+    if not new:
+        return changes
+    ats = [min(f.at, now) for _, f in new]
+    doc = [{"n": i, "fp": fp, "rid": f.rule.id, "rn": f.rule.name, "sub": f.subject, "sev": f.rule.severity,
+            "lab": f.labels, "sm": f.summary, "val": f.value, "at": at.isoformat(), "pol": f.rule.escalation_policy_id}
+           for i, ((fp, f), at) in enumerate(zip(new, ats, strict=True))]
+    rows = fetch_all(
+        conn,
+        f"INSERT INTO alerts AS a (fingerprint, rule_id, rule_name, subject, severity, labels, summary, value, "
+        f"starts_at, last_fired_at, escalation_policy_id, created_at, updated_at) "
+        f"SELECT x.fp, x.rid, x.rn, x.sub, x.sev, COALESCE(x.lab, '{{}}'), x.sm, x.val, x.at, x.at, x.pol, %s, %s "
+        f"FROM jsonb_to_recordset(%s::jsonb) AS x(n int, fp text, rid bigint, rn text, sub text, sev text, "
+        f"lab jsonb, sm text, val float8, at timestamptz, pol bigint) ORDER BY x.n "
+        f"ON CONFLICT (fingerprint) WHERE ends_at IS NULL DO NOTHING RETURNING {ALERT_COLUMNS}",
+        (now, now, _json_rows(doc)),
+    )
+    if not rows:
+        return changes
+    rows.sort(key=lambda r: r["fingerprint"])
+    sent = {fp: f for fp, f in new}
+    causes = _timeline_many(conn, rows, "fired", now, "rule", [
+        {"value": sent[r["fingerprint"]].value, "subject": r["subject"], "data_time": _iso(r["starts_at"]),
+         "rule_id": r["rule_id"]} for r in rows])
+    snap = mutes or muting.MuteSnapshot.load(conn, now)
+    decisions = {r["id"]: snap.decide(r) for r in rows}
+    muted = [r for r in rows if decisions[r["id"]].muted]
+    if muted:
+        updated = fetch_all(
+            conn,
+            f"UPDATE alerts a SET muted = true, muted_reason = u.reason, muted_by = u.by, updated_at = %s "
+            f"FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, reason, by) WHERE a.id = u.id "
+            f"RETURNING {ALERT_COLUMNS}",
+            (now, [r["id"] for r in muted], [decisions[r["id"]].reason for r in muted],
+             [decisions[r["id"]].by for r in muted]),
+        )
+        by_id = {r["id"]: r for r in updated}
+        rows = [by_id.get(r["id"], r) for r in rows]
+        _timeline_many(conn, updated, "muted", now, "muting",
+                       [{"reason": decisions[r["id"]].reason, "by": decisions[r["id"]].by} for r in updated])
+    policies: dict[int, escalation.Policy | None] = {}
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        snap.add_source(r)
+        if not r["muted"] and r["escalation_policy_id"] is not None:
+            r = escalation.start(conn, r, now, causes[r["id"]], "fired", policies)
+        out.append(r)
+    _emit_many(conn, out, "fired", now)
+    return changes + [Change("fired", r) for r in out]
+
+
+def resolve_many(conn: Conn, items: Sequence[tuple[str, datetime, dict[str, Any]]], *,
+                 now: datetime | None = None) -> list[Change]:
+    """``resolve`` for many fingerprints ``(fingerprint, at, detail)`` at once; rows are locked in fingerprint
+    order so two evaluators resolving the same set never deadlock."""
+    now = now or utcnow()
+    wanted: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for fp, at, detail in items:
+        wanted.setdefault(fp, (min(at, now), detail))
+    if not wanted:
+        return []
+    fps = sorted(wanted)
+    locked = conn.execute("SELECT id, fingerprint FROM alerts WHERE fingerprint = ANY(%s) AND ends_at IS NULL "
+                          "ORDER BY fingerprint FOR UPDATE", (fps,)).fetchall()
+    if not locked:
+        return []
+    rows = fetch_all(
+        conn,
+        f"UPDATE alerts a SET ends_at = GREATEST(a.starts_at, u.at), next_escalation_at = NULL, updated_at = %s "
+        f"FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, at) WHERE a.id = u.id AND a.ends_at IS NULL "
+        f"RETURNING {ALERT_COLUMNS}",
+        (now, [r[0] for r in locked], [wanted[r[1]][0] for r in locked]),
+    )
+    rows.sort(key=lambda r: r["fingerprint"])
+    causes = _timeline_many(conn, rows, "resolved", now, "rule", [
+        {"note": None, "data_time": _iso(r["ends_at"]), **wanted[r["fingerprint"]][1]} for r in rows])
+    policies: dict[int, escalation.Policy | None] = {}
+    for r in rows:
+        if not r["muted"] and r["escalation_policy_id"] is not None:
+            escalation.on_resolved(conn, r, now, causes[r["id"]], policies)
+    _emit_many(conn, rows, "resolved", now)
+    return [Change("resolved", r) for r in rows]
 
 
 def get(conn: Conn, alert_id: int) -> dict[str, Any] | None:

@@ -41,12 +41,19 @@ def match_labels(alert: dict[str, Any]) -> dict[str, Any]:
     return labels
 
 
+def _key(rule: inhibition.InhibitRule, labels: dict[str, Any]) -> tuple[str, ...] | None:
+    """The values of the rule's ``equal`` labels, or None when one is empty (an empty label is never equal)."""
+    values = tuple(str(labels.get(name) or "") for name in rule.equal)
+    return None if any(v == "" for v in values) else values
+
+
 @dataclass
 class MuteSnapshot:
     now: datetime
     silences: list[silences.Silence] = field(default_factory=list)
     rules: list[inhibition.InhibitRule] = field(default_factory=list)
-    sources: dict[int, list[inhibition.Source]] = field(default_factory=dict)
+    # per inhibition rule: its matching sources indexed by the values of its `equal` labels
+    sources: dict[int, dict[tuple[str, ...], list[inhibition.Source]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, conn: Conn, now: datetime | None = None) -> MuteSnapshot:
@@ -66,15 +73,23 @@ class MuteSnapshot:
                 if incident_sources is None:
                     incident_sources = inhibition.open_incident_sources(conn)
                 pool = incident_sources
-            snap.sources[rule.id] = [s for s in pool if inhibition.match_all(rule.source_matchers, s.labels)]
+            index: dict[tuple[str, ...], list[inhibition.Source]] = {}
+            for src in pool:
+                key = _key(rule, src.labels)
+                if key is not None and inhibition.match_all(rule.source_matchers, src.labels):
+                    index.setdefault(key, []).append(src)
+            snap.sources[rule.id] = index
         return snap
 
     def add_source(self, alert: dict[str, Any]) -> None:
         """Count a just-fired alert as a possible inhibition source for the rest of this snapshot's use."""
         src = inhibition.Source("alert", int(alert["id"]), match_labels(alert))
         for rule in self.rules:
-            if rule.source == "alert" and inhibition.match_all(rule.source_matchers, src.labels):
-                self.sources.setdefault(rule.id, []).append(src)
+            if rule.source != "alert":
+                continue
+            key = _key(rule, src.labels)
+            if key is not None and inhibition.match_all(rule.source_matchers, src.labels):
+                self.sources.setdefault(rule.id, {}).setdefault(key, []).append(src)
 
     def decide(self, alert: dict[str, Any]) -> MuteDecision:
         labels = match_labels(alert)
@@ -83,10 +98,16 @@ class MuteSnapshot:
                 return MuteDecision(True, s.reason(), f"silence:{s.id}")
         alert_id = alert.get("id")
         for rule in self.rules:
-            for src in self.sources.get(rule.id, ()):
-                if inhibition.inhibits(rule, src, alert_id, labels):
-                    return MuteDecision(True, f"inhibited by rule {rule.name!r}: open {src.kind} #{src.id}",
-                                        f"inhibit_rule:{rule.name}")
+            if not inhibition.match_all(rule.target_matchers, labels):
+                continue
+            key = _key(rule, labels)
+            if key is None:
+                continue
+            for src in self.sources.get(rule.id, {}).get(key, ()):
+                if src.kind == "alert" and alert_id is not None and src.id == alert_id:
+                    continue  # an alert never inhibits itself
+                return MuteDecision(True, f"inhibited by rule {rule.name!r}: open {src.kind} #{src.id}",
+                                    f"inhibit_rule:{rule.name}")
         return NOT_MUTED
 
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg import errors as pg_errors
+
 from alerts import lifecycle
 from alerts.durations import format_duration
 from alerts.models import utcnow
 from alerts.muting import MuteSnapshot
 from alerts.rules import absence, geocount, kpi
 from alerts.rules.absence import DeviceRow
-from alerts.rules.models import SCHEDULED_KINDS, AbsenceRule, GeoCountRule, KpiRule
+from alerts.rules.models import SCHEDULED_KINDS, AbsenceRule, GeoCountRule, KpiRule, Scope
 from alerts.rules.store import StoredRule, stored
 from alerts.summary import render
 from ops_center.db import Conn, fetch_all
@@ -62,6 +64,7 @@ class Inputs:
     def __init__(self, conn: Conn, now: datetime, tz: str = "Asia/Ho_Chi_Minh") -> None:
         self.conn, self.now, self.tz = conn, now, tz
         self._devices: list[DeviceRow] | None = None
+        self._index: dict[str, dict[str, list[DeviceRow]]] | None = None
         self._latest: dict[str, dict[str, datetime]] = {}
         self._counts: dict[tuple[Any, ...], dict[tuple[str | None, str], int]] = {}
         self._kpis: dict[tuple[Any, ...], list[Any]] = {}
@@ -74,6 +77,20 @@ class Inputs:
                 "FROM devices WHERE enabled ORDER BY id").fetchall()
             self._devices = [DeviceRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6], r[7]) for r in rows]
         return self._devices
+
+    def devices_for(self, scope: Scope) -> list[DeviceRow]:
+        """The devices a scope covers, from per-cycle indexes (a scoped rule never walks the whole registry)."""
+        if scope.type == "all":
+            return self.devices()
+        if self._index is None:
+            self._index = {"device": {}, "kind": {}, "ward": {}}
+            for d in self.devices():
+                self._index["device"].setdefault(d.id, []).append(d)
+                if d.kind:
+                    self._index["kind"].setdefault(d.kind, []).append(d)
+                if d.ward_code:
+                    self._index["ward"].setdefault(d.ward_code, []).append(d)
+        return self._index[scope.type].get(scope.value or "", [])
 
     def latest(self, metric: str) -> dict[str, datetime]:
         if metric not in self._latest:
@@ -133,7 +150,7 @@ def wanted(rule: StoredRule, inputs: Inputs) -> list[Wanted]:
     if isinstance(spec, AbsenceRule):
         latest = inputs.latest(spec.metric) if spec.metric else None
         out = []
-        for s in absence.silent_devices(spec, inputs.devices(), inputs.now, latest):
+        for s in absence.silent_devices(spec, inputs.devices_for(spec.scope), inputs.now, latest):
             subject = f"{s.device.id}:{spec.metric}" if spec.metric else s.device.id
             out.append(Wanted(subject, {**spec.labels, **_device_labels(s.device, spec.metric)}, s.silent_s,
                               {"silent_for": format_duration(round(s.silent_s)),
@@ -179,61 +196,72 @@ def claim(conn: Conn, now: datetime, min_interval_s: float, rule_ids: list[int] 
     return [stored(r) for r in sorted(rows, key=lambda r: r["id"])]
 
 
+CHUNK = 2000
+
+
 def evaluate(conn: Conn, *, now: datetime | None = None, min_interval_s: float = 0.0,
              rule_ids: list[int] | None = None, tz: str = "Asia/Ho_Chi_Minh") -> CycleReport:
-    """One cycle over the due scheduled rules, in one transaction (a savepoint if the caller has one open).
-    ``min_interval_s`` skips rules evaluated more recently than that (a second beat in the same cycle)."""
+    """One cycle over the due scheduled rules, in one transaction (a savepoint if the caller has one open); a
+    deadlock with a concurrent cycle is retried. ``min_interval_s`` skips rules evaluated more recently than that
+    (a second beat in the same cycle)."""
     started = time.perf_counter()
     now = now or utcnow()
-    report = CycleReport()
-    with conn.transaction():
-        rules = claim(conn, now, min_interval_s, rule_ids)
-        report.rules = len(rules)
-        if not rules:
-            report.seconds = time.perf_counter() - started
-            return report
-        inputs = Inputs(conn, now, tz)
-        open_rows = conn.execute(
-            "SELECT rule_id, subject, fingerprint FROM alerts WHERE ends_at IS NULL AND rule_id = ANY(%s)",
-            ([r.id for r in rules],)).fetchall()
-        open_by_rule: dict[int, dict[str, str]] = {}
-        for rid, subject, fp in open_rows:
-            open_by_rule.setdefault(rid, {})[subject] = fp
-        mutes: MuteSnapshot | None = None
-        errors: list[tuple[int, str]] = []
-        for rule in rules:
-            try:
-                want = {w.subject: w for w in wanted(rule, inputs)}
-            except InputUnavailable as exc:
-                report.errors[rule.rule.name] = str(exc)
-                errors.append((rule.id, str(exc)))
-                continue
-            except Exception as exc:
-                log.exception("rule %s (%s) failed", rule.id, rule.rule.name)
-                report.errors[rule.rule.name] = f"{type(exc).__name__}: {exc}"[:500]
-                errors.append((rule.id, report.errors[rule.rule.name]))
-                continue
-            have = open_by_rule.get(rule.id, {})
-            new = [s for s in want if s not in have]
-            gone = [s for s in have if s not in want]
-            if not new and not gone:
-                continue
-            if new and mutes is None:
-                mutes = MuteSnapshot.load(conn, now)
-            for subject in sorted(new):
-                w = want[subject]
-                summary = render(rule.rule, w.labels, w.value, w.detail)
-                change = lifecycle.fire(conn, lifecycle.Firing(rule.ref, subject, w.labels, summary, w.value, now),
-                                        now=now, mutes=mutes)
-                report.fired += change is not None
-            for subject in sorted(gone):
-                change = lifecycle.resolve(conn, fingerprint_=have[subject], at=now, now=now,
-                                           detail={"reason": "condition no longer holds"})
-                report.resolved += change is not None
-        if errors:
-            conn.execute("UPDATE alert_rules SET last_error = u.e FROM unnest(%s::bigint[], %s::text[]) AS u(i, e) "
-                         "WHERE id = u.i", ([e[0] for e in errors], [e[1] for e in errors]))
-        conn.execute("UPDATE alert_rules SET last_error = NULL WHERE id = ANY(%s) AND last_error IS NOT NULL "
-                     "AND NOT (id = ANY(%s))", ([r.id for r in rules], [e[0] for e in errors]))
+    for attempt in (1, 2, 3):
+        try:
+            with conn.transaction():
+                report = _cycle(conn, now, min_interval_s, rule_ids, tz)
+            break
+        except pg_errors.DeadlockDetected:
+            if attempt == 3:
+                raise
+            log.warning("scheduled cycle deadlocked with another; retrying")
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def _cycle(conn: Conn, now: datetime, min_interval_s: float, rule_ids: list[int] | None, tz: str) -> CycleReport:
+    report = CycleReport()
+    rules = claim(conn, now, min_interval_s, rule_ids)
+    report.rules = len(rules)
+    if not rules:
+        return report
+    inputs = Inputs(conn, now, tz)
+    open_rows = conn.execute(
+        "SELECT rule_id, subject, fingerprint FROM alerts WHERE ends_at IS NULL AND rule_id = ANY(%s)",
+        ([r.id for r in rules],)).fetchall()
+    open_by_rule: dict[int, dict[str, str]] = {}
+    for rid, subject, fp in open_rows:
+        open_by_rule.setdefault(rid, {})[subject] = fp
+    errors: list[tuple[int, str]] = []
+    firings: list[lifecycle.Firing] = []
+    resolves: list[tuple[str, datetime, dict[str, Any]]] = []
+    gone_detail = {"reason": "condition no longer holds"}
+    for rule in rules:
+        try:
+            want = {w.subject: w for w in wanted(rule, inputs)}
+        except InputUnavailable as exc:
+            report.errors[rule.rule.name] = str(exc)
+            errors.append((rule.id, str(exc)))
+            continue
+        except Exception as exc:
+            log.exception("rule %s (%s) failed", rule.id, rule.rule.name)
+            report.errors[rule.rule.name] = f"{type(exc).__name__}: {exc}"[:500]
+            errors.append((rule.id, report.errors[rule.rule.name]))
+            continue
+        have = open_by_rule.get(rule.id, {})
+        for subject, w in want.items():
+            if subject not in have:
+                summary = render(rule.rule, w.labels, w.value, w.detail)
+                firings.append(lifecycle.Firing(rule.ref, subject, w.labels, summary, w.value, now))
+        resolves += [(fp, now, gone_detail) for subject, fp in have.items() if subject not in want]
+    mutes = MuteSnapshot.load(conn, now) if firings else None
+    for i in range(0, len(firings), CHUNK):
+        report.fired += len(lifecycle.fire_many(conn, firings[i:i + CHUNK], now=now, mutes=mutes))
+    for i in range(0, len(resolves), CHUNK):
+        report.resolved += len(lifecycle.resolve_many(conn, resolves[i:i + CHUNK], now=now))
+    if errors:
+        conn.execute("UPDATE alert_rules SET last_error = u.e FROM unnest(%s::bigint[], %s::text[]) AS u(i, e) "
+                     "WHERE id = u.i", ([e[0] for e in errors], [e[1] for e in errors]))
+    conn.execute("UPDATE alert_rules SET last_error = NULL WHERE id = ANY(%s) AND last_error IS NOT NULL "
+                 "AND NOT (id = ANY(%s))", ([r.id for r in rules], [e[0] for e in errors]))
     return report

@@ -265,26 +265,36 @@ class StreamEvaluator:
             st.last_time, st.last_value = st.samples[-1]
 
     def _apply(self, conn: Conn, transitions: list[tuple[StoredRule, str, Transition]]) -> int:
+        """Apply transitions in rounds — the k-th transition of every subject together, resolves then fires, each
+        round with a handful of bulk statements — which keeps each subject's order (fire, resolve, fire …)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
+        per_key: dict[tuple[int, str], list[tuple[StoredRule, str, Transition]]] = defaultdict(list)
+        for item in transitions:
+            per_key[(item[0].id, item[1])].append(item)
         mutes: MuteSnapshot | None = None
         n = 0
-        for rule, subject, tr in transitions:
-            at = datetime.fromtimestamp(tr.time, UTC)
-            fp = lifecycle.fingerprint(rule.id, subject)
-            if tr.action == "resolve":
-                if lifecycle.resolve(conn, fingerprint_=fp, at=at, now=now,
-                                     detail={"value": tr.value, **tr.detail}) is not None:
-                    n += 1
-                continue
-            if mutes is None:
-                mutes = MuteSnapshot.load(conn, now)
-            info = self._devices.get(subject)
-            labels = {**rule.rule.labels, **device_labels(subject, info, rule.rule.metric)}  # type: ignore[union-attr]
-            summary = render(rule.rule, labels, tr.value, tr.detail)
-            change = lifecycle.fire(conn, lifecycle.Firing(rule.ref, subject, labels, summary, tr.value, at),
-                                    now=now, mutes=mutes)
-            if change is not None:
-                n += 1
+        for k in range(max(len(v) for v in per_key.values())):
+            fires: list[lifecycle.Firing] = []
+            resolves: list[tuple[str, datetime, dict[str, Any]]] = []
+            for items in per_key.values():
+                if k >= len(items):
+                    continue
+                rule, subject, tr = items[k]
+                at = datetime.fromtimestamp(tr.time, UTC)
+                if tr.action == "resolve":
+                    resolves.append((lifecycle.fingerprint(rule.id, subject), at, {"value": tr.value, **tr.detail}))
+                    continue
+                info = self._devices.get(subject)
+                spec = rule.rule
+                labels = {**spec.labels, **device_labels(subject, info, spec.metric)}  # type: ignore[union-attr]
+                fires.append(lifecycle.Firing(rule.ref, subject, labels, render(spec, labels, tr.value, tr.detail),
+                                              tr.value, at))
+            if resolves:
+                n += len(lifecycle.resolve_many(conn, resolves, now=now))
+            if fires:
+                if mutes is None:
+                    mutes = MuteSnapshot.load(conn, now)
+                n += len(lifecycle.fire_many(conn, fires, now=now, mutes=mutes))
         return n
 
 
