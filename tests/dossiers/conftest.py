@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ops_center.db import Conn
+from ops_center.db import Conn, connect
+from ops_center.migrate import migrate
+from ops_center.testing.services import database
 
 ICT = timezone(timedelta(hours=7))
 
@@ -49,3 +52,14 @@ def make_catalog(conn: Conn, tag: str | None = None) -> Catalog:
 @pytest.fixture
 def cat(db: Conn) -> Catalog:
     return make_catalog(db)
+
+
+@pytest.fixture(scope="module")
+def kdb() -> Iterator[Conn]:
+    """A database of its own (postgres flavour) holding only the hand-made KPI data set (``kpi_data``)."""
+    from tests.dossiers.kpi_data import load_dataset
+
+    with database("ops_kpi") as url, connect(url, autocommit=True) as conn:
+        migrate(conn, "postgres")
+        load_dataset(conn)
+        yield conn
