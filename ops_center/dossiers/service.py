@@ -456,8 +456,8 @@ def replay_dead_letters(conn: Conn, *, ids: list[int] | None = None, limit: int 
         with conn.cursor() as cur:
             cur.executemany("UPDATE dead_letters SET replayed_at = now(), replay_ok = %s, replay_result = %s "
                             "WHERE id = %s", marks)
-    for ok, result, letter_id in sorted(marks, key=lambda m: m[2]):
-        out.results.append((letter_id, ok, result))
+    for ok, outcome, letter_id in sorted(marks, key=lambda m: m[2]):
+        out.results.append((letter_id, ok, outcome))
         out.replayed += 1
         out.ok += ok
         out.failed += not ok

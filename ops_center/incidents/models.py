@@ -26,11 +26,16 @@ CONTACT_MAX: Final = 200
 class WardLike(Protocol):
     """What a ward resolver answers (``geo.service.WardRef`` has these attributes)."""
 
-    set_name: str | None
-    code: str | None
-    name: str | None
-    status: str
-    district_code: str | None
+    @property
+    def set_name(self) -> str | None: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def district_code(self) -> str | None: ...
 
 
 class WardResolver(Protocol):

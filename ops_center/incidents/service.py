@@ -304,7 +304,8 @@ def list_incidents(conn: Conn, *, with_contact: bool, status: str | None = None,
                    ids: list[int] | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
     """Newest first (by id). ``status`` is a status, ``open`` (new, assigned, in_progress) or ``done`` (resolved,
     closed)."""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if status == "done":
         where.append("i.status IN ('resolved', 'closed')")
     elif status == "open":
