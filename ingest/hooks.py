@@ -63,8 +63,7 @@ def dossier_hook() -> Any | None:
         for ev in events:
             if isinstance(ev, dict) and unit and "unit" not in ev:
                 ev["unit"] = unit
-        result = ingest_events(conn, events, f"mqtt:{topic}")
-        return [DeadLetter(topic, orjson.dumps(events[i]) if i < len(events) else payload, None, reason,
-                           detail, f"[{i}]", None) for i, reason, detail in result.rejected]
+        ingest_events(conn, events, f"mqtt:{topic}")  # records its own dead letters for refused events
+        return []
 
     return on_dossiers
