@@ -8,20 +8,22 @@ Design (see docs/architecture.md, "alerts"):
 - Rules and the device registry (kind, ward, unit) are cached in memory and reloaded every ``rules_refresh_s``
   (a few seconds). Rules are indexed by metric, so a batch costs one dictionary lookup per row and nothing more
   for rows no rule watches; a batch that no rule matches touches no table.
-- The evaluation state of each (rule, subject) — ok / pending since / firing, the newest reading applied, the
-  samples of a rate window — lives in ``alert_rule_state``, not in the process. A batch locks the rows it needs
-  with one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` in key order (so two ingest processes splitting one
-  shared subscription serialise per subject and never deadlock each other), steps the pure rule functions, writes
-  the rows back with one ``UPDATE … FROM unnest``, and applies the transitions through ``alerts.lifecycle`` — all
-  in one transaction. A restart loses nothing; readings older than the newest applied are ignored, so
-  redelivered batches are harmless.
-- ``for`` durations, hysteresis and rate windows run on reading time, which keeps evaluation deterministic under
-  redelivery and replay.
+- The evaluation state of each (rule, subject) — ok / pending since / firing, the time of its last change, the
+  slots of a rate window — lives in ``alert_rule_state``, shared by every ingest process (a shared subscription
+  hands one device's readings to any of them) and surviving restarts. A batch reads the state of the keys it
+  matched with one plain ``SELECT`` and steps the pure rule functions on a copy. Only keys whose state changes
+  materially (a threshold crossed, a pending period started, a new rate slot) go on: they are locked in key order
+  (``INSERT … ON CONFLICT DO UPDATE … RETURNING`` — two processes serialise per key and never deadlock), stepped
+  again from the locked state, written back, and their transitions applied through ``alerts.lifecycle`` in bulk —
+  all in the caller's transaction. A steady signal costs one indexed read per batch and no writes.
+- ``for`` durations, hysteresis and rate windows run on reading time, so redelivery and replay evaluate the same
+  way. Readings older than the key's last change are ignored, and a key whose newest committed reading (the
+  readings store's latest value) is newer than everything this batch brings for it is left alone: a late batch
+  from another process never moves a state backwards.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from psycopg import errors as pg_errors
 
 from alerts import lifecycle
@@ -71,12 +74,22 @@ def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -
     return labels
 
 
-_LOCK_SQL = """
+_STATE_COLS = ("s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8, "
+               "extract(epoch FROM s.last_time)::float8, s.last_value, s.samples::text")
+
+_READ_SQL = f"""
+SELECT {_STATE_COLS} FROM alert_rule_state s
+WHERE s.rule_id = ANY(%(thr)s) AND s.status <> 'ok' AND s.subject = ANY(%(subjects)s)
+UNION ALL
+SELECT {_STATE_COLS} FROM unnest(%(rr)s::bigint[], %(rs)s::text[]) AS u(r, s)
+JOIN alert_rule_state s ON s.rule_id = u.r AND s.subject = u.s
+"""
+
+_LOCK_SQL = f"""
 INSERT INTO alert_rule_state AS s (rule_id, subject, rule_version)
 SELECT u.r, u.s, u.v FROM unnest(%s::bigint[], %s::text[], %s::int[]) WITH ORDINALITY AS u(r, s, v, n) ORDER BY u.n
 ON CONFLICT (rule_id, subject) DO UPDATE SET updated_at = s.updated_at
-RETURNING s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8,
-          extract(epoch FROM s.last_time)::float8, s.last_value, s.samples, (s.xmax = 0) AS inserted
+RETURNING {_STATE_COLS}, (s.xmax = 0) AS inserted
 """
 
 _SAVE_SQL = """
@@ -86,6 +99,29 @@ FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::float8[], %s::f
      AS u(r, s, v, st, since, lt, lv, sm)
 WHERE s.rule_id = u.r AND s.subject = u.s
 """
+
+
+def _state(rule: StoredRule, row: Any) -> EvalState:
+    """The state from a stored row (None: never written); a row of an older rule version restarts, keeping
+    "firing" so the open alert can still resolve."""
+    if row is None:
+        return EvalState()
+    _r, _s, version, status, since, last_time, last_value, samples = row[:8]
+    if version != rule.version:
+        return EvalState("firing" if status == "firing" else "ok")
+    points = orjson.loads(samples) if samples and samples != "[]" else []
+    return EvalState(status, since, last_time, last_value, [(float(a), float(b)) for a, b in points])
+
+
+def _material(before: EvalState, after: EvalState) -> bool:
+    return (before.status != after.status or before.since != after.since or before.samples != after.samples)
+
+
+def _step(rule: StoredRule, st: EvalState, t: float, v: float) -> Transition | None:
+    spec = rule.rule
+    if isinstance(spec, ThresholdRule):
+        return threshold.step(spec, st, t, v)
+    return rate.step(spec, st, t, v)  # type: ignore[arg-type]
 
 
 class StreamEvaluator:
@@ -225,44 +261,105 @@ class StreamEvaluator:
     def _evaluate(self, conn: Conn, work: dict[tuple[int, str], list[tuple[float, float]]]) -> int:
         rules = self._rules
         keys = sorted(work)
-        got = conn.execute(_LOCK_SQL, ([k[0] for k in keys], [k[1] for k in keys],
-                                       [rules[k[0]].version for k in keys])).fetchall()
-        states: dict[tuple[int, str], EvalState] = {}
-        for rid, subject, version, status, since, last_time, last_value, samples, inserted in got:
-            rule = rules[rid]
-            st = EvalState(status, since, last_time, last_value, [(float(a), float(b)) for a, b in samples or []])
-            if version != rule.version:  # the rule changed: restart its state, keep "firing" so it can resolve
-                st = EvalState("firing" if status == "firing" else "ok")
-            if inserted and isinstance(rule.rule, RateRule):
-                self._seed_rate(conn, rule.rule, subject, st, min(t for t, _ in work[(rid, subject)]))
-            states[(rid, subject)] = st
-        transitions: list[tuple[StoredRule, str, Transition]] = []
+        # threshold states that are "ok" are the default: only pending/firing rows are read; rate states always
+        thr = sorted({k[0] for k in keys if isinstance(rules[k[0]].rule, ThresholdRule)})
+        rate_keys = [k for k in keys if isinstance(rules[k[0]].rule, RateRule)]
+        stored = {(r[0], r[1]): r for r in conn.execute(_READ_SQL, {
+            "thr": thr, "subjects": sorted({k[1] for k in keys}) if thr else [],
+            "rr": [k[0] for k in rate_keys], "rs": [k[1] for k in rate_keys]}).fetchall()}
+        changed: list[tuple[int, str]] = []
         for key in keys:
-            rule, st = rules[key[0]], states[key]
+            rule = rules[key[0]]
+            row = stored.get(key)
             spec = rule.rule
+            if row is None and isinstance(spec, ThresholdRule) and not any(
+                    threshold.breached(spec, v) for _, v in work[key]):
+                continue  # ok and staying ok: the common case costs nothing more
+            before = _state(rule, row)
+            after = EvalState(before.status, before.since, before.last_time, before.last_value, before.samples)
             for t, v in sorted(work[key]):
-                tr = (threshold.step(spec, st, t, v) if isinstance(spec, ThresholdRule)
-                      else rate.step(spec, st, t, v))  # type: ignore[arg-type]
+                _step(rule, after, t, v)
+            if _material(before, after) or (row is not None and row[2] != rule.version):
+                changed.append(key)
+        if not changed:
+            return 0
+        changed = self._not_superseded(conn, changed, work)
+        if not changed:
+            return 0
+        got = conn.execute(_LOCK_SQL, ([k[0] for k in changed], [k[1] for k in changed],
+                                       [rules[k[0]].version for k in changed])).fetchall()
+        states: dict[tuple[int, str], EvalState] = {}
+        seeds: list[tuple[tuple[int, str], EvalState]] = []
+        for row in got:
+            key = (row[0], row[1])
+            st = _state(rules[key[0]], row)
+            if row[8] and isinstance(rules[key[0]].rule, RateRule):
+                seeds.append((key, st))
+            states[key] = st
+        if seeds:
+            self._seed_rate(conn, seeds, work)
+        transitions: list[tuple[StoredRule, str, Transition]] = []
+        for key in changed:
+            rule, st = rules[key[0]], states[key]
+            for t, v in sorted(work[key]):
+                tr = _step(rule, st, t, v)
                 if tr is not None:
                     transitions.append((rule, key[1], tr))
         conn.execute(_SAVE_SQL, (
-            [k[0] for k in keys], [k[1] for k in keys], [rules[k[0]].version for k in keys],
-            [states[k].status for k in keys], [states[k].since for k in keys], [states[k].last_time for k in keys],
-            [states[k].last_value for k in keys], [json.dumps(states[k].samples) for k in keys],
+            [k[0] for k in changed], [k[1] for k in changed], [rules[k[0]].version for k in changed],
+            [states[k].status for k in changed], [states[k].since for k in changed],
+            [states[k].last_time for k in changed], [states[k].last_value for k in changed],
+            [orjson.dumps(states[k].samples).decode() for k in changed],
         ))
         if not transitions:
             return 0
         return self._apply(conn, transitions)
 
-    def _seed_rate(self, conn: Conn, spec: RateRule, device_id: str, st: EvalState, first_t: float) -> None:
-        """A new (rule, device) pair starts its window from stored readings, so a rate rule created while data
-        flows (or a state row lost) needs no warm-up."""
+    def _not_superseded(self, conn: Conn, keys: list[tuple[int, str]],
+                        work: dict[tuple[int, str], list[tuple[float, float]]]) -> list[tuple[int, str]]:
+        """Drop keys whose device already has a newer committed reading of the rule's metric than anything this
+        batch brings for it (a late batch from another ingest process)."""
+        store = self._store
+        if store is None:
+            return keys
+        by_metric: dict[str, set[str]] = defaultdict(set)
+        for rid, subject in keys:
+            by_metric[self._rules[rid].rule.metric].add(subject)  # type: ignore[union-attr]
+        newest: dict[tuple[str, str], float] = {}
+        for metric, devices in by_metric.items():
+            for r in store.latest(conn, sorted(devices), metric):
+                newest[(r.device_id, metric)] = r.time.timestamp()
+        out = []
+        for key in keys:
+            metric = self._rules[key[0]].rule.metric  # type: ignore[union-attr]
+            latest = newest.get((key[1], metric))
+            if latest is None or max(t for t, _ in work[key]) >= latest - 1e-6:
+                out.append(key)
+        return out
+
+    def _seed_rate(self, conn: Conn, seeds: list[tuple[tuple[int, str], EvalState]],
+                   work: dict[tuple[int, str], list[tuple[float, float]]]) -> None:
+        """New (rule, device) pairs start their window from the readings store (one query per metric and
+        window), so a rate rule created while data flows, or a state row lost, needs no warm-up."""
         store = self._store or ReadingsStore.for_connection(conn)
-        end = datetime.fromtimestamp(first_t, UTC)
-        for r in store.range(conn, device_id, spec.metric, end - timedelta(seconds=spec.window), end):
-            st.samples.append((r.time.timestamp(), r.value))
-        if st.samples:
-            st.last_time, st.last_value = st.samples[-1]
+        groups: dict[tuple[str, float], list[tuple[tuple[int, str], EvalState]]] = defaultdict(list)
+        for key, st in seeds:
+            spec = self._rules[key[0]].rule
+            assert isinstance(spec, RateRule)
+            groups[(spec.metric, spec.window)].append((key, st))
+        for (metric, window), items in groups.items():
+            first = min(min(t for t, _ in work[key]) for key, _ in items)
+            end = datetime.fromtimestamp(first, UTC)
+            slot = max(1, int(rate.slot_s(self._rules[items[0][0][0]].rule)))  # type: ignore[arg-type]
+            buckets = store.bucketed(conn, metric, end - timedelta(seconds=window), end, timedelta(seconds=slot),
+                                     "last", sorted({key[1] for key, _ in items}))
+            by_device: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            for b in buckets:
+                if b.value is not None:
+                    by_device[b.device_id].append((b.bucket.timestamp(), b.value))
+            for key, st in items:
+                before = min(t for t, _ in work[key])
+                st.samples = [s for s in by_device.get(key[1], []) if s[0] < before]
 
     def _apply(self, conn: Conn, transitions: list[tuple[StoredRule, str, Transition]]) -> int:
         """Apply transitions in rounds — the k-th transition of every subject together, resolves then fires, each

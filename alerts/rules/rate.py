@@ -1,7 +1,9 @@
-"""Rate-of-change rules as a pure step function over a window of samples kept in the state.
+"""Rate-of-change rules as a pure step function over a compact window kept in the state.
 
-change = latest value − the oldest value still inside ``[t − window, t]``; fires when ``change operator value``
-holds, resolves when it stops holding."""
+change = latest value − the oldest sample still inside ``[t − window, t]``; fires when ``change operator value``
+holds, resolves when it stops holding. The window keeps at most one sample per ``window / 30`` (the first reading
+of each slot), so the state stays small and changes — and is written — at most once per slot, not per reading;
+the reference time is therefore exact to within a thirtieth of the window."""
 
 from __future__ import annotations
 
@@ -9,29 +11,29 @@ from alerts.rules.models import RateRule
 from alerts.rules.state import EvalState, Transition
 from alerts.rules.threshold import OPS
 
-MAX_SAMPLES = 512
+SLOTS = 30
 
 
-def _trim(samples: list[tuple[float, float]], t: float, window: float) -> list[tuple[float, float]]:
-    kept = [s for s in samples if s[0] >= t - window]
-    if len(kept) > MAX_SAMPLES:  # thin the middle, keep the oldest (the reference) and the newest
-        step = len(kept) / (MAX_SAMPLES - 1)
-        kept = [kept[int(i * step)] for i in range(MAX_SAMPLES - 1)] + [kept[-1]]
-    return kept
+def slot_s(rule: RateRule) -> float:
+    return max(1.0, rule.window / SLOTS)
 
 
-def change(state: EvalState) -> float | None:
-    if len(state.samples) < 2:
+def change(state: EvalState, v: float, t: float) -> float | None:
+    """The change from the window's oldest sample to ``v`` (None until a sample older than ``t`` exists)."""
+    if not state.samples or state.samples[0][0] >= t:
         return None
-    return state.samples[-1][1] - state.samples[0][1]
+    return v - state.samples[0][1]
 
 
 def step(rule: RateRule, state: EvalState, t: float, v: float) -> Transition | None:
     if state.last_time is not None and t <= state.last_time:
         return None
     state.last_time, state.last_value = t, v
-    state.samples = _trim([*state.samples, (t, v)], t, rule.window)
-    delta = change(state)
+    samples = [s for s in state.samples if s[0] >= t - rule.window]
+    if not samples or t - samples[-1][0] >= slot_s(rule):
+        samples.append((t, v))
+    state.samples = samples
+    delta = change(state, v, t)
     hit = delta is not None and OPS[rule.operator](delta, rule.value)
     if state.status == "firing" and not hit:
         state.status, state.since = "ok", None
