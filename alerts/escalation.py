@@ -31,6 +31,10 @@ class StepIn(BaseModel):
     channels: list[ChannelName] = Field(min_length=1, max_length=20)
 
 
+def _critical_only() -> list[Severity]:
+    return ["critical"]
+
+
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -38,7 +42,7 @@ class PolicyIn(BaseModel):
     description: str = Field(default="", max_length=2000)
     steps: list[StepIn] = Field(min_length=1, max_length=10)
     repeat: Annotated[float, BeforeValidator(parse_duration)] | None = None
-    repeat_severities: list[Severity] = Field(default_factory=lambda: ["critical"], max_length=4)
+    repeat_severities: list[Severity] = Field(default_factory=_critical_only, max_length=4)
     notify_resolved: bool = True
 
     @field_validator("steps")

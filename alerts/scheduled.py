@@ -165,10 +165,10 @@ def wanted(rule: StoredRule, inputs: Inputs) -> list[Wanted]:
             sets[ward] = ward_set
         out = []
         for ward, n in sorted(geocount.crowded_wards(spec, by_ward).items()):
-            labels = {**spec.labels, "level": "ward", "ward": ward}
+            ward_labels: dict[str, Any] = {**spec.labels, "level": "ward", "ward": ward}
             if sets.get(ward):
-                labels["ward_set"] = sets[ward]
-            out.append(Wanted(f"ward:{ward}", labels, float(n), {"count": n}))
+                ward_labels["ward_set"] = sets[ward]
+            out.append(Wanted(f"ward:{ward}", ward_labels, float(n), {"count": n}))
         return out
     if isinstance(spec, KpiRule):
         out = []

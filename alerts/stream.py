@@ -117,6 +117,12 @@ def _material(before: EvalState, after: EvalState) -> bool:
     return (before.status != after.status or before.since != after.since or before.samples != after.samples)
 
 
+def _metric(rule: StoredRule) -> str:
+    spec = rule.rule
+    assert isinstance(spec, ThresholdRule | RateRule)
+    return spec.metric
+
+
 def _step(rule: StoredRule, st: EvalState, t: float, v: float) -> Transition | None:
     spec = rule.rule
     if isinstance(spec, ThresholdRule):
@@ -324,14 +330,14 @@ class StreamEvaluator:
             return keys
         by_metric: dict[str, set[str]] = defaultdict(set)
         for rid, subject in keys:
-            by_metric[self._rules[rid].rule.metric].add(subject)  # type: ignore[union-attr]
+            by_metric[_metric(self._rules[rid])].add(subject)
         newest: dict[tuple[str, str], float] = {}
         for metric, devices in by_metric.items():
             for r in store.latest(conn, sorted(devices), metric):
                 newest[(r.device_id, metric)] = r.time.timestamp()
         out = []
         for key in keys:
-            metric = self._rules[key[0]].rule.metric  # type: ignore[union-attr]
+            metric = _metric(self._rules[key[0]])
             latest = newest.get((key[1], metric))
             if latest is None or max(t for t, _ in work[key]) >= latest - 1e-6:
                 out.append(key)
