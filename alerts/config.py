@@ -13,7 +13,10 @@ class AlertsConfig(BaseSettings):
                                       env_file_encoding="utf-8", extra="ignore")
 
     rules_refresh_s: float = 3.0
-    """How often a stream evaluator reloads rules and the device registry."""
+    """How often a stream evaluator reloads its rules."""
+    devices_refresh_s: float = 30.0
+    """How often a stream evaluator reloads the device registry (kind, ward, unit); devices it has not seen yet are
+    looked up as they appear."""
     evaluate_interval_s: float = 30.0
     """Beat interval of scheduled (window) rules."""
     tick_interval_s: float = 15.0

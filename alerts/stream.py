@@ -136,7 +136,10 @@ class StreamEvaluator:
     def __init__(self, settings: Settings | None = None, *, refresh_s: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.refresh_s = refresh_s if refresh_s is not None else get_config().rules_refresh_s
+        cfg = get_config()
+        self.refresh_s = refresh_s if refresh_s is not None else cfg.rules_refresh_s
+        self.devices_refresh_s = max(self.refresh_s, cfg.devices_refresh_s) if refresh_s is None else refresh_s
+        self._devices_at = float("-inf")
         self.clock = clock
         self._lock = threading.Lock()
         self._loaded_at = float("-inf")
@@ -150,10 +153,10 @@ class StreamEvaluator:
 
     # -- caches ----------------------------------------------------------------------------------------------------
     def invalidate(self) -> None:
-        """Force a reload on the next batch (tests, or after a rule change in this process)."""
-        self._loaded_at = float("-inf")
+        """Force a reload of rules and devices on the next batch (tests, or after a change in this process)."""
+        self._loaded_at = self._devices_at = float("-inf")
 
-    def refresh(self, conn: Conn) -> None:
+    def refresh(self, conn: Conn, *, devices: bool = True) -> None:
         rules = load_enabled(conn, STREAM_KINDS)
         by_metric: dict[str, list[StoredRule]] = defaultdict(list)
         registry: set[str] = set()
@@ -162,25 +165,31 @@ class StreamEvaluator:
             by_metric[r.rule.metric].append(r)
             if r.rule.scope.type in ("kind", "ward"):
                 registry.add(r.rule.metric)
-        devices = {
-            row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5])
-            for row in conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices").fetchall()
-        }
+        loaded: dict[str, DeviceInfo] | None = None
+        if devices:
+            loaded = {
+                row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5]) for row in
+                conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices").fetchall()
+            }
         if self._store is None:
             self._store = ReadingsStore.for_connection(conn)
+        now = time.monotonic()
         with self._lock:
             self._rules = {r.id: r for r in rules}
             self._by_metric = dict(by_metric)
             self._registry_metrics = frozenset(registry)
-            self._devices = devices
-            self._unknown = {}
-            self._loaded_at = time.monotonic()
+            if loaded is not None:
+                self._devices = loaded
+                self._unknown = {}
+                self._devices_at = now
+            self._loaded_at = now
         self.stats["refreshes"] += 1
 
     def _refresh_if_due(self, conn: Conn) -> None:
-        if time.monotonic() - self._loaded_at >= self.refresh_s:
+        now = time.monotonic()
+        if now - self._loaded_at >= self.refresh_s:
             with conn.transaction():
-                self.refresh(conn)
+                self.refresh(conn, devices=now - self._devices_at >= self.devices_refresh_s)
 
     def _lookup_devices(self, conn: Conn, ids: set[str]) -> None:
         """Devices registered since the last refresh (or never): fetched once, misses remembered for a while."""
