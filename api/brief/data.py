@@ -24,6 +24,7 @@ SEVERITIES = ("critical", "major", "minor", "info")
 SEVERITY_VI = {"critical": "Nghiêm trọng", "major": "Cao", "minor": "Trung bình", "info": "Thông tin"}
 STATUS_VI = {"new": "Mới", "assigned": "Đã giao", "in_progress": "Đang xử lý", "resolved": "Đã xử lý",
              "closed": "Đã đóng"}
+KPI_TOP_WARDS = 10
 MAP_LAYERS = ("alerts_total", "incidents_open", "salinity_ppt_max", "water_level_cm_max", "devices_online",
               "dossier_on_time_rate")
 
@@ -71,6 +72,7 @@ class BriefData:
     devices_online: int | None = None
     incidents_open_now: int | None = None
     kpi_level: str = "district"
+    kpi_units: int = 0
     kpis: list[KpiRow] = field(default_factory=list)
     kpi_total: KpiRow | None = None
     incidents: list[dict[str, Any]] = field(default_factory=list)
@@ -137,7 +139,7 @@ def _map(conn: Conn, readings: ReadingsStore | None, data: BriefData, set_name: 
 def _kpis(conn: Conn, data: BriefData) -> None:
     kpis = importlib.import_module("ops_center.dossiers.kpis")
     items = list(kpis.compute(conn, "district", "day", data.start, data.end))
-    if not items:
+    if not any(_get(it, "code") for it in items):  # no districts (the 2025 set): the busiest wards instead
         data.kpi_level = "ward"
         items = list(kpis.compute(conn, "ward", "day", data.start, data.end))
     rows: dict[str, KpiRow] = {}
@@ -150,9 +152,11 @@ def _kpis(conn: Conn, data: BriefData) -> None:
         row.resolved += int(_get(it, "resolved", 0) or 0)
         row.on_time += int(_get(it, "resolved_on_time", 0) or 0)
         row.overdue = max(row.overdue, int(_get(it, "open_overdue", 0) or 0))
-    data.kpis = sorted(rows.values(), key=lambda r: r.name)
+    every = sorted(rows.values(), key=lambda r: r.name)
+    data.kpi_units = len(every)
+    data.kpis = every if data.kpi_level == "district" else sorted(every, key=lambda r: -r.received)[:KPI_TOP_WARDS]
     total = KpiRow("", "Toàn tỉnh")
-    for r in data.kpis:
+    for r in every:
         total.received += r.received
         total.online += r.online
         total.resolved += r.resolved

@@ -144,7 +144,11 @@ def render(data: BriefData) -> bytes:
     pdf.set_left_margin(15)
     pdf.set_xy(15, max(right_end, top + map_h + 5) + 2)
 
-    _heading(pdf, "3. Chỉ số dịch vụ công theo " + ("huyện" if data.kpi_level == "district" else "xã/phường"))
+    if data.kpi_level == "district":
+        _heading(pdf, "3. Chỉ số dịch vụ công theo huyện")
+    else:
+        _heading(pdf, f"3. Chỉ số dịch vụ công: {len(data.kpis)} xã/phường tiếp nhận nhiều hồ sơ nhất "
+                      f"(trên {data.kpi_units})")
     if data.kpis:
         with pdf.table(col_widths=(50, 18, 18, 20, 18, 16), headings_style=HEAD, line_height=4.6,
                        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:

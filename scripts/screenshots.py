@@ -1,0 +1,228 @@
+"""Current screenshots of the screens for ``docs/screenshots/`` (1920×1080), taken from a private stack with live
+data: its own database, Mosquitto and Redis; the API, ingest and the device simulator as real processes; alert
+rules, a day of dossier events and a few incidents seeded through the API. Nothing of ``make up`` is touched.
+
+Run: ``.venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--warmup 60]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ["OPS_ENV_FILE"] = "/dev/null"
+
+OPS = str(REPO / ".venv" / "bin" / "ops-center")
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RULES = [
+    {"kind": "threshold", "name": "Độ mặn vượt 4‰ (ngưỡng lúa)", "severity": "major", "metric": "salinity_ppt",
+     "operator": ">", "value": 4.0, "clear": 3.5},
+    {"kind": "threshold", "name": "Độ mặn vượt 8‰", "severity": "critical", "metric": "salinity_ppt",
+     "operator": ">", "value": 8.0, "clear": 7.0},
+    {"kind": "threshold", "name": "Mực nước vượt báo động 2", "severity": "minor", "metric": "water_level_cm",
+     "operator": ">", "value": 160.0, "clear": 150.0},
+]
+INCIDENTS = [
+    ("Sạt lở bờ kè sông Gành Hào đoạn ấp 3", "riverbank_erosion"),
+    ("Ngập úng đường Lý Thường Kiệt sau triều cường", "flooding"),
+    ("Cây đổ chắn đường liên ấp", "fallen_tree"),
+    ("Mất điện khu dân cư chợ xã", "power_outage"),
+    ("Nước thải đổ ra kênh xáng", "environmental_pollution"),
+    ("Xâm nhập mặn vào kênh nội đồng", "salinity_intrusion"),
+]
+
+
+def http(method: str, url: str, token: str | None = None, body: Any = None, form: dict[str, str] | None = None
+         ) -> Any:
+    headers = {"Accept": "application/json"}
+    data = None
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        raw = r.read()
+    return json.loads(raw) if raw and r.headers.get_content_type().endswith("json") else raw
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def seed(base: str, token: str, conn: Any, set_name: str, rng: random.Random) -> None:
+    from alerts.rules.models import parse_rule
+    from alerts.rules.store import upsert_rules
+
+    with conn.transaction():
+        upsert_rules(conn, [parse_rule(r) for r in RULES], "screenshots")
+    wards = conn.execute("SELECT code, name, rep_lon, rep_lat FROM boundary_units WHERE set_name = %s AND "
+                         "level = 'ward' ORDER BY code", (set_name,)).fetchall()
+    # units of the one-stop-shop: one commune office per ward
+    with conn.transaction():
+        for code, name, _, _ in wards:
+            conn.execute("INSERT INTO units (code, name, level, ward_code) VALUES (%s, %s, 'commune', %s) "
+                         "ON CONFLICT DO NOTHING", (f"ubnd-{code}", f"UBND {name}", code))
+    http("POST", f"{base}/procedures", token, {"procedures": [
+        {"code": "1.004227", "name": "Đăng ký khai sinh", "processing_days": 1, "online_level": 4},
+        {"code": "1.001612", "name": "Cấp giấy phép xây dựng nhà ở riêng lẻ", "processing_days": 15,
+         "online_level": 3, "offered_by_post": True},
+        {"code": "2.000908", "name": "Chứng thực bản sao từ bản chính", "processing_days": 0, "online_level": 2},
+    ]})
+    today = datetime.now(TZ).replace(hour=7, minute=30, second=0, microsecond=0)
+    events: list[dict[str, Any]] = []
+    for n in range(420):
+        code = rng.choice(wards)[0]
+        at = today - timedelta(days=rng.choice([0, 0, 0, 1, 2, 5, 9]), minutes=-rng.randint(0, 420))
+        if at > datetime.now(TZ):
+            at = datetime.now(TZ) - timedelta(minutes=rng.randint(1, 60))
+        did = f"H12.{code}-{at:%y%m%d}-{n:04d}"
+        proc = rng.choice(["1.004227", "1.004227", "2.000908", "1.001612"])
+        events.append({"dossier_id": did, "type": "received", "at": at.isoformat(), "unit": f"ubnd-{code}",
+                       "procedure": proc, "channel": rng.choice(["online_l3", "online_l4", "counter", "counter",
+                                                                 "postal"])})
+        if rng.random() < 0.7:
+            done = at + timedelta(hours=rng.choice([2, 5, 20, 30, 80, 200]))
+            if done < datetime.now(TZ):
+                events.append({"dossier_id": did, "type": "resolved", "at": done.isoformat()})
+    http("POST", f"{base}/dossiers/events", token, events)
+    for i, (title, category) in enumerate(INCIDENTS):
+        _, _, lon, lat = wards[(i * 11 + 5) % len(wards)]
+        inc = http("POST", f"{base}/incidents", token, {"title": title, "category": category, "lon": lon,
+                                                         "lat": lat, "description": "Người dân phản ánh qua tổng đài."})
+        if i % 3 == 1:
+            http("POST", f"{base}/incidents/{inc['id']}/transition", token,
+                 {"to": "assigned", "note": "Giao UBND xã xử lý", "unit": f"ubnd-{inc['ward_code']}"})
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    ap.add_argument("--warmup", type=float, default=60.0, help="seconds of simulator data before the shots")
+    ap.add_argument("--devices", type=int, default=150)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from bench._stack import bench_stack
+    from geo.demo import ensure_demo
+    from geo.service import set_in_force
+    from ops_center.auth.users import create_user
+    from ops_center.db import connect
+    from ops_center.testing.services import free_port
+
+    procs: list[subprocess.Popen[bytes]] = []
+    with bench_stack() as st:
+        env = {**st.env, "OPS_INGEST_SHARE_GROUP": "shots", "OPS_INGEST_CLIENT_ID": "ingest-shots",
+               "OPS_INGEST_METRICS_PORT": str(free_port())}
+        logs = st.run_dir
+        with connect(st.settings.database_url, autocommit=True) as conn:
+            ensure_demo(conn, st.settings.data_dir, say=lambda _: None)
+            set_name = set_in_force(conn)
+            password = secrets.token_urlsafe(16)
+            with conn.transaction():
+                create_user(conn, "dieuhanh", password, "admin", "Trực ban điều hành")
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            try:
+                api_log = logs / "api.log"
+                procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                                               "--port", str(port), "--log-level", "warning"], cwd=REPO, env=env,
+                                              stdout=api_log.open("ab"), stderr=subprocess.STDOUT))
+                wait_http(f"{base}/healthz", procs[-1], api_log)
+                token = http("POST", f"{base}/auth/token", form={"username": "dieuhanh",
+                                                                    "password": password})["access_token"]
+                seed(base, token, conn, str(set_name), random.Random(20251125))
+                procs.append(subprocess.Popen([OPS, "ingest"], cwd=REPO, env=env,
+                                              stdout=(logs / "ingest.log").open("ab"), stderr=subprocess.STDOUT))
+                procs.append(subprocess.Popen(
+                    [OPS, "simulate", "--devices", str(args.devices), "--interval", "5", "--stats-every", "0",
+                     "--anomaly-rate", "salinity_spike=0.01", "--anomaly-rate", "flood_tide=0.01",
+                     "--state", str(logs / "fleet.json")],
+                    cwd=REPO, env=env, stdout=(logs / "simulator.log").open("ab"), stderr=subprocess.STDOUT))
+                print(f"stack up on {base}; warming up {args.warmup:g} s", flush=True)
+                time.sleep(args.warmup)
+                with sync_playwright() as p:
+                    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
+                                              timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True)
+                    page = ctx.new_page()
+                    page.goto(f"{base}/login")
+                    page.screenshot(path=str(out / "login.png"))
+                    page.fill("#username", "dieuhanh")
+                    page.fill("#password", password)
+                    page.click("#submit")
+                    page.wait_for_url(f"{base}/")
+                    expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20000)
+                    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
+                    page.wait_for_timeout(8000)  # live events arrive meanwhile
+                    page.screenshot(path=str(out / "operator.png"))
+                    page.click("#layers button[data-layer='salinity']")
+                    page.wait_for_timeout(500)
+                    page.screenshot(path=str(out / "operator-salinity.png"))
+                    page.click("#lang")
+                    page.click("#layers button[data-layer='devices']")
+                    page.wait_for_timeout(500)
+                    page.screenshot(path=str(out / "operator-en-devices.png"))
+                    page.click("#lang")
+                    page.goto(f"{base}/summary")
+                    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
+                    page.click("#layers button[data-layer='ontime']")
+                    page.wait_for_timeout(1500)
+                    page.screenshot(path=str(out / "summary.png"))
+                    page.select_option("#set", "camau-2019")
+                    page.select_option("#level", "district")
+                    page.wait_for_timeout(3000)
+                    page.screenshot(path=str(out / "summary-2019-districts.png"))
+                    browser.close()
+                pdf = http("GET", f"{base}/brief/daily.pdf", token)
+                (logs / "brief.pdf").write_bytes(pdf)
+                if shutil.which("pdftoppm"):
+                    subprocess.run(["pdftoppm", "-r", "110", "-f", "1", "-l", "1", "-png", "-singlefile",
+                                    str(logs / "brief.pdf"), str(out / "brief")], check=True)
+                print(f"screenshots written to {out}")
+            finally:
+                for proc in reversed(procs):
+                    proc.terminate()
+                for proc in reversed(procs):
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
