@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import secrets
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -520,3 +521,29 @@ def test_the_default_set_is_the_one_in_force_at_the_end_of_the_window(client: Te
     none = client.get("/map/summary", params={"from": "1990-01-01T00:00:00+07:00", "to": "1990-01-02T00:00:00+07:00"},
                       headers=staff)
     assert none.status_code == 404 and "no boundary set" in none.json()["detail"]
+
+
+def test_devices_placed_by_the_simulator_show_up_in_their_wards_summary(client: TestClient, staff: dict[str, str],
+                                                                        db: Conn, settings) -> None:  # type: ignore[no-untyped-def]
+    from ingest.simulator.fleet import generate_fleet
+    from ingest.simulator.geography import load_geography
+
+    geography = load_geography(settings.data_dir / "camau" / "wards_2025.geojson")
+    prefix = f"gs{secrets.token_hex(2)}"
+    fleet = generate_fleet(geography, 24, seed=11, prefix=prefix)
+    for d in fleet:
+        db.execute("INSERT INTO devices (id, kind, name, lon, lat, last_seen, expected_interval_s) "
+                   "VALUES (%s, %s, %s, %s, %s, now(), %s)", (d.id, d.kind, d.name, d.lon, d.lat,
+                                                              d.expected_interval_s))
+    salinity = next(d for d in fleet if "salinity_ppt" in d.metrics)
+    _readings(db, salinity.id, datetime(2025, 8, 4, 3, 0, tzinfo=ICT), {"salinity_ppt": [1.5, 33.75, 2.0]})
+    r = client.get("/map/summary", params={**WINDOW, "set": "camau-2025"}, headers=staff)
+    feats = _features(r.json())
+    expected: dict[str, int] = {}
+    for d in fleet:
+        expected[d.ward_code] = expected.get(d.ward_code, 0) + 1
+    for code, n in expected.items():
+        assert feats[code]["properties"]["devices"]["total"] >= n, code
+    p = feats[salinity.ward_code]["properties"]
+    assert p["name"] == salinity.ward_name and p["salinity_ppt_max"] >= 33.75
+    db.execute("DELETE FROM devices WHERE id = ANY(%s)", ([d.id for d in fleet],))
