@@ -83,14 +83,28 @@ def inhibits(rule: InhibitRule, source: Source, target_id: int | None, target: d
     return True
 
 
-def open_incident_sources(conn: Conn) -> list[Source]:
-    """Open incidents as label sets (category, ward, ward_set, severity, status); none before incidents exist."""
+_INCIDENT_COLUMNS = {"category": "category", "severity": "severity", "status": "status", "ward": "ward_code",
+                     "ward_set": "ward_set"}
+
+
+def open_incident_sources(conn: Conn, rule: InhibitRule | None = None) -> list[Source]:
+    """Open incidents as label sets (category, ward, ward_set, severity, status); none before incidents exist.
+    With ``rule``, its ``=`` matchers and ``equal`` labels narrow the query."""
     exists = conn.execute("SELECT to_regclass('incidents') IS NOT NULL").fetchone()
     if not exists or not exists[0]:
         return []
+    where, params = ["status <> ALL(%s)"], [list(OPEN_INCIDENT_EXCLUDED)]
+    if rule is not None:
+        for m in rule.source_matchers:
+            if m.op == "=" and m.name in _INCIDENT_COLUMNS:
+                where.append(f"COALESCE({_INCIDENT_COLUMNS[m.name]}, '') = %s")
+                params.append(m.value)  # type: ignore[arg-type]
+        for name in rule.equal:
+            if name in _INCIDENT_COLUMNS:
+                where.append(f"COALESCE({_INCIDENT_COLUMNS[name]}, '') <> ''")
     rows = conn.execute(
-        "SELECT id, category, severity, status, ward_code, ward_set FROM incidents WHERE status <> ALL(%s)",
-        (list(OPEN_INCIDENT_EXCLUDED),),
+        f"SELECT id, category, severity, status, ward_code, ward_set FROM incidents WHERE {' AND '.join(where)}",
+        params,
     ).fetchall()
     return [Source("incident", int(r[0]), {"category": r[1], "severity": r[2], "status": r[3], "ward": r[4],
                                            "ward_set": r[5]}) for r in rows]

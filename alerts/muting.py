@@ -47,6 +47,32 @@ def _key(rule: inhibition.InhibitRule, labels: dict[str, Any]) -> tuple[str, ...
     return None if any(v == "" for v in values) else values
 
 
+_COLUMN_LABELS = {"alertname": "a.rule_name", "severity": "a.severity", "rule_id": "a.rule_id::text"}
+
+
+def _alert_sources(conn: Conn, rule: inhibition.InhibitRule, now: datetime) -> list[inhibition.Source]:
+    """Open alerts that may be this rule's sources. Its ``=`` matchers and ``equal`` labels go into the query (a
+    storm of open alerts is not loaded for every decision); the rest are checked in Python."""
+    where = ["(a.ends_at IS NULL OR a.ends_at > %s)"]
+    params: list[Any] = [now]
+    for m in rule.source_matchers:
+        if m.op != "=":
+            continue
+        column = _COLUMN_LABELS.get(m.name)
+        if column is not None:
+            where.append(f"COALESCE({column}, '') = %s")
+        else:
+            where.append("COALESCE(a.labels ->> %s, '') = %s")
+            params.append(m.name)
+        params.append(m.value)
+    for name in rule.equal:
+        where.append("COALESCE(a.labels ->> %s, '') <> ''")
+        params.append(name)
+    rows = fetch_all(conn, f"SELECT a.id, a.rule_id, a.rule_name, a.severity, a.labels FROM alerts a "
+                           f"WHERE {' AND '.join(where)}", params)
+    return [inhibition.Source("alert", int(r["id"]), match_labels(r)) for r in rows]
+
+
 @dataclass
 class MuteSnapshot:
     now: datetime
@@ -60,19 +86,11 @@ class MuteSnapshot:
         now = now or utcnow()
         rules = inhibition.enabled_rules(conn)
         snap = cls(now, silences.active(conn, now), rules)
-        alert_sources: list[inhibition.Source] | None = None
-        incident_sources: list[inhibition.Source] | None = None
         for rule in rules:
             if rule.source == "alert":
-                if alert_sources is None:
-                    rows = fetch_all(conn, "SELECT a.id, a.rule_id, a.rule_name, a.severity, a.labels FROM alerts a "
-                                           "WHERE a.ends_at IS NULL OR a.ends_at > %s", (now,))
-                    alert_sources = [inhibition.Source("alert", int(r["id"]), match_labels(r)) for r in rows]
-                pool = alert_sources
+                pool = _alert_sources(conn, rule, now)
             else:
-                if incident_sources is None:
-                    incident_sources = inhibition.open_incident_sources(conn)
-                pool = incident_sources
+                pool = inhibition.open_incident_sources(conn, rule)
             index: dict[tuple[str, ...], list[inhibition.Source]] = {}
             for src in pool:
                 key = _key(rule, src.labels)

@@ -77,11 +77,14 @@ def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -
 _STATE_COLS = ("s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8, "
                "extract(epoch FROM s.last_time)::float8, s.last_value, s.samples::text")
 
+# Keys travel as comma-joined text (device ids and numbers cannot contain commas): far cheaper to send than
+# arrays, which psycopg quotes element by element.
 _READ_SQL = f"""
 SELECT {_STATE_COLS} FROM alert_rule_state s
-WHERE s.rule_id = ANY(%(thr)s) AND s.status <> 'ok' AND s.subject = ANY(%(subjects)s)
+WHERE s.rule_id = ANY(string_to_array(%(thr)s, ',')::bigint[]) AND s.status <> 'ok'
+  AND s.subject = ANY(string_to_array(%(subjects)s, ','))
 UNION ALL
-SELECT {_STATE_COLS} FROM unnest(%(rr)s::bigint[], %(rs)s::text[]) AS u(r, s)
+SELECT {_STATE_COLS} FROM unnest(string_to_array(%(rr)s, ',')::bigint[], string_to_array(%(rs)s, ',')) AS u(r, s)
 JOIN alert_rule_state s ON s.rule_id = u.r AND s.subject = u.s
 """
 
@@ -109,12 +112,12 @@ def _state(rule: StoredRule, row: Any) -> EvalState:
     _r, _s, version, status, since, last_time, last_value, samples = row[:8]
     if version != rule.version:
         return EvalState("firing" if status == "firing" else "ok")
-    points = orjson.loads(samples) if samples and samples != "[]" else []
-    return EvalState(status, since, last_time, last_value, [(float(a), float(b)) for a, b in points])
+    return EvalState(status, since, last_time, last_value, orjson.loads(samples) if samples and samples != "[]" else [])
 
 
 def _material(before: EvalState, after: EvalState) -> bool:
-    return (before.status != after.status or before.since != after.since or before.samples != after.samples)
+    return (before.status != after.status or before.since != after.since
+            or (before.samples is not after.samples and before.samples != after.samples))
 
 
 def _metric(rule: StoredRule) -> str:
@@ -249,28 +252,32 @@ class StreamEvaluator:
 
     def _match(self, rows: Sequence[Row], by_metric: dict[str, list[StoredRule]]
                ) -> dict[tuple[int, str], list[tuple[float, float]]]:
-        devices = self._devices
-        work: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
+        """{(rule id, device): readings}. Readings are grouped per (device, metric) once and that one list is
+        shared by every rule that watches the pair, so the cost is rows + keys, not rows × rules."""
+        series: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for t, d, m, v in rows:
-            rules = by_metric.get(m)
-            if rules is None:
-                continue
-            info: DeviceInfo | None = None
-            for r in rules:
+            if m in by_metric:
+                got = series.get((d, m))
+                if got is None:
+                    series[(d, m)] = [(float(t), float(v))]
+                else:
+                    got.append((float(t), float(v)))
+        devices = self._devices
+        work: dict[tuple[int, str], list[tuple[float, float]]] = {}
+        for (d, m), readings in series.items():
+            info = devices.get(d)
+            for r in by_metric[m]:
                 scope = r.rule.scope  # type: ignore[union-attr]
                 if scope.type == "all":
                     ok = True
                 elif scope.type == "device":
                     ok = scope.value == d
+                elif info is None:
+                    ok = False
                 else:
-                    if info is None:
-                        info = devices.get(d)
-                    if info is None:
-                        ok = False
-                    else:
-                        ok = (info.kind if scope.type == "kind" else info.ward_code) == scope.value
+                    ok = (info.kind if scope.type == "kind" else info.ward_code) == scope.value
                 if ok:
-                    work[(r.id, d)].append((float(t), float(v)))
+                    work[(r.id, d)] = readings
         return work
 
     def _evaluate(self, conn: Conn, work: dict[tuple[int, str], list[tuple[float, float]]]) -> int:
@@ -280,8 +287,8 @@ class StreamEvaluator:
         thr = sorted({k[0] for k in keys if isinstance(rules[k[0]].rule, ThresholdRule)})
         rate_keys = [k for k in keys if isinstance(rules[k[0]].rule, RateRule)]
         stored = {(r[0], r[1]): r for r in conn.execute(_READ_SQL, {
-            "thr": thr, "subjects": sorted({k[1] for k in keys}) if thr else [],
-            "rr": [k[0] for k in rate_keys], "rs": [k[1] for k in rate_keys]}).fetchall()}
+            "thr": ",".join(map(str, thr)), "subjects": ",".join(sorted({k[1] for k in keys})) if thr else "",
+            "rr": ",".join(str(k[0]) for k in rate_keys), "rs": ",".join(k[1] for k in rate_keys)}).fetchall()}
         changed: list[tuple[int, str]] = []
         for key in keys:
             rule = rules[key[0]]
@@ -368,10 +375,10 @@ class StreamEvaluator:
             slot = max(1, int(rate.slot_s(self._rules[items[0][0][0]].rule)))  # type: ignore[arg-type]
             buckets = store.bucketed(conn, metric, end - timedelta(seconds=window), end, timedelta(seconds=slot),
                                      "last", sorted({key[1] for key, _ in items}))
-            by_device: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            by_device: dict[str, list[list[float]]] = defaultdict(list)
             for b in buckets:
                 if b.value is not None:
-                    by_device[b.device_id].append((b.bucket.timestamp(), b.value))
+                    by_device[b.device_id].append([b.bucket.timestamp(), b.value])
             for key, st in items:
                 before = min(t for t, _ in work[key])
                 st.samples = [s for s in by_device.get(key[1], []) if s[0] < before]

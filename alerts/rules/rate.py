@@ -29,9 +29,16 @@ def step(rule: RateRule, state: EvalState, t: float, v: float) -> Transition | N
     if state.last_time is not None and t <= state.last_time:
         return None
     state.last_time, state.last_value = t, v
-    samples = [s for s in state.samples if s[0] >= t - rule.window]
+    # never mutate the list in place: callers compare a state with its copy to see whether anything changed
+    samples = state.samples
+    cutoff = t - rule.window
+    if samples and samples[0][0] < cutoff:
+        i = 1
+        while i < len(samples) and samples[i][0] < cutoff:
+            i += 1
+        samples = samples[i:]
     if not samples or t - samples[-1][0] >= slot_s(rule):
-        samples.append((t, v))
+        samples = [*samples, [t, v]]
     state.samples = samples
     delta = change(state, v, t)
     hit = delta is not None and OPS[rule.operator](delta, rule.value)

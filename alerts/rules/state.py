@@ -17,7 +17,7 @@ class EvalState:
     since: float | None = None          # epoch s: pending since (threshold with `for`) or firing since
     last_time: float | None = None      # epoch s of the newest reading applied (older ones are ignored)
     last_value: float | None = None
-    samples: list[tuple[float, float]] = field(default_factory=list)  # rate rules: (t, v) inside the window
+    samples: list[list[float]] = field(default_factory=list)  # rate rules: [t, v] slots inside the window
 
 
 @dataclass(frozen=True)
