@@ -34,7 +34,7 @@ from prometheus_client import start_http_server
 
 from ingest import metrics
 from ingest.catalogue import load_catalogue
-from ingest.decode import decode_message
+from ingest.decode import Decoded, decode_message
 from ingest.hooks import device_event_hook, dossier_hook, stream_hooks
 from ingest.registry import Registry
 from ingest.sink import BatchWriter, RawMessage
@@ -111,7 +111,7 @@ class IngestService:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if self.stopping.is_set():
             return  # not acked: the broker redelivers it to this session (or the group) later
-        self.buffer.append(Pending(msg.mid, self.generation, RawMessage(msg.topic, msg.payload)))
+        self.buffer.append(Pending(msg.mid, self.generation, RawMessage(msg.topic, bytes(msg.payload))))
         if len(self.buffer) >= self.settings.ingest_batch_max:
             self.wake.set()
 
@@ -190,10 +190,10 @@ class IngestService:
         broker, so nothing is lost."""
         return time.monotonic() > self._stop_deadline
 
-    def _decode(self, batch: list[Pending]) -> list[tuple[RawMessage, Any]]:
+    def _decode(self, batch: list[Pending]) -> list[tuple[RawMessage, Decoded | None]]:
         now = time.time()
         s = self.settings
-        out = []
+        out: list[tuple[RawMessage, Decoded | None]] = []
         for p in batch:
             if p.msg.topic.startswith(EGOV_PREFIX):
                 out.append((p.msg, None))
