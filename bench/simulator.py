@@ -22,13 +22,12 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import RESULTS, BenchStack, bench_stack  # noqa: E402
+from bench._stack import RESULTS, BenchStack, bench_stack
 
 REPO = Path(__file__).resolve().parent.parent
 OPS = str(REPO / ".venv" / "bin" / "ops-center")

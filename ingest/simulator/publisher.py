@@ -2,7 +2,7 @@
 
 Every simulated device (or gateway) is its own broker principal with its own connection, so a fleet of 300 is 300
 TCP connections. Instead of 300 network threads (``loop_start``) or polling each client, the clients hand their
-sockets to one selector (paho's ``on_socket_open``/``on_socket_register_write`` hooks for external event loops),
+sockets to one selector (paho's ``on_socket_open``/``on_socket_close`` hooks for external event loops),
 so the thread sleeps until a socket is readable or writable or a timer is due. All paho calls happen on that one
 thread (timers included), so no locking is needed.
 
@@ -73,19 +73,30 @@ class EventLoop:
 
     # sockets (paho's external-loop hooks) ------------------------------------------------------------------------
     def _open(self, client: mqtt.Client, link: Link, sock: socket.socket) -> None:
+        link.write_armed = False
         self.selector.register(sock, selectors.EVENT_READ, link)
 
     def _close(self, client: mqtt.Client, link: Link, sock: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(sock)
 
-    def _want_write(self, client: mqtt.Client, link: Link, sock: socket.socket) -> None:
+    def arm_write(self, link: Link) -> None:
+        """Watch ``link``'s socket for writability while paho holds unsent data (rare: paho writes at once unless
+        the socket buffer is full or the publish came from inside a paho callback)."""
+        sock = link.client.socket()
+        if sock is None or link.write_armed or not link.client.want_write():
+            return
         with contextlib.suppress(KeyError, ValueError):
             self.selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, link)
+            link.write_armed = True
 
-    def _written(self, client: mqtt.Client, link: Link, sock: socket.socket) -> None:
-        with contextlib.suppress(KeyError, ValueError):
-            self.selector.modify(sock, selectors.EVENT_READ, link)
+    def _writable(self, link: Link) -> None:
+        link.client.loop_write()
+        sock = link.client.socket()
+        if sock is not None and not link.client.want_write():
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.modify(sock, selectors.EVENT_READ, link)
+            link.write_armed = False
 
     # running -----------------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -110,8 +121,9 @@ class EventLoop:
             link: Link = key.data
             if mask & selectors.EVENT_READ:
                 link.client.loop_read()
+                self.arm_write(link)  # a publish made in a paho callback (on_connect) is still queued
             if mask & selectors.EVENT_WRITE and link.client.socket() is not None:
-                link.client.loop_write()
+                self._writable(link)
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
@@ -121,6 +133,7 @@ class EventLoop:
             for link in self.links:
                 if link.client.socket() is not None:
                     link.client.loop_misc()
+                    self.arm_write(link)
 
     def run(self, until: Callable[[], bool]) -> None:
         """Run until ``until()`` is true or ``stop()`` was called."""
@@ -155,6 +168,7 @@ class Link:
     inflight: int = 0
     offline: bool = False
     """Deliberately off the broker (a silence anomaly, or shutting down): no reconnects."""
+    write_armed: bool = False
     _backoff: float = 0.5
 
     def __post_init__(self) -> None:
@@ -168,8 +182,7 @@ class Link:
         c.on_publish = self._on_publish
         c.on_socket_open = self.loop._open
         c.on_socket_close = self.loop._close
-        c.on_socket_register_write = self.loop._want_write
-        c.on_socket_unregister_write = self.loop._written
+        # no on_socket_register_write hook: paho then writes each packet at once (one send, no epoll round trip)
         self.client = c
         self.loop.links.append(self)
 
@@ -179,6 +192,7 @@ class Link:
         self.offline = False
         try:
             self.client.connect(self.host, self.port, keepalive=KEEPALIVE_S, clean_start=True)
+            self.loop.arm_write(self)
         except OSError as exc:
             log.debug("%s: connect failed (%s)", self.username, exc)
             self._retry()
@@ -232,6 +246,8 @@ class Link:
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False
+        if self.write_armed is False and self.client.want_write():
+            self.loop.arm_write(self)
         self.inflight += 1
         self.stats.published += 1
         return True
@@ -247,3 +263,4 @@ class Link:
         else:
             self.publish(self.status_topic, b"offline", retain=True)
             self.client.disconnect()
+        self.loop.arm_write(self)
