@@ -17,6 +17,9 @@ class AlertsConfig(BaseSettings):
     devices_refresh_s: float = 30.0
     """How often a stream evaluator reloads the device registry (kind, ward, unit); devices it has not seen yet are
     looked up as they appear."""
+    mute_cache_s: float = 2.0
+    """How long a stream evaluator reuses its silences/inhibition snapshot for new alerts (the beat's muting
+    refresh corrects anything decided on a snapshot that old)."""
     evaluate_interval_s: float = 30.0
     """Beat interval of scheduled (window) rules."""
     tick_interval_s: float = 15.0

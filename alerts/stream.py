@@ -143,6 +143,9 @@ class StreamEvaluator:
         self.refresh_s = refresh_s if refresh_s is not None else cfg.rules_refresh_s
         self.devices_refresh_s = max(self.refresh_s, cfg.devices_refresh_s) if refresh_s is None else refresh_s
         self._devices_at = float("-inf")
+        self.mute_cache_s = min(self.refresh_s, cfg.mute_cache_s)
+        self._mutes: MuteSnapshot | None = None
+        self._mutes_at = float("-inf")
         self.clock = clock
         self._lock = threading.Lock()
         self._loaded_at = float("-inf")
@@ -383,6 +386,16 @@ class StreamEvaluator:
                 before = min(t for t, _ in work[key])
                 st.samples = [s for s in by_device.get(key[1], []) if s[0] < before]
 
+    def _mute_snapshot(self, conn: Conn, now: datetime) -> MuteSnapshot:
+        """Silences and inhibition sources for new alerts, reused for ``mute_cache_s`` (alerts fired meanwhile
+        by this process are added to it as sources)."""
+        mono = time.monotonic()
+        snap = self._mutes
+        if snap is None or mono - self._mutes_at >= self.mute_cache_s or now < snap.now:
+            snap = MuteSnapshot.load(conn, now)
+            self._mutes, self._mutes_at = snap, mono
+        return snap
+
     def _apply(self, conn: Conn, transitions: list[tuple[StoredRule, str, Transition]]) -> int:
         """Apply transitions in rounds — the k-th transition of every subject together, resolves then fires, each
         round with a handful of bulk statements — which keeps each subject's order (fire, resolve, fire …)."""
@@ -412,7 +425,7 @@ class StreamEvaluator:
                 n += len(lifecycle.resolve_many(conn, resolves, now=now))
             if fires:
                 if mutes is None:
-                    mutes = MuteSnapshot.load(conn, now)
+                    mutes = self._mute_snapshot(conn, now)
                 n += len(lifecycle.fire_many(conn, fires, now=now, mutes=mutes))
         return n
 
