@@ -180,7 +180,7 @@ class AnomalyEngine:
                 if s.start <= t <= s.end:
                     x0, y0 = to_km(s.lon, s.lat)
                     x1, y1 = to_km(dev.lon, dev.lat)
-                    d = math.hypot(x1 - x0, y1 - y0)  # type: ignore[operator]
+                    d = math.hypot(x1 - x0, y1 - y0)
                     surge += s.magnitude * s.ramp(t) * math.exp(-((d / s.radius_km) ** 2))
         spike = self.active(dev.id, "salinity_spike", t)
         lamp = self.active(dev.id, "lamp_failure", t)

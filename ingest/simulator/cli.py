@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulate: --boundaries: {exc}", file=sys.stderr)
         return 2
     devices = generate_fleet(geo, args.devices, args.seed, args.prefix)
-    gateways = []
+    gateways: list[Any] = []
     if args.gateway:
         gateways, devices = plan_gateways(devices, args.prefix, args.per_gateway)
     if args.geojson is not None:

@@ -213,7 +213,7 @@ class Placer:
 
                 def near_centre(x: float, y: float) -> float:
                     px, py = to_km(x, y)
-                    return math.exp(-math.hypot(px - rx, py - ry) / 2.0)  # type: ignore[operator]
+                    return math.exp(-math.hypot(px - rx, py - ry) / 2.0)
 
                 lon, lat = _sample_in(ward, rng, near_centre)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import shapely
@@ -37,13 +37,13 @@ _KX: Final = 111.32 * math.cos(math.radians(9.2))
 _KY: Final = 110.57
 
 
-def to_km(lon: float | NDArray[np.float64], lat: float | NDArray[np.float64]) -> tuple[object, object]:
+def to_km(lon: Any, lat: Any) -> tuple[Any, Any]:
     """Local x/y in km (origin 105°E 9°N)."""
-    return (lon - _LON0) * _KX, (lat - _LAT0) * _KY  # type: ignore[operator]
+    return (lon - _LON0) * _KX, (lat - _LAT0) * _KY
 
 
 def _km_geometry(g: shapely.Geometry) -> shapely.Geometry:
-    return shapely.transform(g, lambda xy: np.column_stack(to_km(xy[:, 0], xy[:, 1])))  # type: ignore[arg-type]
+    return shapely.transform(g, lambda xy: np.column_stack(to_km(xy[:, 0], xy[:, 1])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +75,24 @@ class Geography:
 
     def coast_km(self, lon: float, lat: float) -> float:
         """Distance to the nearest sea coast (km)."""
-        p = shapely.Point(*to_km(lon, lat))  # type: ignore[arg-type]
+        p = shapely.Point(*to_km(lon, lat))
         return float(min(self.west_coast.distance(p), self.east_coast.distance(p)))
 
     def coast_km_many(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
         x, y = to_km(lon, lat)
-        pts = shapely.points(x, y)  # type: ignore[call-overload]
+        pts = shapely.points(x, y)
         return np.minimum(shapely.distance(pts, self.west_coast), shapely.distance(pts, self.east_coast))
 
     def east_weight(self, lon: float, lat: float) -> float:
         """0 on the Gulf of Thailand coast, 1 on the East Sea coast; in between by relative distance."""
-        p = shapely.Point(*to_km(lon, lat))  # type: ignore[arg-type]
+        p = shapely.Point(*to_km(lon, lat))
         dw, de = float(self.west_coast.distance(p)), float(self.east_coast.distance(p))
         return 0.5 if dw + de == 0 else dw / (dw + de)
 
     def urban_km(self, lon: float, lat: float) -> float:
         """Distance to the nearest town centre (km)."""
         x, y = to_km(lon, lat)
-        return min(math.hypot(x - cx, y - cy)  # type: ignore[operator]
+        return min(math.hypot(x - cx, y - cy)
                    for cx, cy in (to_km(*c) for c in URBAN_CENTRES.values()))
 
     def city_wards(self) -> list[Ward]:
@@ -101,7 +101,7 @@ class Geography:
         out = []
         for w in self.wards:
             x, y = to_km(w.rep_lon, w.rep_lat)
-            if w.urban and math.hypot(x - cx, y - cy) <= CITY_RADIUS_KM:  # type: ignore[operator]
+            if w.urban and math.hypot(x - cx, y - cy) <= CITY_RADIUS_KM:
                 out.append(w)
         return out
 

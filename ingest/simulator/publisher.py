@@ -18,7 +18,6 @@ import itertools
 import logging
 import random
 import selectors
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,11 +71,11 @@ class EventLoop:
         self.call_at(time.monotonic() + delay, fn)
 
     # sockets (paho's external-loop hooks) ------------------------------------------------------------------------
-    def _open(self, client: mqtt.Client, link: Link, sock: socket.socket) -> None:
+    def _open(self, client: mqtt.Client, link: Any, sock: Any) -> None:
         link.write_armed = False
         self.selector.register(sock, selectors.EVENT_READ, link)
 
-    def _close(self, client: mqtt.Client, link: Link, sock: socket.socket) -> None:
+    def _close(self, client: mqtt.Client, link: Any, sock: Any) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(sock)
 

@@ -14,6 +14,7 @@ start. Devices behind a gateway have no event channel of their own, so gateway m
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -366,10 +367,10 @@ class Simulator:
             self.loop.call_later(0.0, self._rate_tick)
         else:
             for dev in self.devices:
-                self.loop.call_later(self.rng.uniform(0.0, self.opt.interval), lambda d=dev: self._tick(d))
+                self.loop.call_later(self.rng.uniform(0.0, self.opt.interval), functools.partial(self._tick, dev))
             if self.opt.gateway:
                 for gw in self.gateways:
-                    self.loop.call_later(self.opt.interval, lambda g=gw.id: self._gateway_timer(g))
+                    self.loop.call_later(self.opt.interval, functools.partial(self._gateway_timer, gw.id))
         self.loop.call_later(EXPIRE_EVERY_S, self._expire)
         if self.opt.stats_every > 0:
             self.loop.call_later(self.opt.stats_every, self._report)
