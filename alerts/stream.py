@@ -134,14 +134,20 @@ def _step(rule: StoredRule, st: EvalState, t: float, v: float) -> Transition | N
 
 
 class StreamEvaluator:
-    """Evaluates stream rules on committed batches. One per ingest process; thread-safe for refreshes."""
+    """Evaluates stream rules on committed batches. One per ingest process.
+
+    With ``background`` (the default when ``refresh_s`` is not given, i.e. inside ingest) a daemon thread with its
+    own connection reloads rules, devices and the muting snapshot on their intervals, so no batch pays for a
+    refresh; the first batch loads synchronously. Without it (tests, one-shot use) refreshes happen inline, due at
+    most every ``refresh_s`` (0: before every batch)."""
 
     def __init__(self, settings: Settings | None = None, *, refresh_s: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, background: bool | None = None) -> None:
         self.settings = settings
         cfg = get_config()
         self.refresh_s = refresh_s if refresh_s is not None else cfg.rules_refresh_s
         self.devices_refresh_s = max(self.refresh_s, cfg.devices_refresh_s) if refresh_s is None else refresh_s
+        self.background = background if background is not None else refresh_s is None
         self._devices_at = float("-inf")
         self.mute_cache_s = min(self.refresh_s, cfg.mute_cache_s)
         self._mutes: MuteSnapshot | None = None
@@ -149,13 +155,52 @@ class StreamEvaluator:
         self.clock = clock
         self._lock = threading.Lock()
         self._loaded_at = float("-inf")
-        self._rules: dict[int, StoredRule] = {}
-        self._by_metric: dict[str, list[StoredRule]] = {}
-        self._registry_metrics: frozenset[str] = frozenset()
+        # (rules by id, rules by metric, metrics with kind/ward scopes): replaced as one, read as one
+        self._ruleset: tuple[dict[int, StoredRule], dict[str, list[StoredRule]], frozenset[str]] = ({}, {}, frozenset())
         self._devices: dict[str, DeviceInfo] = {}
         self._unknown: dict[str, float] = {}
         self._store: ReadingsStore | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self.stats = {"batches": 0, "rows_matched": 0, "transitions": 0, "refreshes": 0}
+
+    # -- background refresh ----------------------------------------------------------------------------------------
+    def _start_background(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._background_loop, name="alerts-stream-refresh", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the background refresher (it is a daemon thread: a process may also just exit)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _background_loop(self) -> None:
+        from ops_center.db import connect
+        from ops_center.settings import get_settings
+
+        url = (self.settings or get_settings()).database_url
+        conn: Conn | None = None
+        while not self._stop.wait(min(self.refresh_s, self.mute_cache_s or self.refresh_s)):
+            try:
+                if conn is None or conn.closed:
+                    conn = connect(url, autocommit=True, application_name="alerts-stream-refresh")
+                mono = time.monotonic()
+                if mono - self._loaded_at >= self.refresh_s:
+                    self.refresh(conn, devices=mono - self._devices_at >= self.devices_refresh_s)
+                if mono - self._mutes_at >= self.mute_cache_s:
+                    snap = MuteSnapshot.load(conn, datetime.fromtimestamp(self.clock(), UTC))
+                    with self._lock:
+                        self._mutes, self._mutes_at = snap, time.monotonic()
+            except Exception:  # a database outage: keep the caches, try again next round
+                log.warning("alert rule refresh failed; keeping the cached rules", exc_info=True)
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
 
     # -- caches ----------------------------------------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -181,9 +226,7 @@ class StreamEvaluator:
             self._store = ReadingsStore.for_connection(conn)
         now = time.monotonic()
         with self._lock:
-            self._rules = {r.id: r for r in rules}
-            self._by_metric = dict(by_metric)
-            self._registry_metrics = frozenset(registry)
+            self._ruleset = ({r.id: r for r in rules}, dict(by_metric), frozenset(registry))
             if loaded is not None:
                 self._devices = loaded
                 self._unknown = {}
@@ -193,9 +236,14 @@ class StreamEvaluator:
 
     def _refresh_if_due(self, conn: Conn) -> None:
         now = time.monotonic()
+        if self.background and self._loaded_at != float("-inf"):
+            self._start_background()
+            return
         if now - self._loaded_at >= self.refresh_s:
             with conn.transaction():
                 self.refresh(conn, devices=now - self._devices_at >= self.devices_refresh_s)
+            if self.background:
+                self._start_background()
 
     def _lookup_devices(self, conn: Conn, ids: set[str]) -> None:
         """Devices registered since the last refresh (or never): fetched once, misses remembered for a while."""
@@ -219,12 +267,12 @@ class StreamEvaluator:
         if not rows:
             return 0
         self._refresh_if_due(conn)
-        by_metric = self._by_metric
+        rules, by_metric, registry = self._ruleset
         if not by_metric:
             return 0
-        if self._registry_metrics:
+        if registry:
             devices = self._devices
-            missing = {d for _, d, m, _ in rows if m in self._registry_metrics and d not in devices}
+            missing = {d for _, d, m, _ in rows if m in registry and d not in devices}
             if missing:
                 self._lookup_devices(conn, missing)
         work = self._match(rows, by_metric)
@@ -235,7 +283,7 @@ class StreamEvaluator:
         for attempt in (1, 2, 3):
             try:
                 with conn.transaction():
-                    n = self._evaluate(conn, work)
+                    n = self._evaluate(conn, work, rules)
                 self.stats["transitions"] += n
                 return n
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
@@ -248,7 +296,8 @@ class StreamEvaluator:
                 log.info("a rule was deleted under the cache; reloading rules")
                 with conn.transaction():
                     self.refresh(conn)
-                work = self._match(rows, self._by_metric)
+                rules, by_metric, registry = self._ruleset
+                work = self._match(rows, by_metric)
                 if not work:
                     return 0
         return 0  # pragma: no cover
@@ -283,8 +332,8 @@ class StreamEvaluator:
                     work[(r.id, d)] = readings
         return work
 
-    def _evaluate(self, conn: Conn, work: dict[tuple[int, str], list[tuple[float, float]]]) -> int:
-        rules = self._rules
+    def _evaluate(self, conn: Conn, work: dict[tuple[int, str], list[tuple[float, float]]],
+                  rules: dict[int, StoredRule]) -> int:
         keys = sorted(work)
         # threshold states that are "ok" are the default: only pending/firing rows are read; rate states always
         thr = sorted({k[0] for k in keys if isinstance(rules[k[0]].rule, ThresholdRule)})
@@ -308,7 +357,7 @@ class StreamEvaluator:
                 changed.append(key)
         if not changed:
             return 0
-        changed = self._not_superseded(conn, changed, work)
+        changed = self._not_superseded(conn, changed, work, rules)
         if not changed:
             return 0
         got = conn.execute(_LOCK_SQL, ([k[0] for k in changed], [k[1] for k in changed],
@@ -322,7 +371,7 @@ class StreamEvaluator:
                 seeds.append((key, st))
             states[key] = st
         if seeds:
-            self._seed_rate(conn, seeds, work)
+            self._seed_rate(conn, seeds, work, rules)
         transitions: list[tuple[StoredRule, str, Transition]] = []
         for key in changed:
             rule, st = rules[key[0]], states[key]
@@ -341,7 +390,8 @@ class StreamEvaluator:
         return self._apply(conn, transitions)
 
     def _not_superseded(self, conn: Conn, keys: list[tuple[int, str]],
-                        work: dict[tuple[int, str], list[tuple[float, float]]]) -> list[tuple[int, str]]:
+                        work: dict[tuple[int, str], list[tuple[float, float]]],
+                        rules: dict[int, StoredRule]) -> list[tuple[int, str]]:
         """Drop keys whose device already has a newer committed reading of the rule's metric than anything this
         batch brings for it (a late batch from another ingest process)."""
         store = self._store
@@ -349,33 +399,33 @@ class StreamEvaluator:
             return keys
         by_metric: dict[str, set[str]] = defaultdict(set)
         for rid, subject in keys:
-            by_metric[_metric(self._rules[rid])].add(subject)
+            by_metric[_metric(rules[rid])].add(subject)
         newest: dict[tuple[str, str], float] = {}
         for metric, devices in by_metric.items():
             for r in store.latest(conn, sorted(devices), metric):
                 newest[(r.device_id, metric)] = r.time.timestamp()
         out = []
         for key in keys:
-            metric = _metric(self._rules[key[0]])
+            metric = _metric(rules[key[0]])
             latest = newest.get((key[1], metric))
             if latest is None or max(t for t, _ in work[key]) >= latest - 1e-6:
                 out.append(key)
         return out
 
     def _seed_rate(self, conn: Conn, seeds: list[tuple[tuple[int, str], EvalState]],
-                   work: dict[tuple[int, str], list[tuple[float, float]]]) -> None:
+                   work: dict[tuple[int, str], list[tuple[float, float]]], rules: dict[int, StoredRule]) -> None:
         """New (rule, device) pairs start their window from the readings store (one query per metric and
         window), so a rate rule created while data flows, or a state row lost, needs no warm-up."""
         store = self._store or ReadingsStore.for_connection(conn)
         groups: dict[tuple[str, float], list[tuple[tuple[int, str], EvalState]]] = defaultdict(list)
         for key, st in seeds:
-            spec = self._rules[key[0]].rule
+            spec = rules[key[0]].rule
             assert isinstance(spec, RateRule)
             groups[(spec.metric, spec.window)].append((key, st))
         for (metric, window), items in groups.items():
             first = min(min(t for t, _ in work[key]) for key, _ in items)
             end = datetime.fromtimestamp(first, UTC)
-            slot = max(1, int(rate.slot_s(self._rules[items[0][0][0]].rule)))  # type: ignore[arg-type]
+            slot = max(1, int(rate.slot_s(rules[items[0][0][0]].rule)))  # type: ignore[arg-type]
             buckets = store.bucketed(conn, metric, end - timedelta(seconds=window), end, timedelta(seconds=slot),
                                      "last", sorted({key[1] for key, _ in items}))
             by_device: dict[str, list[list[float]]] = defaultdict(list)
@@ -391,7 +441,8 @@ class StreamEvaluator:
         by this process are added to it as sources)."""
         mono = time.monotonic()
         snap = self._mutes
-        if snap is None or mono - self._mutes_at >= self.mute_cache_s or now < snap.now:
+        stale = mono - self._mutes_at >= self.mute_cache_s * (3 if self.background else 1)
+        if snap is None or stale or now < snap.now:
             snap = MuteSnapshot.load(conn, now)
             self._mutes, self._mutes_at = snap, mono
         return snap
