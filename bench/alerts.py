@@ -186,6 +186,7 @@ class Probe:
         self.alert_ms: list[float] = []
         self.commit_ms: list[float] = []
         self.sent = 0
+        self.publishing = True
         self.stop = threading.Event()
         self.ready = threading.Event()
 
@@ -218,7 +219,7 @@ class Probe:
         pub = Publisher(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(),
                         f"probe-pub-{time.time_ns()}")
         n = len(self.devices)
-        while not self.stop.is_set():
+        while not self.stop.is_set() and self.publishing:
             dev = self.devices[self.sent % n]
             value = 150.0 if (self.sent // n) % 2 == 0 else 50.0
             pub.client.publish(f"ops/v1/devices/{dev}/telemetry",
@@ -236,7 +237,11 @@ class Probe:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        time.sleep(1.0)
+        self.publishing = False
+        deadline = time.monotonic() + 15
+        want = self.alert_ms if self.rule_id is not None else self.commit_ms
+        while time.monotonic() < deadline and len(want) < self.sent:  # let the last commits arrive
+            time.sleep(0.1)
         self.stop.set()
         for t in self.threads:
             t.join(5)
