@@ -338,3 +338,33 @@ def test_channels_policies_and_inhibition_rules(client, admin, operator) -> None
     assert {"flood-incident-mutes-water-level", "ward-alert-mutes-device-alerts", inh["name"]} <= set(names)
     assert client.delete(f"/inhibit-rules/{r.json()['id']}", headers=operator.headers).status_code == 204
     assert client.get("/notifications", headers=operator.headers).status_code == 200
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/escalation-policies", {"name": "p", "steps": [{"after": "soon", "channels": ["a"]}]}, "steps[0].after"),
+    ("/escalation-policies", {"name": "p", "steps": [{"after": 0, "channels": ["a'; DROP TABLE alerts;--"]}]},
+     "steps[0].channels[0]"),
+    ("/escalation-policies", {"name": "p", "steps": [{"after": i * 60, "channels": ["a"]} for i in range(50)]},
+     "steps"),
+    ("/escalation-policies", {"name": "p", "steps": [{"after": 0, "channels": ["a"]}], "repeat": "10s"}, "repeat"),
+    ("/escalation-policies", {"name": "p" * 500, "steps": [{"after": 0, "channels": ["a"]}]}, "name"),
+    ("/escalation-policies", {"name": "p", "steps": {"after": 0}}, "steps"),
+    ("/escalation-policies", {"name": "p", "steps": [{"after": 0, "channels": ["a"]}],
+                              "repeat_severities": ["urgent"]}, "repeat_severities[0]"),
+    ("/inhibit-rules", {"name": "i", "source": "weather", "source_matchers": [{"name": "a", "value": "b"}],
+                        "target_matchers": [{"name": "a", "value": "b"}]}, "source"),
+    ("/inhibit-rules", {"name": "i", "source_matchers": [], "target_matchers": [{"name": "a", "value": "b"}]},
+     "source_matchers"),
+    ("/inhibit-rules", {"name": "i", "source_matchers": [{"name": "a", "op": "~~", "value": "b"}],
+                        "target_matchers": [{"name": "a", "value": "b"}]}, "source_matchers[0].op"),
+    ("/inhibit-rules", {"name": "i", "source_matchers": [{"name": "a", "value": {"nested": [1, 2]}}],
+                        "target_matchers": [{"name": "a", "value": "b"}]}, "source_matchers[0].value"),
+    ("/notify-channels", {"name": "c", "type": "sms", "config": {}}, "type"),
+    ("/notify-channels", {"name": "c", "type": "email", "config": {"to": ["a@b.vn"], "port": 99999}}, "config.port"),
+    ("/notify-channels", {"name": "c", "type": "webhook", "config": {"url": "http://x/" + "a" * 5000}}, "config.url"),
+    ("/notify-channels", {"name": "c", "type": "email", "config": {"to": ["a@b.vn"], "password_env": "$(rm -rf)"}},
+     "config.password_env"),
+])
+def test_bad_configuration_is_refused_naming_the_field(client, admin, path, body, field) -> None:  # type: ignore[no-untyped-def]
+    got = _problem(client.post(path, json=body, headers=admin.headers), 422)
+    assert field in _fields(got), got

@@ -133,3 +133,39 @@ def test_scheduled_rule_in_a_real_worker_notifies_a_real_receiver(stack, setting
         _until("the resolve", lambda: _alerts(conn, rid)[0]["ends_at"] is not None)
         _until("the resolved message", lambda: len(rec.delivered) == 2)
         assert sorted(b["event"] for b in rec.delivered.values()) == ["firing", "resolved"]
+
+
+def test_tick_in_a_real_worker_unmutes_when_a_silence_expires(stack, settings, conn) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from celery import Celery
+
+    from alerts import lifecycle, silences
+    from alerts.lifecycle import Firing
+    from alerts.rules import store
+
+    with webhook_receiver() as rec, worker(stack, uid("w-tick")):
+        ch = uid("ch")
+        conn.execute("INSERT INTO notify_channels (name, type, config) VALUES (%s, 'webhook', %s)",
+                     (ch, Jsonb({"url": rec.url})))
+        pol = uid("pol")
+        escalation.upsert_policy(conn, escalation.validate_policy({"name": pol, "steps": [{"channels": [ch]}]}),
+                                 "test")
+        conn.commit()
+        rid = make_rule(conn, {"kind": "threshold", "metric": "ph", "operator": "<", "value": 5, "escalation": pol,
+                               "scope": {"device": "none"}})
+        dev = uid("dev")
+        now = datetime.now(UTC)
+        silences.create(conn, silences.validate_silence({
+            "matchers": [{"name": "device", "value": dev}], "ends_at": (now + timedelta(seconds=2)).isoformat(),
+            "comment": "Hiệu chuẩn đầu đo pH"}), "op", now)
+        rule = store.stored(store.get_rule(conn, rid))  # type: ignore[arg-type]
+        change = lifecycle.fire(conn, Firing(rule.ref, dev, {"device": dev}, f"pH thấp tại {dev}", 4.2, now), now=now)
+        conn.commit()
+        assert change is not None and change.alert["muted"]
+        time.sleep(2.2)
+        Celery(broker=settings.redis_url).send_task("alerts.tick")
+        body = _until("the notification after the silence expired", lambda: next(iter(rec.delivered.values()), None))
+        assert body["alert"]["id"] == change.alert["id"] and body["transition"] == "unmuted"
+        [a] = _alerts(conn, rid)
+        assert not a["muted"]

@@ -294,3 +294,36 @@ def test_acknowledge_assign_and_resolve_by_an_operator(conn, evaluator) -> None:
                                          (f"alert:{a['id']}",)).fetchall()]
     conn.commit()
     assert events == ["fired", "acknowledged", "assigned", "resolved", "reopened"]
+
+
+def test_active_by_ward_counts_open_unmuted_alerts(conn) -> None:  # type: ignore[no-untyped-def]
+    from alerts.service import active_by_ward
+
+    set_name = uid("set")
+    conn.execute("INSERT INTO boundary_sets (name, valid_from) VALUES (%s, '2025-07-01')", (set_name,))
+    w1, w2, d1 = uid("w")[:10], uid("w")[:10], uid("d")[:10]
+    for level, code, parent in (("district", d1, None), ("ward", w1, d1), ("ward", w2, d1)):
+        conn.execute("INSERT INTO boundary_units (set_name, level, code, name, parent_code, area_km2, rep_lon, rep_lat, "
+                     "geom) VALUES (%s, %s, %s, %s, %s, 1, 105, 9, '\\x00')", (set_name, level, code, code, parent))
+    conn.commit()
+    crit = make_rule(conn, {"kind": "threshold", "metric": "ph", "operator": "<", "value": 5, "severity": "critical",
+                            "scope": {"device": "none"}})
+    minor = make_rule(conn, {"kind": "threshold", "metric": "ph", "operator": "<", "value": 6, "severity": "minor",
+                             "scope": {"device": "none"}})
+    for rid, ward in ((crit, w1), (crit, w1), (minor, w1), (minor, w2)):
+        d = uid("d")
+        _fire(conn, rid, d, {"device": d, "ward": w1 if ward == w1 else w2, "ward_set": set_name}, T0)
+    gone = _fire(conn, minor, uid("d"), {"ward": w2, "ward_set": set_name}, T0)
+    lifecycle.resolve(conn, alert_id=gone["id"], now=T0)
+    muted_dev = uid("d")
+    silences.create(conn, silences.validate_silence({"matchers": [{"name": "device", "value": muted_dev}],
+                                                     "ends_at": (T0 + timedelta(days=300)).isoformat(),
+                                                     "comment": "x"}), "op", T0)
+    conn.commit()
+    _fire(conn, crit, muted_dev, {"device": muted_dev, "ward": w2, "ward_set": set_name}, T0)
+    wards = active_by_ward(conn, set_name, "ward", now=T0 + timedelta(minutes=1))
+    assert wards[w1] == {"critical": 2, "major": 0, "minor": 1, "info": 0, "total": 3}
+    assert wards[w2] == {"critical": 0, "major": 0, "minor": 1, "info": 0, "total": 1}
+    districts = active_by_ward(conn, set_name, "district", now=T0 + timedelta(minutes=1))
+    assert districts == {d1: {"critical": 2, "major": 0, "minor": 2, "info": 0, "total": 4}}
+    conn.commit()
