@@ -41,6 +41,20 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     return TokenOut(access_token=token, expires_in=ttl, role=user.role)
 
 
+@router.post("/auth/refresh", response_model=TokenOut)
+def refresh(principal: CurrentPrincipal, conn: ConnDep, settings: SettingsDep, request: Request) -> TokenOut:
+    """A fresh token for a signed-in user whose account is still enabled (screens renew every few minutes)."""
+    request.state.audit_target = "session"
+    if principal.kind != "user":
+        raise HTTPException(403, "API keys do not expire and need no refresh")
+    user = users.get_user(conn, principal.name)
+    if user is None or user.disabled:
+        raise HTTPException(401, "account disabled or removed", headers={"WWW-Authenticate": "Bearer"})
+    token, ttl = issue_token(settings.jwt_secret.get_secret_value(), user.username, user.role.value,
+                             settings.jwt_ttl_s)
+    return TokenOut(access_token=token, expires_in=ttl, role=user.role)
+
+
 class MeOut(BaseModel):
     name: str
     role: Role

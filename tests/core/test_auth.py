@@ -145,3 +145,14 @@ def test_cursor_pagination(client: TestClient, admin) -> None:  # type: ignore[n
     assert len(seen) == len(set(seen)) >= 2
     bad = client.get("/users", headers=admin.headers, params={"cursor": "!!garbage!!"})
     assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
+
+
+def test_refresh_gives_a_new_token_while_the_account_is_enabled(client: TestClient, login, db) -> None:  # type: ignore[no-untyped-def]
+    op = login("operator")
+    r = client.post("/auth/refresh", headers=op.headers)
+    assert r.status_code == 200 and r.json()["role"] == "operator"
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}).status_code == 200
+    db.execute("UPDATE users SET disabled = true WHERE username = %s", (op.username,))
+    r = client.post("/auth/refresh", headers=op.headers)
+    assert r.status_code == 401 and "disabled" in r.json()["detail"]
+    assert client.post("/auth/refresh").status_code == 401

@@ -20,10 +20,28 @@ export function logout(reason) {
   location.assign(`/login?next=${next}${reason ? `&reason=${encodeURIComponent(reason)}` : ""}`);
 }
 
+const RENEW_EVERY_MS = 5 * 60 * 1000;
+let renewTimer = null;
+
+/** A wall screen stays open for days while a token lives minutes: renew it while the page is open
+ * (POST /auth/refresh answers only while the account is still enabled). */
+function keepRenewing() {
+  if (renewTimer) return;
+  renewTimer = setInterval(async () => {
+    const s = session();
+    if (!s) return;
+    try {
+      const res = await fetch("/auth/refresh", { method: "POST", headers: { Authorization: `Bearer ${s.token}` } });
+      if (res.ok) saveSession((await res.json()).access_token, s.user, s.role);
+    } catch { /* offline for a moment: the next round tries again */ }
+  }, RENEW_EVERY_MS);
+}
+
 /** The session, or a redirect to the login page. */
 export function requireSession() {
   const s = session();
   if (!s) logout();
+  else keepRenewing();
   return s;
 }
 

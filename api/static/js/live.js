@@ -1,6 +1,6 @@
 // The /ws/live client: subscribe, hand events to the screen, reconnect with last_event_id so nothing is missed.
 
-import { logout } from "./api.js";
+import { logout, session } from "./api.js";
 
 export class LiveFeed {
   /**
@@ -34,7 +34,8 @@ export class LiveFeed {
   connect() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     this.onState("connecting");
-    const ws = new WebSocket(`${proto}://${location.host}/ws/live?token=${encodeURIComponent(this.token)}`);
+    const token = session()?.token || this.token; // the newest token: api.js renews it while the screen is open
+    const ws = new WebSocket(`${proto}://${location.host}/ws/live?token=${encodeURIComponent(token)}`);
     this.ws = ws;
     ws.onmessage = (m) => this.handle(JSON.parse(m.data));
     ws.onclose = (e) => {
