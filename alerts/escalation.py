@@ -16,9 +16,10 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.durations import parse_duration
-from alerts.models import ALERT_COLUMNS
+from alerts.models import ALERT_COLUMNS, alert_json
 from alerts.notify import outbox
 from alerts.rules.models import SEVERITIES, RuleError, Severity, format_errors
+from ops_center import events
 from ops_center.db import Conn, fetch_all, fetch_one
 
 ChannelName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
@@ -157,10 +158,13 @@ def policy_id_by_name(conn: Conn, name: str) -> int | None:
 
 
 # -- the ladder ----------------------------------------------------------------------------------------------------
-def _timeline(conn: Conn, alert_id: int, kind: str, at: datetime, detail: dict[str, Any]) -> int:
+def _timeline(conn: Conn, alert: dict[str, Any], kind: str, at: datetime, detail: dict[str, Any]) -> int:
+    """A timeline entry of the ladder, and its ``alert`` event for the live feed."""
     row = conn.execute("INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) VALUES (%s, %s, %s, %s, %s) "
-                       "RETURNING id", (alert_id, at, kind, "escalation", Jsonb(detail))).fetchone()
+                       "RETURNING id", (alert["id"], at, kind, "escalation", Jsonb(detail))).fetchone()
     assert row is not None
+    events.emit(conn, "alert", {**alert_json(alert, at), "transition": kind, "detail": detail},
+                subject=f"alert:{alert['id']}", ward_code=(alert["labels"] or {}).get("ward"))
     return int(row[0])
 
 
@@ -204,7 +208,7 @@ def advance(conn: Conn, alert: dict[str, Any], policy: Policy, now: datetime,
         if level == 0 and first_cause is not None:
             cause, transition, event = first_cause[0], first_cause[1], "firing"
         else:
-            cause = _timeline(conn, alert["id"], "escalated", now,
+            cause = _timeline(conn, alert, "escalated", now,
                               {"level": level, "channels": list(step.channels), "policy": policy.name})
             transition, event = "escalated", ("firing" if level == 0 else "escalated")
         outbox.enqueue(conn, alert, step.channels, event, cause, now, transition=transition,  # type: ignore[arg-type]
@@ -218,7 +222,7 @@ def advance(conn: Conn, alert: dict[str, Any], policy: Policy, now: datetime,
         if next_at <= now:  # a reminder is due
             reminders += 1
             channels = policy.reminder_channels(level)
-            cause = _timeline(conn, alert["id"], "reminder", now,
+            cause = _timeline(conn, alert, "reminder", now,
                               {"reminder": reminders, "channels": channels, "policy": policy.name})
             outbox.enqueue(conn, alert, channels, "reminder", cause, now, transition="reminder",
                            detail={"reminder": reminders, "policy": policy.name})
