@@ -181,8 +181,10 @@ class Probe:
     commits through LISTEN: the alert events (fired / resolved) and the batches' telemetry events (which carry the
     newest reading per device: with ten devices every probe reading shows up)."""
 
-    def __init__(self, st: BenchStack, devices: list[str], rule_id: int | None, period_s: float = 0.1) -> None:
-        self.st, self.devices, self.rule_id, self.period = st, devices, rule_id, period_s
+    def __init__(self, st: BenchStack, devices: list[str], rule_id: int | None, period_s: float = 0.1,
+                 start: int = 0) -> None:
+        """``start``: continue the alternation of a previous probe, so every reading is again a transition."""
+        self.st, self.devices, self.rule_id, self.period, self.start = st, devices, rule_id, period_s, start
         self.alert_ms: list[float] = []
         self.commit_ms: list[float] = []
         self.sent = 0
@@ -220,8 +222,9 @@ class Probe:
                         f"probe-pub-{time.time_ns()}")
         n = len(self.devices)
         while not self.stop.is_set() and self.publishing:
-            dev = self.devices[self.sent % n]
-            value = 150.0 if (self.sent // n) % 2 == 0 else 50.0
+            k = self.start + self.sent
+            dev = self.devices[k % n]
+            value = 150.0 if (k // n) % 2 == 0 else 50.0
             pub.client.publish(f"ops/v1/devices/{dev}/telemetry",
                                orjson.dumps({"ts": time.time(), "metrics": {"water_level_cm": value}}), qos=1)
             self.sent += 1
@@ -308,6 +311,7 @@ def bench_stream(st: BenchStack, rate: float, seconds: float, n_pub: int, bg_rul
             sent2, achieved2 = background(st, rate, seconds, n_pub, sent)
         out["ours"] = {"alert_latency_ms": pct(probe.alert_ms), "commit_latency_ms": pct(probe.commit_ms),
                        "background_achieved": achieved2, "probe_readings": probe.sent}
+        previous = probe.sent
         sent3 = 0
         if bg_rules:
             with connect(url) as c:
@@ -322,7 +326,7 @@ def bench_stream(st: BenchStack, rate: float, seconds: float, n_pub: int, bg_rul
                 c.commit()
             time.sleep(2)
             print(f"  stress: plus {bg_rules} rules matching every background reading ...", flush=True)
-            with Probe(st, probes, rid) as probe:
+            with Probe(st, probes, rid, start=previous) as probe:
                 sent3, achieved3 = background(st, rate, seconds, n_pub, sent + sent2)
             with connect(url) as c:
                 state_rows = c.execute("SELECT count(*) FROM alert_rule_state").fetchone()[0]
