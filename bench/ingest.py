@@ -134,30 +134,38 @@ class LatencyProbe:
 
 
 class Ingest:
-    def __init__(self, st: BenchStack) -> None:
-        self.port = free_port()
-        self.env = {**os.environ, **st.env, "OPS_INGEST_METRICS_PORT": str(self.port),
-                    "OPS_INGEST_CLIENT_ID": "bench-ingest"}
+    """``n`` ingest processes sharing the subscription (``--ingest-processes``)."""
+
+    def __init__(self, st: BenchStack, n: int = 1) -> None:
+        self.ports = [free_port() for _ in range(n)]
+        self.port = self.ports[0]
+        self.envs = [{**os.environ, **st.env, "OPS_INGEST_METRICS_PORT": str(port),
+                      "OPS_INGEST_CLIENT_ID": f"bench-ingest-{i}"} for i, port in enumerate(self.ports)]
         self.log = open(st.run_dir / "ingest.log", "ab")  # noqa: SIM115
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> float:
-        """Start and wait until connected; returns the time it connected."""
-        self.proc = subprocess.Popen([OPS, "ingest"], env=self.env, stdout=self.log, stderr=self.log)
-        for _ in range(600):
-            try:
-                if metric(self.port, "ingest_broker_connected") == 1.0:
-                    return time.perf_counter()
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("ingest did not connect")
+        """Start every process and wait until all are connected; returns the time the last one connected."""
+        self.procs = [subprocess.Popen([OPS, "ingest"], env=env, stdout=self.log, stderr=self.log)
+                      for env in self.envs]
+        for port in self.ports:
+            for _ in range(600):
+                try:
+                    if metric(port, "ingest_broker_connected") == 1.0:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.02)
+            else:
+                raise RuntimeError("ingest did not connect")
+        return time.perf_counter()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(120)
-            self.proc = None
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait(120)
+        self.procs = []
 
 
 def drain(st: BenchStack, ing: Ingest, total_msgs: int, readings: int, n_pub: int, *, prefix: str,
@@ -188,6 +196,7 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=300_000)
     ap.add_argument("--packs", type=int, default=20_000)
     ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--ingest-processes", type=int, default=1)
     ap.add_argument("--live-rate", type=float, default=5000.0, help="messages/s during the latency run")
     ap.add_argument("--live-seconds", type=float, default=15.0)
     args = ap.parse_args()
@@ -210,7 +219,7 @@ def main() -> int:
         ceil = result["ceiling"]["rate"]
         print(f"  {ceil:,.0f} msg/s", flush=True)
 
-        ing = Ingest(st)
+        ing = Ingest(st, args.ingest_processes)
         ing.start()  # creates the persistent session and shared subscription
         ing.stop()
         try:
