@@ -300,7 +300,9 @@ def test_active_by_ward_counts_open_unmuted_alerts(conn) -> None:  # type: ignor
     from alerts.service import active_by_ward
 
     set_name = uid("set")
-    conn.execute("INSERT INTO boundary_sets (name, valid_from) VALUES (%s, '2025-07-01')", (set_name,))
+    # a family of its own: a set of the default family would take over "the set in force" for every later test
+    conn.execute("INSERT INTO boundary_sets (name, family, valid_from) VALUES (%s, %s, '2025-07-01')",
+                 (set_name, uid("fam")))
     w1, w2, d1 = uid("w")[:10], uid("w")[:10], uid("d")[:10]
     for level, code, parent in (("district", d1, None), ("ward", w1, d1), ("ward", w2, d1)):
         conn.execute("INSERT INTO boundary_units (set_name, level, code, name, parent_code, area_km2, rep_lon, rep_lat, "
