@@ -171,9 +171,10 @@ def _incidents(conn: Conn, data: BriefData) -> None:
                (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) AS overdue
         FROM incidents
         WHERE reported_at < %(end)s AND (reported_at >= %(start)s OR status NOT IN ('resolved', 'closed'))
-        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END,
-                 (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) DESC,
-                 reported_at DESC
+        ORDER BY (reported_at >= %(start)s) DESC,  -- the day's own incidents first, then older open ones
+                 CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END,
+                 reported_at DESC,
+                 (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) DESC
         LIMIT 10""", {"start": data.start, "end": data.end})
     labels: dict[str, str] = {}
     try:

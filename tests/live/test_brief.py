@@ -27,7 +27,7 @@ def test_daily_brief_keeps_vietnamese_diacritics(client, login, camau, db, tmp_p
     marker = tag()
     fire_alert(db, ward["code"], f"Độ mặn vượt ngưỡng ở Đầm Dơi {marker}", "critical")
     r = client.post("/incidents", headers=op.headers, json={
-        "title": f"Ngập úng phố chợ {marker}", "category": "flooding",
+        "title": f"Ngập úng phố chợ {marker}", "category": "flooding", "severity": "critical",
         "lon": ward["lon"], "lat": ward["lat"]})
     assert r.status_code == 201, r.text
     leader = login("leader")
