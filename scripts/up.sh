@@ -28,6 +28,11 @@ if has_cmd wards; then
   "$OPS" wards ensure-demo || warn "boundary import failed (see above)"
 fi
 
+if has_cmd alerts; then
+  say "loading the starting alert rules (upserted by name)"
+  "$OPS" alerts load-rules "$ROOT/alerts/data/camau-demo-rules.yaml" || warn "alert rules not loaded (see above)"
+fi
+
 cred="$RUN/admin-credentials"
 if [ ! -f "$cred" ]; then
   pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
