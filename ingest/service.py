@@ -120,10 +120,11 @@ class IngestService:
         if self.conn is None or self.conn.closed:
             self.conn = connect(self.settings.database_url, autocommit=True, connect_timeout=5,
                                 application_name=f"ops-ingest:{self.client_id}")
-            store = ReadingsStore.for_connection(self.conn)
-            self.writer = BatchWriter(store, dead_letter_cap=self.settings.dead_letter_payload_cap,
-                                      hooks=stream_hooks(), on_device_event=device_event_hook(),
-                                      on_dossier_events=dossier_hook())
+            if self.writer is None:  # once: the hooks hold state (the stream evaluator has its own thread)
+                store = ReadingsStore.for_connection(self.conn)
+                self.writer = BatchWriter(store, dead_letter_cap=self.settings.dead_letter_payload_cap,
+                                          hooks=stream_hooks(), on_device_event=device_event_hook(),
+                                          on_dossier_events=dossier_hook())
             self.registry.force_refresh(self.conn)
         return self.conn
 
@@ -252,6 +253,11 @@ class IngestService:
         time.sleep(0.2)  # let the network thread send the last acks
         self.client.disconnect()
         self.client.loop_stop()
+        if self.writer is not None:
+            for hook in self.writer.hooks:
+                close = getattr(hook, "close", None)
+                if close is not None:
+                    close()
         if self.conn is not None:
             self.conn.close()
         log.info("ingest stopped cleanly")
