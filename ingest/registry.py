@@ -10,7 +10,7 @@ import time
 
 from ingest.registry_types import DeviceInfo
 from ops_center.db import Conn
-from ops_center.devices.service import load_registry
+from ops_center.devices.service import load_registry, registry_stamp
 
 
 def load(conn: Conn) -> dict[str, DeviceInfo]:
@@ -26,6 +26,7 @@ class Registry:
         self.refresh_s = refresh_s
         self._loaded_at = 0.0
         self._miss = False
+        self._stamp: str | None = None
 
     def get(self, device_id: str, /) -> DeviceInfo | None:
         info = self.devices.get(device_id)
@@ -34,14 +35,20 @@ class Registry:
         return info
 
     def refresh_if_due(self, conn: Conn) -> bool:
+        """Reload when a message named an unknown id (at most once a second), or when the periodic check finds the
+        registry's change stamp moved; an unchanged registry costs one small query, not a reload."""
         now = time.monotonic()
         age = now - self._loaded_at
-        if age >= self.refresh_s or (self._miss and age >= 1.0):
-            self.devices = load(conn)
-            self._loaded_at, self._miss = now, False
-            return True
-        return False
+        if not (age >= self.refresh_s or (self._miss and age >= 1.0)):
+            return False
+        self._loaded_at = now
+        stamp = registry_stamp(conn)
+        self._miss = False
+        if stamp == self._stamp:  # a new or changed device moves the stamp; unknown ids alone do not reload
+            return False
+        self.devices, self._stamp = load(conn), stamp
+        return True
 
     def force_refresh(self, conn: Conn) -> None:
-        self._loaded_at = 0.0
+        self._loaded_at, self._stamp = 0.0, None
         self.refresh_if_due(conn)

@@ -20,50 +20,27 @@ from fastapi.testclient import TestClient
 from ops_center import settings as settings_module
 from ops_center.auth.users import create_user
 from ops_center.db import Conn, connect
-from ops_center.migrate import migrate
 from ops_center.settings import Settings
-from ops_center.testing.services import (
-    Broker,
-    broker,
-    database,
-    free_port,
-    redis_server,
-    settings_env,
-    test_settings,
-)
+from ops_center.testing.services import PrivateStack, private_stack
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-@dataclass
-class Stack:
-    settings: Settings
-    broker: Broker
-    run_dir: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        return settings_env(self.settings)
+Stack = PrivateStack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    run_dir = tmp_path_factory.mktemp("stack")
-    redis_port, mqtt_port = free_port(), free_port()
-    with database() as url, redis_server(redis_port, run_dir / "redis"):
-        settings = test_settings(run_dir, url, mqtt_port, redis_port)
-        with connect(url, autocommit=True) as conn:
-            migrate(conn, "postgres")
-        with broker(settings, run_dir / "mosquitto") as b:
-            saved = dict(os.environ)
-            os.environ.update({k: v for k, v in settings_env(settings).items() if k.startswith("OPS_")})
+    with private_stack(tmp_path_factory.mktemp("stack")) as st:
+        saved = dict(os.environ)
+        os.environ.update({k: v for k, v in st.env.items() if k.startswith("OPS_")})
+        settings_module.get_settings.cache_clear()
+        try:
+            yield st
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
             settings_module.get_settings.cache_clear()
-            try:
-                yield Stack(settings, b, run_dir)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
-                settings_module.get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -229,3 +229,32 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with suppress(subprocess.CalledProcessError):
             pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class PrivateStack:
+    """A whole private stack: a migrated database, our Mosquitto, a Redis, and the settings that point at them."""
+
+    settings: Settings
+    broker: Broker
+    run_dir: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment that makes a child process use this stack."""
+        return settings_env(self.settings)
+
+
+@contextmanager
+def private_stack(run_dir: Path, db_prefix: str = "ops_test") -> Iterator[PrivateStack]:
+    """Start the stack used by the test session and by the benchmarks; everything is removed afterwards."""
+    from ops_center.db import connect
+    from ops_center.migrate import migrate
+
+    redis_port, mqtt_port = free_port(), free_port()
+    with database(db_prefix) as url, redis_server(redis_port, run_dir / "redis"):
+        settings = test_settings(run_dir, url, mqtt_port, redis_port)
+        with connect(url, autocommit=True) as conn:
+            migrate(conn, "postgres")
+        with broker(settings, run_dir / "mosquitto") as b:
+            yield PrivateStack(settings, b, run_dir)
