@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,9 @@ from api import problems
 from api.audit import AuditMiddleware
 from api.deps import authenticated
 from api.live.feed import Hub
+from api.live.principals import PrincipalWatcher, stop_task
 from api.routers import PROTECTED, PUBLIC
+from ops_center.auth.accounts import AccountCache
 from ops_center.db import create_pool
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings, get_settings
@@ -31,17 +34,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with pool.connection() as conn:
             app.state.readings = ReadingsStore.for_connection(conn)
         live = Hub(settings.database_url)  # the one LISTEN of this process, fanned out to /ws/live
+        principals = PrincipalWatcher(live, on_change=accounts.forget)  # also LISTENs for changes of users
         await live.start()
-        app.state.live = live
+        app.state.live, app.state.principals = live, principals
+        watching = asyncio.create_task(principals.run())
         try:
             yield
         finally:
+            await stop_task(watching)
             await live.stop()
             pool.close()
 
     app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan,
                   description="Operations center backend: telemetry, wards, alerts, incidents, dossiers.")
     app.state.settings = settings
+    accounts = AccountCache(settings.auth_cache_s)
+    app.state.accounts = accounts  # the current state of accounts, per request (api.deps)
     problems.install(app)
     app.add_middleware(AuditMiddleware)
     for router in PUBLIC:

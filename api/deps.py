@@ -14,6 +14,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
+from ops_center.auth import users
+from ops_center.auth.accounts import AccountCache, AccountRefused, check_key_owner, check_user
 from ops_center.auth.apikeys import verify_api_key
 from ops_center.auth.roles import Role
 from ops_center.auth.tokens import InvalidToken, decode_token
@@ -24,11 +26,14 @@ from ops_center.settings import Settings
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user (by JWT) or an integration (by API key)."""
+    """Who is calling: a user (by JWT) or an integration (by API key), with the role its account has now.
+
+    ``user_id`` is the user's id, or for an API key its owner's id (whose power the key borrows)."""
 
     name: str
     role: Role
     kind: str  # "user" | "api_key"
+    user_id: int | None = None
 
 
 def get_settings(request: Request) -> Settings:
@@ -64,26 +69,43 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
+def current_user(pool: ConnectionPool, cache: AccountCache | None, username: str) -> users.User | None:
+    """The account's current row, through the per-process cache when there is one."""
+    def load(name: str) -> users.User | None:
+        with pool.connection() as conn:
+            return users.get_user(conn, name)
+
+    return cache.get(username, load) if cache is not None else load(username)
+
+
 def authenticate_token(settings: Settings, pool: ConnectionPool, token: str | None,
-                       api_key: str | None) -> Principal:
-    """The principal for a bearer token or an API key; 401 otherwise. Used by HTTP routes and the WebSocket."""
+                       api_key: str | None, cache: AccountCache | None = None) -> Principal:
+    """The principal for a bearer token or an API key, with its account's current role; 401 otherwise (also when
+    the account was disabled or removed since the token was issued). Used by HTTP routes."""
     if token:
         try:
             claims = decode_token(settings.jwt_secret.get_secret_value(), token)
-        except InvalidToken as exc:
+            user = check_user(current_user(pool, cache, claims.subject), claims.subject, claims.user_id)
+        except (InvalidToken, AccountRefused) as exc:
             raise HTTPException(401, str(exc), headers=_CHALLENGE) from exc
-        try:
-            role = Role(claims.role)
-        except ValueError as exc:
-            raise HTTPException(401, f"token invalid: unknown role {claims.role!r}", headers=_CHALLENGE) from exc
-        return Principal(claims.subject, role, "user")
+        return Principal(user.username, user.role, "user", user.id)
     if api_key:
-        with pool.connection() as conn:
-            key = verify_api_key(conn, api_key)
-        if key is None:
-            raise HTTPException(401, "API key invalid or revoked", headers=_CHALLENGE)
-        return Principal(f"key:{key.name}", key.role, "api_key")
+        return principal_for_key(pool, api_key)
     raise HTTPException(401, "not authenticated: send a bearer token or an X-API-Key header", headers=_CHALLENGE)
+
+
+def principal_for_key(pool: ConnectionPool, api_key: str) -> Principal:
+    """The principal of an API key whose owner may still issue it; 401 otherwise. Never cached: a key is looked
+    up (and its ``last_used_at`` stamped) on every request anyway."""
+    with pool.connection() as conn:
+        key = verify_api_key(conn, api_key)
+    if key is None:
+        raise HTTPException(401, "API key invalid or revoked", headers=_CHALLENGE)
+    try:
+        owner = check_key_owner(key.owner, key.name)
+    except AccountRefused as exc:
+        raise HTTPException(401, str(exc), headers=_CHALLENGE) from exc
+    return Principal(f"key:{key.name}", key.role, "api_key", owner.id)
 
 
 def authenticated(
@@ -93,7 +115,8 @@ def authenticated(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
-    principal = authenticate_token(settings, pool, token, api_key)
+    cache: AccountCache | None = getattr(request.app.state, "accounts", None)
+    principal = authenticate_token(settings, pool, token, api_key, cache)
     request.state.principal = principal
     return principal
 

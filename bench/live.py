@@ -107,11 +107,12 @@ def prefill(url: str, total_bytes: int) -> None:
 # ---------------------------------------------------------------------- clients (a separate process)
 
 
-async def _screen(url: str, deflate: bool, out: list[float], times: list[float], ready: asyncio.Event,
-                  tag: str) -> None:
+async def _screen(url: str, token: str, deflate: bool, out: list[float], times: list[float],
+                  ready: asyncio.Event, tag: str) -> None:
     from websockets.asyncio.client import connect
 
     async with connect(url, max_size=None, compression="deflate" if deflate else None) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))  # the token goes in the first message
         await ws.recv()  # hello
         await ws.send(json.dumps({"type": "subscribe", "topics": [TOPIC]}))
         while True:
@@ -168,7 +169,7 @@ async def _clients_main(args: argparse.Namespace) -> None:
             at.append(times)
             ev = asyncio.Event()
             readies.append(ev)
-            tasks.append(asyncio.create_task(_screen(args.ws, args.deflate, out, times, ev, args.tag)))
+            tasks.append(asyncio.create_task(_screen(args.ws, args.token, args.deflate, out, times, ev, args.tag)))
     await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), 60)
     print("READY", flush=True)
     # run until told to stop (a line on stdin), then let in-flight deliveries land
@@ -184,6 +185,7 @@ def clients_entry(argv: list[str]) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--mode", choices=["screens", "ceiling"])
     p.add_argument("--ws")
+    p.add_argument("--token")
     p.add_argument("--db")
     p.add_argument("--screens", type=int, default=50)
     p.add_argument("--deflate", action="store_true")
@@ -203,15 +205,17 @@ class SlowScreen:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /ws/live?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        self.sock.sendall((f"GET /ws/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         head = b""
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(1)
-        body = json.dumps({"type": "subscribe", "topics": [TOPIC, PREFILL_TOPIC]}).encode()
-        mask = os.urandom(4)
-        self.sock.sendall(bytes([0x81, 0x80 | len(body)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(body)))
+        for message in ({"type": "auth", "token": token}, {"type": "subscribe", "topics": [TOPIC, PREFILL_TOPIC]}):
+            body = json.dumps(message).encode()
+            mask = os.urandom(4)
+            size = bytes([0x80 | len(body)]) if len(body) < 126 else bytes([0x80 | 126]) + len(body).to_bytes(2)
+            self.sock.sendall(bytes([0x81]) + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(body)))
 
     def close_code(self, timeout: float = 20.0) -> int | None:
         """Read everything now and return the close code the server sent, if any."""
@@ -266,12 +270,12 @@ def start_api(env: dict[str, str], log: Path, deflate: bool) -> tuple[subprocess
     raise RuntimeError("uvicorn did not start")
 
 
-def run_phase(mode: str, *, db: str, ws: str, screens: int, rate: float, seconds: float, deflate: bool,
+def run_phase(mode: str, *, db: str, ws: str, token: str, screens: int, rate: float, seconds: float, deflate: bool,
               tmp: Path, slow: SlowScreen | None = None) -> dict[str, Any]:
     tag = secrets.token_hex(4)
     out = tmp / f"{mode}-{tag}.json"
     cmd = [sys.executable, __file__, "--clients", "--mode", "ceiling" if mode == "ceiling" else "screens",
-           "--ws", ws, "--db", db, "--screens", str(screens), "--tag", tag, "--out", str(out)]
+           "--ws", ws, "--token", token, "--db", db, "--screens", str(screens), "--tag", tag, "--out", str(out)]
     if deflate:
         cmd.append("--deflate")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO,
@@ -320,6 +324,7 @@ def main() -> int:
 
     os.environ["OPS_ENV_FILE"] = "/dev/null"
     from ops_center.auth.tokens import issue_token
+    from ops_center.auth.users import create_user
     from ops_center.db import connect
     from ops_center.migrate import migrate
     from ops_center.testing.services import database, free_port, settings_env, test_settings
@@ -330,11 +335,15 @@ def main() -> int:
         settings = test_settings(tmp, url, free_port(), free_port())
         with connect(url, autocommit=True) as conn:
             migrate(conn, "postgres")
-        api, port = start_api(settings_env(settings), tmp / "uvicorn.log", args.deflate)
+            screen_user = create_user(conn, "bench-screen", secrets.token_urlsafe(16), "operator")
+            admin_user = create_user(conn, "bench-admin", secrets.token_urlsafe(16), "admin")
+        # every screen is one account here: lift the per-account cap (api/live/config.py) for the benchmark
+        env = {**settings_env(settings), "OPS_LIVE_MAX_PER_PRINCIPAL": str(args.screens + 10)}
+        api, port = start_api(env, tmp / "uvicorn.log", args.deflate)
         secret = settings.jwt_secret.get_secret_value()
-        token, _ = issue_token(secret, "bench-screen", "operator", 3600)
-        admin, _ = issue_token(secret, "bench-admin", "admin", 3600)
-        ws = f"ws://127.0.0.1:{port}/ws/live?token={token}"
+        token, _ = issue_token(secret, "bench-screen", "operator", 3600, user_id=screen_user.id)
+        admin, _ = issue_token(secret, "bench-admin", "admin", 3600, user_id=admin_user.id)
+        ws = f"ws://127.0.0.1:{port}/ws/live"
 
         def hub_stats() -> dict[str, Any]:
             req = urllib.request.Request(f"http://127.0.0.1:{port}/live/stats",
@@ -342,7 +351,7 @@ def main() -> int:
             return json.loads(urllib.request.urlopen(req, timeout=5).read())  # type: ignore[no-any-return]
 
         try:
-            common = {"db": url, "ws": ws, "screens": args.screens, "rate": args.rate, "seconds": args.seconds,
+            common = {"db": url, "ws": ws, "token": token, "screens": args.screens, "rate": args.rate, "seconds": args.seconds,
                       "deflate": args.deflate, "tmp": tmp}
             print(f"live feed: {args.screens} screens × {args.rate:g} events/s for {args.seconds:g} s per phase")
             ceiling = run_phase("ceiling", **common)

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_ttl_s: int = 900
+    # every request checks the account's current state and role; answers are cached per process this long
+    auth_cache_s: float = Field(default=2.0, ge=0, le=30)
+    # login throttling (``limits`` strings, failed attempts only, shared through Redis; see docs/security.md)
+    login_limit_address: str = "30 per 10 minutes"
+    login_limit_account_address: str = "5 per minute"
+    login_limit_account: str = "10 per 10 minutes"
+    login_device_cookie_days: int = Field(default=90, ge=1)
+    # reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks); empty: the socket peer
+    trusted_proxies: list[str] = Field(default_factory=list)
     api_base_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")

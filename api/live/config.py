@@ -26,7 +26,14 @@ class LiveSettings(BaseSettings):
     gap_timeout_s: float = Field(default=60.0, ge=0, description="how long an id gap (uncommitted transaction) is awaited")
     catchup_limit: int = Field(default=5000, ge=0, description="more missed events than this → the client must reload")
     catchup_max_age_s: float = Field(default=3600.0, ge=0, description="missed events older than this → reload")
-    max_clients: int = Field(default=500, ge=1)
+    max_clients: int = Field(default=500, ge=1, description="live sockets per API process, all accounts together")
+    max_per_principal: int = Field(default=20, ge=1, description="live sockets of one account (or API process)")
+    reserved_for_operators: int = Field(default=50, ge=0, description="of max_clients, slots only admins and "
+                                        "operators may take: leaders are refused 1013 past max_clients minus this")
+    max_pending: int = Field(default=100, ge=1, description="sockets accepted but not yet authenticated")
+    auth_timeout_s: float = Field(default=10.0, gt=0, description="the first message (auth) must come within this")
+    principal_recheck_s: float = Field(default=5.0, gt=0, description="every connected account's state and role "
+                                       "is re-read this often (and at once on a NOTIFY ops_principals)")
     max_message_bytes: int = Field(default=65536, ge=256, description="largest client message accepted")
     max_errors: int = Field(default=20, ge=1, description="bad client messages tolerated before the socket is closed")
     device_refresh_s: float = Field(default=30.0, gt=0, description="how often the device → ward map is reloaded")

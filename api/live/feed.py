@@ -36,6 +36,7 @@ import orjson
 import psycopg
 
 from api.live.config import LiveSettings
+from ops_center.auth.roles import Role
 from ops_center.events import CHANNEL, TOPICS
 
 log = logging.getLogger("api.live")
@@ -88,8 +89,14 @@ def events_frame(items: Iterable[Item]) -> str:
 class Client:
     """One connected screen: its subscription and a bounded outbox drained by one writer, the only sender."""
 
-    def __init__(self, name: str, send: Callable[[str], Awaitable[None]], config: LiveSettings) -> None:
+    def __init__(self, name: str, send: Callable[[str], Awaitable[None]], config: LiveSettings, *,
+                 principal: str = "", user_id: int | None = None, role: Role | None = None,
+                 expires_at: float = float("inf")) -> None:
         self.name = name
+        self.principal = principal  # the account's username: its current state is re-checked while connected
+        self.user_id = user_id
+        self.role = role
+        self.expires_at = expires_at  # the token's expiry; a renewed token (an ``auth`` message) moves it
         self._send = send
         self._config = config
         self.sub = Subscription()
@@ -208,6 +215,8 @@ class Hub:
         self.url = database_url
         self.config = config or LiveSettings()
         self.clients: set[Client] = set()
+        self.pending = 0  # sockets accepted but not yet authenticated
+        self.channels: dict[str, Callable[[str], None]] = {}  # more NOTIFY channels → handler of the payload
         self.last_id = 0
         self.stats = HubStats()
         self.running = False
@@ -284,22 +293,32 @@ class Hub:
                         raise
         raise AssertionError("unreachable")
 
+    async def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """A read on the hub's connection, for the live feed's helpers (admission, principal checks)."""
+        return await self._query(sql, params)
+
     async def _query_one(self, sql: str, params: Any = None) -> tuple[Any, ...] | None:
         rows = await self._query(sql, params)
         return rows[0] if rows else None
 
     async def _listen(self) -> None:
-        """Hold ``LISTEN ops_events``; every NOTIFY (and every ``poll_interval_s`` of silence) wakes the fetcher."""
+        """Hold ``LISTEN ops_events`` (and the ``channels``); every NOTIFY of ours (and every ``poll_interval_s``
+        of silence) wakes the fetcher, a NOTIFY on another channel goes to its handler."""
         delay = 0.5
         while True:
             try:
                 async with await self._connect() as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    for channel in (CHANNEL, *self.channels):
+                        await conn.execute(f"LISTEN {channel}")
                     self._wake.set()  # whatever was committed while we were not listening
                     delay = 0.5
                     while True:
-                        async for _ in conn.notifies(timeout=self.config.poll_interval_s):
-                            self._wake.set()
+                        async for note in conn.notifies(timeout=self.config.poll_interval_s):
+                            handler = self.channels.get(note.channel)
+                            if handler is not None:
+                                handler(note.payload)
+                            else:
+                                self._wake.set()
                         self._wake.set()
             except asyncio.CancelledError:
                 raise

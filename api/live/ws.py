@@ -2,8 +2,13 @@
 
 Protocol (JSON text frames):
 
-- connect to ``/ws/live?token=JWT`` (a staff role: admin, operator, leader). A bad or expired token closes with
-  4401, another role with 4403, a full server with 1013. The socket also closes with 4401 when the token expires.
+- connect to ``/ws/live`` (no token in the URL: URLs end up in access logs) and send, within ``auth_timeout_s``
+  (10 s), ``{"type": "auth", "token": JWT}`` as the first message. The account must exist, be enabled and have a
+  staff role (admin, operator, leader) *now*. A bad or expired token, a disabled or removed account or a token in
+  the URL close with 4401, another role with 4403, a full server (or too many sockets of this account, or the slots
+  kept for operators) with 1013. The socket also closes with 4401 when its token expires — send a newer token as
+  another ``auth`` message to extend it (→ ``{"type": "authenticated", "token_expires_at": …}``) — and within
+  seconds when the account is disabled, removed (4401) or moved out of the staff roles (4403).
 - server → ``{"type": "hello", "last_event_id": N, "topics": [...], "close_codes": {...}}``
 - client → ``{"type": "subscribe", "topics": ["alert", "incident", "device_status", "telemetry", "dossier",
   "system"], "devices": ["gauge-1"], "wards": ["32014"], "last_event_id": 123}`` (plural aliases such as
@@ -32,6 +37,7 @@ from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from api.deps import AdminOnly
+from api.live.admission import Refused, auth_token, authenticate, renew, slot_refusal
 from api.live.feed import (
     CLOSE_FORBIDDEN,
     CLOSE_GOING_AWAY,
@@ -44,8 +50,7 @@ from api.live.feed import (
     Hub,
     Subscription,
 )
-from ops_center.auth.roles import STAFF, Role
-from ops_center.auth.tokens import InvalidToken, decode_token
+from api.live.principals import PrincipalWatcher
 from ops_center.events import TOPICS
 
 router = APIRouter(tags=["live"])
@@ -103,7 +108,7 @@ def _validation_detail(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def handle_message(text: str, client: Client) -> None:
+def handle_message(text: str, client: Client, secret: str) -> None:
     """Apply one client message; raise ``BadMessage`` naming the field and the value when it is wrong."""
     try:
         data = orjson.loads(text)
@@ -116,8 +121,15 @@ def handle_message(text: str, client: Client) -> None:
         client.control({"type": "pong", "t": data.get("t") if isinstance(data.get("t"), int | float | str)
                         else None})
         return
+    if kind == "auth":
+        try:
+            expires_at = renew(client, secret, auth_token(text))
+        except Refused as exc:
+            raise BadMessage(str(exc)) from exc
+        client.control({"type": "authenticated", "token_expires_at": expires_at})
+        return
     if kind != "subscribe":
-        raise BadMessage(f"type: must be 'subscribe' or 'ping', got {_short(kind)}")
+        raise BadMessage(f"type: must be 'subscribe', 'ping' or 'auth', got {_short(kind)}")
     try:
         msg = SubscribeIn.model_validate(data)
     except ValidationError as exc:
@@ -129,7 +141,7 @@ def handle_message(text: str, client: Client) -> None:
         client.catchup_from = msg.last_event_id
 
 
-async def _read(ws: WebSocket, client: Client, hub: Hub) -> None:
+async def _read(ws: WebSocket, client: Client, hub: Hub, secret: str) -> None:
     errors = 0
     limit = hub.config.max_message_bytes
     while not client.closed.is_set():
@@ -146,7 +158,7 @@ async def _read(ws: WebSocket, client: Client, hub: Hub) -> None:
             if size > limit:
                 client.close(CLOSE_TOO_BIG, f"message too big: {size} bytes, limit {limit}")
                 return
-            handle_message(text, client)
+            handle_message(text, client, secret)
         except BadMessage as exc:
             errors += 1
             client.control({"type": "error", "detail": str(exc)})
@@ -155,47 +167,64 @@ async def _read(ws: WebSocket, client: Client, hub: Hub) -> None:
                 return
 
 
+async def _expire(client: Client) -> None:
+    """Close the socket with 4401 when its token expires (an ``auth`` message with a newer token moves that)."""
+    while not client.closed.is_set():
+        left = client.expires_at - time.time()
+        if left <= 0:
+            client.close(CLOSE_UNAUTHORIZED, "token expired")
+            return
+        await asyncio.sleep(min(left, 30.0))
+
+
+async def _admit(ws: WebSocket, hub: Hub | None, watcher: PrincipalWatcher | None) -> Client:
+    """Authenticate the socket and give it a slot; ``Refused`` otherwise."""
+    if hub is None or watcher is None or not hub.running:
+        raise Refused(CLOSE_TRY_AGAIN, "live feed not running")
+    if hub.pending >= hub.config.max_pending:
+        raise Refused(CLOSE_TRY_AGAIN, f"server busy: {hub.pending} sockets authenticating")
+    hub.pending += 1
+    try:
+        who = await authenticate(ws, ws.app.state.settings.jwt_secret.get_secret_value(), watcher, hub.config)
+    finally:
+        hub.pending -= 1
+    refusal = slot_refusal(hub.clients, hub.config, who.name, who.role)
+    if refusal is not None:
+        raise Refused(CLOSE_TRY_AGAIN, refusal)
+    client = Client(f"{who.name}#{next(_ids)}", ws.send_text, hub.config, principal=who.name,
+                    user_id=who.user_id, role=who.role, expires_at=who.expires_at)
+    hub.add(client)
+    client.control({"type": "hello", "user": who.name, "role": who.role.value,
+                    "last_event_id": hub.last_id, "topics": list(TOPICS), "close_codes": CLOSE_CODES,
+                    "coalesce_ms": round(hub.config.coalesce_s * 1000), "token_expires_at": who.expires_at})
+    return client
+
+
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     hub: Hub | None = getattr(ws.app.state, "live", None)
-    secret = ws.app.state.settings.jwt_secret.get_secret_value()
+    watcher: PrincipalWatcher | None = getattr(ws.app.state, "principals", None)
     await ws.accept()  # accept first: a close code before the handshake would reach the browser as a plain 403
     try:
-        claims = decode_token(secret, ws.query_params.get("token") or "")
-    except InvalidToken as exc:
-        await ws.close(CLOSE_UNAUTHORIZED, str(exc)[:120])
+        client = await _admit(ws, hub, watcher)
+    except Refused as exc:
+        if exc.code != 1000:
+            with contextlib.suppress(Exception):
+                await ws.close(exc.code, str(exc)[:120])
         return
-    if claims.role not in {r.value for r in STAFF}:
-        await ws.close(CLOSE_FORBIDDEN, f"role {claims.role!r} may not watch the live feed")
-        return
-    if hub is None or not hub.running:
-        await ws.close(CLOSE_TRY_AGAIN, "live feed not running")
-        return
-    if len(hub.clients) >= hub.config.max_clients:
-        await ws.close(CLOSE_TRY_AGAIN, f"server busy: {len(hub.clients)} screens connected")
-        return
-
-    client = Client(f"{claims.subject}#{next(_ids)}", ws.send_text, hub.config)
-    hub.add(client)
-    client.control({"type": "hello", "user": claims.subject, "role": Role(claims.role).value,
-                    "last_event_id": hub.last_id, "topics": list(TOPICS), "close_codes": CLOSE_CODES,
-                    "coalesce_ms": round(hub.config.coalesce_s * 1000), "token_expires_at": claims.expires_at})
-    writer = asyncio.create_task(client.run_writer(hub))
-    reader = asyncio.create_task(_read(ws, client, hub))
-    closed = asyncio.create_task(client.closed.wait())
+    assert hub is not None
+    secret = ws.app.state.settings.jwt_secret.get_secret_value()
+    tasks = {asyncio.create_task(client.run_writer(hub)), asyncio.create_task(_read(ws, client, hub, secret)),
+             asyncio.create_task(_expire(client)), asyncio.create_task(client.closed.wait())}
     try:
-        ttl = max(claims.expires_at - time.time(), 0.0)
-        done, _ = await asyncio.wait({writer, reader, closed}, timeout=ttl,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            client.close(CLOSE_UNAUTHORIZED, "token expired")
-        elif not client.closed.is_set():  # the writer or reader failed (connection lost mid-send)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if not client.closed.is_set():  # the writer or reader failed (connection lost mid-send)
             client.close(1011, "feed error")
     finally:
         hub.remove(client)
-        for task in (writer, reader, closed):
+        for task in tasks:
             task.cancel()
-        for task in (writer, reader, closed):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     if not client.gone:

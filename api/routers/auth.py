@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AdminOnly, ConnDep, CurrentPrincipal, SettingsDep
 from ops_center.auth import apikeys, users
+from ops_center.auth.accounts import AccountRefused, check_key_owner, check_user
 from ops_center.auth.passwords import WeakPassword
 from ops_center.auth.roles import Role
 from ops_center.auth.tokens import issue_token
@@ -37,21 +38,23 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     if user is None:
         raise HTTPException(401, "username or password incorrect", headers={"WWW-Authenticate": "Bearer"})
     token, ttl = issue_token(settings.jwt_secret.get_secret_value(), user.username, user.role.value,
-                             settings.jwt_ttl_s)
+                             settings.jwt_ttl_s, user_id=user.id)
     return TokenOut(access_token=token, expires_in=ttl, role=user.role)
 
 
 @router.post("/auth/refresh", response_model=TokenOut)
 def refresh(principal: CurrentPrincipal, conn: ConnDep, settings: SettingsDep, request: Request) -> TokenOut:
-    """A fresh token for a signed-in user whose account is still enabled (screens renew every few minutes)."""
+    """A fresh token for a signed-in user whose account is still enabled (screens renew every few minutes).
+    The account is read afresh here (not from the per-request cache): a refresh never outlives a change."""
     request.state.audit_target = "session"
-    if principal.kind != "user":
+    if principal.kind != "user" or principal.user_id is None:
         raise HTTPException(403, "API keys do not expire and need no refresh")
-    user = users.get_user(conn, principal.name)
-    if user is None or user.disabled:
-        raise HTTPException(401, "account disabled or removed", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        user = check_user(users.get_user_by_id(conn, principal.user_id), principal.name, principal.user_id)
+    except AccountRefused as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
     token, ttl = issue_token(settings.jwt_secret.get_secret_value(), user.username, user.role.value,
-                             settings.jwt_ttl_s)
+                             settings.jwt_ttl_s, user_id=user.id)
     return TokenOut(access_token=token, expires_in=ttl, role=user.role)
 
 
@@ -126,8 +129,14 @@ class ApiKeyOut(BaseModel):
 
 @router.post("/api-keys", response_model=ApiKeyOut, status_code=201)
 def create_key(body: ApiKeyIn, conn: ConnDep, principal: AdminOnly, request: Request) -> ApiKeyOut:
-    """The key is in this answer only; it is stored hashed."""
-    key, secret = apikeys.create_api_key(conn, body.name, body.role, principal.name)
+    """The key is in this answer only; it is stored hashed. It belongs to the calling admin (or, when an API key
+    mints it, to that key's owner) and works only while that owner is an enabled admin."""
+    owner_row = users.get_user_by_id(conn, principal.user_id, lock=True) if principal.user_id is not None else None
+    try:
+        owner = check_key_owner(owner_row, body.name)
+    except AccountRefused as exc:
+        raise HTTPException(401, f"cannot mint: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
+    key, secret = apikeys.create_api_key(conn, body.name, body.role, owner)
     request.state.audit_target = f"api_key:{key.id}"
     return ApiKeyOut(id=key.id, name=key.name, role=key.role, key=secret)
 

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import PoolDep, Principal, SettingsDep
 from geo.service import assign_ward
+from ops_center.auth.accounts import AccountRefused, check_key_owner
 from ops_center.auth.apikeys import verify_api_key
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
@@ -60,9 +61,13 @@ def _principal(pool: Any, request: Request, key: str | None) -> Principal:
         found = verify_api_key(conn, key)
     if found is None:
         raise Open311Error(403, "api_key: invalid or revoked")
+    try:
+        owner = check_key_owner(found.owner, found.name)
+    except AccountRefused as exc:
+        raise Open311Error(403, f"api_key: {exc}") from exc
     if found.role not in WRITER_ROLES:
         raise Open311Error(403, f"api_key: role {found.role.value!r} may not submit requests")
-    principal = Principal(f"key:{found.name}", found.role, "api_key")
+    principal = Principal(f"key:{found.name}", found.role, "api_key", owner.id)
     request.state.principal = principal
     return principal
 

@@ -14,3 +14,7 @@ class Role(StrEnum):
 
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 STAFF: tuple[Role, ...] = (Role.admin, Role.operator, Role.leader)
+KEY_ISSUERS: tuple[Role, ...] = (Role.admin,)
+"""Roles that may mint API keys; a key keeps its power only while its owner still has one of them."""
+OPERATORS: tuple[Role, ...] = (Role.admin, Role.operator)
+"""Roles that run the operations center (live-feed slots are reserved for them)."""

@@ -22,13 +22,18 @@ class TokenClaims:
     role: str
     expires_at: int
     token_id: str
+    user_id: int | None = None  # the account's id (``uid``), so that a name given to a new account is not reused
 
 
-def issue_token(secret: str, subject: str, role: str, ttl_s: int, now: float | None = None) -> tuple[str, int]:
-    """A signed token and its lifetime in seconds."""
+def issue_token(secret: str, subject: str, role: str, ttl_s: int, now: float | None = None,
+                user_id: int | None = None) -> tuple[str, int]:
+    """A signed token and its lifetime in seconds. ``role`` is informational: every request checks the account's
+    current role and state (``ops_center.auth.accounts``)."""
     issued = int(now if now is not None else time.time())
-    claims = {"sub": subject, "role": role, "iat": issued, "exp": issued + ttl_s, "iss": ISSUER,
-              "jti": uuid.uuid4().hex}
+    claims: dict[str, str | int] = {"sub": subject, "role": role, "iat": issued, "exp": issued + ttl_s,
+                                    "iss": ISSUER, "jti": uuid.uuid4().hex}
+    if user_id is not None:
+        claims["uid"] = user_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM), ttl_s
 
 
@@ -42,4 +47,8 @@ def decode_token(secret: str, token: str) -> TokenClaims:
         raise InvalidToken("token signature invalid") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"token invalid: {exc}") from exc
-    return TokenClaims(str(claims["sub"]), str(claims["role"]), int(claims["exp"]), str(claims.get("jti", "")))
+    uid = claims.get("uid")
+    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool)):
+        raise InvalidToken(f"token invalid: uid must be an integer, got {uid!r}")
+    return TokenClaims(str(claims["sub"]), str(claims["role"]), int(claims["exp"]), str(claims.get("jti", "")),
+                       uid)

@@ -22,10 +22,11 @@ class UserExists(ValueError):
     pass
 
 
-_COLS = "id, username, full_name, role, disabled"
+COLUMNS = "id, username, full_name, role, disabled"
+"""The columns ``user_from_row`` reads, in order."""
 
 
-def _user(row: tuple[object, ...]) -> User:
+def user_from_row(row: tuple[object, ...]) -> User:
     return User(int(row[0]), str(row[1]), str(row[2]), Role(str(row[3])), bool(row[4]))  # type: ignore[call-overload]
 
 
@@ -34,11 +35,11 @@ def create_user(conn: Conn, username: str, password: str, role: Role | str, full
     if conn.execute("SELECT 1 FROM users WHERE username = %s", (username,)).fetchone():
         raise UserExists(f"username: {username!r} already exists")
     row = conn.execute(
-        f"INSERT INTO users (username, full_name, role, password_hash) VALUES (%s, %s, %s, %s) RETURNING {_COLS}",
+        f"INSERT INTO users (username, full_name, role, password_hash) VALUES (%s, %s, %s, %s) RETURNING {COLUMNS}",
         (username, full_name, role.value, hash_password(password)),
     ).fetchone()
     assert row is not None
-    return _user(row)
+    return user_from_row(row)
 
 
 def set_password(conn: Conn, username: str, password: str) -> None:
@@ -47,17 +48,27 @@ def set_password(conn: Conn, username: str, password: str) -> None:
 
 
 def get_user(conn: Conn, username: str) -> User | None:
-    row = conn.execute(f"SELECT {_COLS} FROM users WHERE username = %s", (username,)).fetchone()
-    return _user(row) if row else None
+    row = conn.execute(f"SELECT {COLUMNS} FROM users WHERE username = %s", (username,)).fetchone()
+    return user_from_row(row) if row else None
+
+
+def get_user_by_id(conn: Conn, user_id: int, *, lock: bool = False) -> User | None:
+    """The user with this id; ``lock`` holds its row (FOR SHARE) until the transaction ends, so that it cannot be
+    disabled, demoted or deleted under a write that relies on it (minting an API key)."""
+    if lock:
+        row = conn.execute(f"SELECT {COLUMNS} FROM users WHERE id = %s FOR SHARE", (user_id,)).fetchone()
+    else:
+        row = conn.execute(f"SELECT {COLUMNS} FROM users WHERE id = %s", (user_id,)).fetchone()
+    return user_from_row(row) if row else None
 
 
 def authenticate(conn: Conn, username: str, password: str) -> User | None:
     """The user if the password matches and the account is enabled; None otherwise (in constant-ish time)."""
-    row = conn.execute(f"SELECT {_COLS}, password_hash FROM users WHERE username = %s", (username,)).fetchone()
+    row = conn.execute(f"SELECT {COLUMNS}, password_hash FROM users WHERE username = %s", (username,)).fetchone()
     if row is None:
         verify_password(DUMMY_HASH, password)
         return None
     if not verify_password(str(row[5]), password):
         return None
-    user = _user(row[:5])
+    user = user_from_row(row[:5])
     return None if user.disabled else user

@@ -14,6 +14,7 @@ import pytest
 
 from geo.demo import ensure_demo
 from ops_center.auth.apikeys import create_api_key
+from ops_center.auth.users import create_user
 from ops_center.db import Conn, connect
 from ops_center.settings import Settings
 
@@ -79,8 +80,12 @@ def unit(db: Conn) -> str:
 
 @pytest.fixture
 def api_key(db: Conn):  # type: ignore[no-untyped-def]
+    """``make(role)`` → (name, key) of a new API key owned by a new enabled admin (a key borrows its owner's
+    standing: it works only while the owner is an enabled admin)."""
+    owner = create_user(db, f"key-owner-{secrets.token_hex(4)}", secrets.token_urlsafe(16), "admin")
+
     def make(role: str = "integration") -> tuple[str, str]:
         name = f"app-{secrets.token_hex(3)}"
-        _, secret = create_api_key(db, name, role, "test")
+        _, secret = create_api_key(db, name, role, owner)
         return name, secret
     return make

@@ -36,8 +36,10 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def ws_url(self, token: str | None) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/live" + (f"?token={token}" if token is not None else "")
+    @property
+    def ws_url(self) -> str:
+        """The feed's URL: the token goes in the first message, never in the URL."""
+        return f"ws://127.0.0.1:{self.port}/ws/live"
 
     def stats(self, token: str) -> dict[str, Any]:
         req = urllib.request.Request(f"{self.url}/live/stats", headers={"Authorization": f"Bearer {token}"})
@@ -101,8 +103,16 @@ def server_factory(stack, tmp_path: Path) -> Iterator[Callable[..., Server]]:  #
         stop_server(s)
 
 
-def ws_connect(server: Server, token: str | None) -> ClientConnection:
-    return connect(server.ws_url(token), open_timeout=10, max_size=2**24)
+@contextlib.contextmanager
+def ws_connect(server: Server, token: str | None) -> Iterator[ClientConnection]:
+    """A socket that authenticates with ``{"type": "auth", "token": token}`` (``None``: sends no auth message but
+    a subscription, which the server refuses)."""
+    with connect(server.ws_url, open_timeout=10, max_size=2**24) as ws:
+        if token is None:
+            ws.send(json.dumps({"type": "subscribe", "topics": ["alert"]}))
+        else:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+        yield ws
 
 
 def recv_json(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:

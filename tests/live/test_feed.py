@@ -149,7 +149,8 @@ def test_catch_up_too_far_back_or_ahead_says_reload(live_server, login, db) -> N
 @pytest.mark.parametrize("message, field", [
     ("not json", "message: not valid JSON"),
     ("[1, 2]", "message: must be a JSON object"),
-    ('{"type": "drop table"}', "type: must be 'subscribe' or 'ping', got 'drop table'"),
+    ('{"type": "drop table"}', "type: must be 'subscribe', 'ping' or 'auth', got 'drop table'"),
+    ('{"type": "auth", "token": "not-a-jwt"}', "token invalid"),
     ('{"type": "subscribe", "topics": ["alert\'; DROP TABLE events; --"]}', "topics"),
     ('{"type": "subscribe", "topics": "alert"}', "topics"),
     ('{"type": "subscribe", "topics": ["alert"], "devices": ["../../etc/passwd"]}', "devices.0"),
@@ -184,6 +185,17 @@ def test_binary_oversized_and_repeated_garbage(live_server, login) -> None:  # t
         assert closed_code(ws) == 1008
 
 
+def _masked_text_frame(body: bytes) -> bytes:
+    """One client → server text frame (RFC 6455 §5.2: masked, 7- or 16-bit length)."""
+    import os
+
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(body))
+    assert len(body) < 65536
+    head = bytes([0x81, 0x80 | len(body)]) if len(body) < 126 else bytes([0x81, 0x80 | 126]) + len(body).to_bytes(2)
+    return head + mask + masked
+
+
 def _raw_ws_that_never_reads(port: int, token: str, topics: list[str]) -> socket.socket:
     """A WebSocket client that subscribes and then never reads: its receive buffer fills, TCP pushes back."""
     import base64
@@ -192,17 +204,14 @@ def _raw_ws_that_never_reads(port: int, token: str, topics: list[str]) -> socket
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws/live?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+    s.sendall((f"GET /ws/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(1)
     assert b" 101 " in head.split(b"\r\n", 1)[0], head
-    body = json.dumps({"type": "subscribe", "topics": topics}).encode()
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(body))
-    assert len(body) < 126
-    s.sendall(bytes([0x81, 0x80 | len(body)]) + mask + masked)
+    s.sendall(_masked_text_frame(json.dumps({"type": "auth", "token": token}).encode()))
+    s.sendall(_masked_text_frame(json.dumps({"type": "subscribe", "topics": topics}).encode()))
     return s
 
 
@@ -246,8 +255,28 @@ def test_late_commit_of_a_lower_id_is_still_delivered(live_server, login, db, se
         recv_until(ws, has_event(lambda e: e["id"] == early))
 
 
-def test_socket_closes_4401_when_the_token_expires(live_server, settings) -> None:  # type: ignore[no-untyped-def]
-    token, _ = issue_token(settings.jwt_secret.get_secret_value(), "op", "operator", 2)
+def test_socket_closes_4401_when_the_token_expires(live_server, settings, login, db) -> None:  # type: ignore[no-untyped-def]
+    op = login("operator")
+    uid = db.execute("SELECT id FROM users WHERE username = %s", (op.username,)).fetchone()[0]
+    token, _ = issue_token(settings.jwt_secret.get_secret_value(), op.username, "operator", 2, user_id=uid)
     with ws_connect(live_server, token) as ws:
         subscribe(ws, ["alert"])
         assert closed_code(ws) == 4401
+
+
+def test_a_renewed_token_keeps_the_socket_open(live_server, settings, login, db) -> None:  # type: ignore[no-untyped-def]
+    """The screen renews its token every few minutes and sends it on the open socket: no 4401 at the old expiry."""
+    op = login("operator")
+    uid = db.execute("SELECT id FROM users WHERE username = %s", (op.username,)).fetchone()[0]
+    secret = settings.jwt_secret.get_secret_value()
+    short, _ = issue_token(secret, op.username, "operator", 2, user_id=uid)
+    with ws_connect(live_server, short) as ws:
+        subscribe(ws, ["system"])
+        ws.send(json.dumps({"type": "auth", "token": op.token}))
+        assert recv_until(ws, lambda m: m.get("type") == "authenticated")["token_expires_at"] > time.time() + 60
+        time.sleep(3)
+        event = emit_now(db, "system", {"still": "open"})
+        recv_until(ws, has_event(lambda e: e["id"] == event))
+        other = login("operator").token
+        ws.send(json.dumps({"type": "auth", "token": other}))  # someone else's token cannot take the socket
+        assert "another account" in recv_until(ws, lambda m: m.get("type") == "error")["detail"]

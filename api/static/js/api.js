@@ -20,6 +20,7 @@ export function logout(reason) {
   location.assign(`/login?next=${next}${reason ? `&reason=${encodeURIComponent(reason)}` : ""}`);
 }
 
+export const TOKEN_RENEWED = "ops:token-renewed";
 const RENEW_EVERY_MS = 5 * 60 * 1000;
 let renewTimer = null;
 
@@ -32,16 +33,23 @@ function keepRenewing() {
     if (!s) return;
     try {
       const res = await fetch("/auth/refresh", { method: "POST", headers: { Authorization: `Bearer ${s.token}` } });
-      if (res.ok) saveSession((await res.json()).access_token, s.user, s.role);
+      if (!res.ok) return;
+      const token = (await res.json()).access_token;
+      saveSession(token, s.user, s.role);
+      window.dispatchEvent(new CustomEvent(TOKEN_RENEWED, { detail: token })); // open live sockets take it too
     } catch { /* offline for a moment: the next round tries again */ }
   }, RENEW_EVERY_MS);
 }
 
-/** The session, or a redirect to the login page. */
-export function requireSession() {
+/** The session; without one, the browser is sent to the login page and the promise never settles, so that the
+ * calling screen stops there (`const session = await requireSession()`) instead of running on with no session. */
+export async function requireSession() {
   const s = session();
-  if (!s) logout();
-  else keepRenewing();
+  if (!s) {
+    logout();
+    await new Promise(() => {});
+  }
+  keepRenewing();
   return s;
 }
 

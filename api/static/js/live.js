@@ -1,6 +1,7 @@
-// The /ws/live client: subscribe, hand events to the screen, reconnect with last_event_id so nothing is missed.
+// The /ws/live client: authenticate with the first message (the token never goes in the URL, which logs keep),
+// subscribe, hand events to the screen, reconnect with last_event_id so nothing is missed.
 
-import { logout, session } from "./api.js";
+import { logout, session, TOKEN_RENEWED } from "./api.js";
 
 export class LiveFeed {
   /**
@@ -18,6 +19,8 @@ export class LiveFeed {
     this.retry = 0;
     this.ws = null;
     this.stopped = false;
+    // a renewed token extends the open socket's life (the server closes it 4401 when its token expires)
+    window.addEventListener(TOKEN_RENEWED, (e) => this.send({ type: "auth", token: e.detail }));
   }
 
   start() {
@@ -35,14 +38,19 @@ export class LiveFeed {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     this.onState("connecting");
     const token = session()?.token || this.token; // the newest token: api.js renews it while the screen is open
-    const ws = new WebSocket(`${proto}://${location.host}/ws/live?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(`${proto}://${location.host}/ws/live`);
     this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token }));
     ws.onmessage = (m) => this.handle(JSON.parse(m.data));
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.onState("offline");
-      if (e.code === 4401) return logout("expired");
       if (this.stopped) return;
+      if (e.code === 4401) {
+        // refused with the token it used: sign in again; a newer token (renewed meanwhile) gets one more try
+        const newer = session()?.token;
+        if (!newer || newer === token) return logout("expired");
+      }
       const delay = Math.min(15000, 500 * 2 ** this.retry) * (0.8 + Math.random() * 0.4);
       this.retry += 1;
       setTimeout(() => this.connect(), delay);
