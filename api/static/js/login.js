@@ -8,10 +8,20 @@ const form = document.getElementById("login");
 const error = document.getElementById("error");
 const submit = document.getElementById("submit");
 
+/** Where to go after signing in: `next` only when it parses (as the browser will parse it) to a page of this
+ * origin — never by pattern: `/\\host`, `/\t/host`, `//host` are other hosts to the URL parser. */
 function safeNext(role) {
-  const next = params.get("next") || "";
-  if (next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login")) return next;
-  return role === "leader" ? "/summary" : "/";
+  const fallback = role === "leader" ? "/summary" : "/";
+  const next = params.get("next");
+  if (!next) return fallback;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== location.origin || url.pathname.startsWith("/login")) return fallback;
+  return url.pathname + url.search + url.hash; // the parsed same-origin URL, not the raw text
 }
 
 applyStatic();

@@ -7,7 +7,7 @@ import { fmtNumber, fmtPercent, fmtTime, onLangChange, t } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { createMap, LAYERS } from "./map.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const SUMMARY_LAYERS = "devices,sensors,alerts,incidents,dossiers";
 const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, info: 3 };
 const NEXT_STATUS = { new: ["assigned"], assigned: ["in_progress"], in_progress: ["resolved"], resolved: ["closed"] };

@@ -6,7 +6,7 @@ import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, onLangChange, t } from "./i18n.js";
 import { createMap, LAYERS } from "./map.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const SUMMARY_LAYERS = "devices,sensors,alerts,incidents,dossiers";
 const $ = (id) => document.getElementById(id);
 const state = { summary: null, kpis: [], sort: { key: "name", dir: 1 } };
