@@ -46,12 +46,12 @@ class Server:
         return json.loads(urllib.request.urlopen(req, timeout=5).read())  # type: ignore[no-any-return]
 
 
-def start_server(env: dict[str, str], log: Path, **extra_env: str) -> Server:
+def start_server(env: dict[str, str], log: Path, log_level: str = "warning", **extra_env: str) -> Server:
     port = free_port()
     fh = open(log, "ab")  # noqa: SIM115 - owned by the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", log_level, "--no-proxy-headers"],  # as `ops-center api` runs it
         env={**env, **extra_env}, stdout=fh, stderr=fh, cwd=REPO,
     )
     deadline = time.monotonic() + 60
