@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import problems
 from api.audit import AuditMiddleware
@@ -16,8 +17,10 @@ from api.live.feed import Hub
 from api.live.principals import PrincipalWatcher, stop_task
 from api.routers import PROTECTED, PUBLIC
 from ops_center.auth.accounts import AccountCache
+from ops_center.auth.throttle import LoginLimits, LoginThrottle
 from ops_center.db import create_pool
 from ops_center.readings import ReadingsStore
+from ops_center.redact import install_log_redaction
 from ops_center.settings import Settings, get_settings
 
 log = logging.getLogger("api")
@@ -50,10 +53,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     accounts = AccountCache(settings.auth_cache_s)
     app.state.accounts = accounts  # the current state of accounts, per request (api.deps)
+    app.state.login_throttle = LoginThrottle(settings.redis_url, LoginLimits.parse(
+        settings.login_limit_address, settings.login_limit_account_address, settings.login_limit_account))
+    install_log_redaction()
     problems.install(app)
     app.add_middleware(AuditMiddleware)
     for router in PUBLIC:
         app.include_router(router)
     for router in PROTECTED:
         app.include_router(router, dependencies=[Depends(authenticated)])
+    # outermost: the client address (and scheme) from X-Forwarded-* only when the peer is a trusted proxy; run
+    # uvicorn with --no-proxy-headers (``ops-center api`` does) so that this setting alone decides
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

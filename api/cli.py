@@ -10,7 +10,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, proxy_headers=True,
+                log_level=args.log_level,
+                proxy_headers=False,  # the app applies OPS_TRUSTED_PROXIES itself (api.app)
                 ws_per_message_deflate=False)  # small JSON events: compressing each costs more CPU than it saves
     return 0
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,7 @@ from ops_center.auth import apikeys, users
 from ops_center.auth.accounts import AccountRefused, check_key_owner, check_user
 from ops_center.auth.passwords import WeakPassword
 from ops_center.auth.roles import Role
+from ops_center.auth.throttle import LoginThrottle, is_known_client, known_client_cookie, known_client_mark
 from ops_center.auth.tokens import issue_token
 from ops_center.db import fetch_all
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -29,16 +30,41 @@ class TokenOut(BaseModel):
     role: Role
 
 
-@public.post("/auth/token", response_model=TokenOut)
-def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep,
-          settings: SettingsDep) -> TokenOut:
+def client_address(request: Request) -> str:
+    """The caller's address: the socket peer, or what a trusted reverse proxy says (``OPS_TRUSTED_PROXIES``,
+    applied by uvicorn's ``ProxyHeadersMiddleware`` in ``api.app``)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+_THROTTLED: dict[int | str, dict[str, Any]] = {429: {"description": "too many failed sign-ins (per account or address): wait `Retry-After` s"}}
+
+
+@public.post("/auth/token", response_model=TokenOut, responses=_THROTTLED)
+def login(request: Request, response: Response, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          conn: ConnDep, settings: SettingsDep) -> TokenOut:
+    """Throttled (``ops_center.auth.throttle``): failed attempts are counted per address, per account and address,
+    and per account for browsers that never signed in to it; a spent budget answers 429 with ``Retry-After``."""
     request.state.audit_actor = form.username[:64]
     request.state.audit_target = "session"
+    secret = settings.jwt_secret.get_secret_value()
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = client_address(request)
+    cookie = known_client_cookie(form.username)
+    known = is_known_client(secret, form.username, request.cookies.get(cookie))
+    wait = throttle.retry_after(form.username, address, known)
+    if wait is not None:
+        raise HTTPException(429, f"too many failed sign-ins: try again in {wait} s", headers={"Retry-After": str(wait)})
     user = users.authenticate(conn, form.username, form.password)
     if user is None:
+        throttle.failed(form.username, address, known)
+        if users.get_user(conn, form.username) is None:  # maybe a password typed into the name field: not kept
+            request.state.audit_actor = "unknown-user"
         raise HTTPException(401, "username or password incorrect", headers={"WWW-Authenticate": "Bearer"})
-    token, ttl = issue_token(settings.jwt_secret.get_secret_value(), user.username, user.role.value,
-                             settings.jwt_ttl_s, user_id=user.id)
+    throttle.succeeded(user.username, address)
+    response.set_cookie(cookie, known_client_mark(secret, user.username, settings.login_device_cookie_days),
+                        max_age=settings.login_device_cookie_days * 86400, path="/auth/token", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    token, ttl = issue_token(secret, user.username, user.role.value, settings.jwt_ttl_s, user_id=user.id)
     return TokenOut(access_token=token, expires_in=ttl, role=user.role)
 
 
