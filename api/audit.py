@@ -13,6 +13,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ops_center.auth.audit import record
+from ops_center.redact import redact, redact_value
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 log = logging.getLogger("api.audit")
@@ -41,12 +42,12 @@ class AuditMiddleware:
     def _write(scope: Scope, status: int) -> None:
         state: dict[str, Any] = scope.get("state", {})
         principal = state.get("principal")
-        actor = principal.name if principal is not None else state.get("audit_actor", "anonymous")
+        actor = principal.name if principal is not None else redact(str(state.get("audit_actor", "anonymous")))
         role = principal.role.value if principal is not None else None
         app = scope["app"]
         path = scope.get("path", "")
-        target = state.get("audit_target", path)
-        detail = dict(state.get("audit_detail", {}))
+        target = redact(str(state.get("audit_target", path)))
+        detail = redact_value(dict(state.get("audit_detail", {})))
         route = scope.get("route")
         action = f"{scope['method']} {getattr(route, 'path', path)}"
         try:

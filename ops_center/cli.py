@@ -14,6 +14,7 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
+from ops_center.redact import install_log_redaction
 from ops_center.settings import get_settings
 
 PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli", "ops_center.dossiers.cli")
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # every process we start: no token, key or password in a log line
     args = build_parser().parse_args(argv)
     func: Handler = args.func
     return func(args)
