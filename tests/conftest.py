@@ -9,10 +9,12 @@ import os
 
 os.environ["OPS_ENV_FILE"] = "/dev/null"  # a developer's .env from `make up` must not leak into tests
 
+import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,3 +96,42 @@ def login(client: TestClient, settings: Settings):  # type: ignore[no-untyped-de
 @pytest.fixture(scope="session")
 def admin(login) -> Login:  # type: ignore[no-untyped-def]
     return login("admin")  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- browser (Debian's Chromium through Playwright)
+# One Chromium per test session, for tests/live and tests/security alike (Playwright's sync API cannot run twice
+# in one process).
+
+ARTIFACTS = REPO / "test-artifacts"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} missing: run scripts/test-deps.sh (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """A 1920×1080 wall-screen page; console errors are collected, a screenshot is kept in test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True)
+    pg = context.new_page()
+    pg.console_errors = []  # type: ignore[attr-defined]
+    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))  # type: ignore[attr-defined]
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))  # type: ignore[attr-defined]
+    yield pg
+    with contextlib.suppress(Exception):
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()

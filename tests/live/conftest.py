@@ -21,9 +21,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from ops_center.events import emit
 from ops_center.testing.services import free_port
+from tests.conftest import ARTIFACTS
 
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @dataclass
@@ -218,39 +218,8 @@ def fire_alert(db, ward_code: str, summary: str, severity: str = "critical",  # 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
 
 
-# ---------------------------------------------------------------- browser (Debian's Chromium through Playwright)
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} missing: run scripts/test-deps.sh (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    """A 1920×1080 wall-screen page; console errors are collected, a screenshot is kept in test-artifacts/."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
-                                  timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True)
-    pg = context.new_page()
-    pg.console_errors = []  # type: ignore[attr-defined]
-    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))  # type: ignore[attr-defined]
-    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))  # type: ignore[attr-defined]
-    yield pg
-    with contextlib.suppress(Exception):
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    context.close()
+# ---------------------------------------------------------------- browser: the `browser` and `page` fixtures are in
+# tests/conftest.py (one Chromium per session, shared with tests/security)
 
 
 def browser_login(page, server: Server, username: str, password: str, path: str = "/") -> None:  # type: ignore[no-untyped-def]

@@ -13,13 +13,10 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from tests.live import conftest as live
 from tests.live.conftest import Server
 from tests.security.support_hauth import api_process, new_account
 
 pytestmark = pytest.mark.browser
-browser = live.browser  # the session's Chromium and a fresh page per test, as in tests/live
-page = live.page
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,11 @@ def token_of(client: TestClient, account: Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
+def signed_in(client: TestClient, db, role: str) -> tuple[Account, dict[str, str]]:  # type: ignore[no-untyped-def]
+    account = new_account(db, role)
+    return account, token_of(client, account)
+
+
 def status_becomes(client: TestClient, path: str, headers: dict[str, str], status: int,
                    method: str = "GET", body: dict[str, str] | None = None) -> None:
     eventually(lambda: client.request(method, path, headers=headers, json=body).status_code == status,
@@ -46,8 +51,7 @@ def status_becomes(client: TestClient, path: str, headers: dict[str, str], statu
 
 
 def test_disabled_account_token_is_refused(client: TestClient, db) -> None:  # type: ignore[no-untyped-def]
-    op = new_account(db, "operator")
-    headers = token_of(client, op)
+    op, headers = signed_in(client, db, "operator")
     assert client.get("/auth/me", headers=headers).status_code == 200
     db.execute("UPDATE users SET disabled = true WHERE id = %s", (op.id,))
     status_becomes(client, "/auth/me", headers, 401)
@@ -57,8 +61,7 @@ def test_disabled_account_token_is_refused(client: TestClient, db) -> None:  # t
 
 
 def test_deleted_account_token_is_refused_also_for_refresh(client: TestClient, db) -> None:  # type: ignore[no-untyped-def]
-    op = new_account(db, "operator")
-    headers = token_of(client, op)
+    op, headers = signed_in(client, db, "operator")
     db.execute("DELETE FROM users WHERE id = %s", (op.id,))
     status_becomes(client, "/auth/me", headers, 401)
     r = client.post("/auth/refresh", headers=headers)
@@ -66,16 +69,14 @@ def test_deleted_account_token_is_refused_also_for_refresh(client: TestClient, d
 
 
 def test_a_new_account_with_a_removed_accounts_name_does_not_inherit_its_tokens(client: TestClient, db) -> None:  # type: ignore[no-untyped-def]
-    old = new_account(db, "admin")
-    headers = token_of(client, old)
+    old, headers = signed_in(client, db, "admin")
     db.execute("DELETE FROM users WHERE id = %s", (old.id,))
     create_user(db, old.username, "another-password-123", "admin")
     status_becomes(client, "/users", headers, 401)
 
 
 def test_demoted_admin_loses_admin_routes_at_once(client: TestClient, db) -> None:  # type: ignore[no-untyped-def]
-    boss = new_account(db, "admin")
-    headers = token_of(client, boss)
+    boss, headers = signed_in(client, db, "admin")
     assert client.get("/users", headers=headers).status_code == 200
     db.execute("UPDATE users SET role = 'leader' WHERE id = %s", (boss.id,))
     status_becomes(client, "/users", headers, 403)
@@ -85,8 +86,7 @@ def test_demoted_admin_loses_admin_routes_at_once(client: TestClient, db) -> Non
 
 
 def test_a_deleted_admins_token_cannot_mint_an_api_key(client: TestClient, db) -> None:  # type: ignore[no-untyped-def]
-    boss = new_account(db, "admin")
-    headers = token_of(client, boss)
+    boss, headers = signed_in(client, db, "admin")
     db.execute("DELETE FROM users WHERE id = %s", (boss.id,))
     status_becomes(client, "/api-keys", headers, 401, "POST", {"name": "backdoor", "role": "admin"})
     assert db.execute("SELECT count(*) FROM api_keys WHERE created_by = %s", (boss.username,)).fetchone()[0] == 0
@@ -124,30 +124,20 @@ def _live_operator(server: Server, db, role: str = "operator"):  # type: ignore[
     return account, token
 
 
-def test_live_socket_of_a_disabled_account_is_closed_promptly(api_server: Server, db) -> None:  # type: ignore[no-untyped-def]
-    op, token = _live_operator(api_server, db)
+@pytest.mark.parametrize("role, change, code", [
+    ("operator", "UPDATE users SET disabled = true WHERE id = %s", 4401),
+    ("operator", "DELETE FROM users WHERE id = %s", 4401),
+    ("leader", "UPDATE users SET role = 'integration' WHERE id = %s", 4403),
+], ids=["disabled", "deleted", "out-of-staff"])
+def test_live_socket_of_a_changed_account_is_closed_promptly(api_server: Server, db, role: str, change: str,  # type: ignore[no-untyped-def]
+                                                              code: int) -> None:
+    account, token = _live_operator(api_server, db, role)
     with ws_connect(api_server, token) as ws:
         subscribe(ws, ["alert"])
-        db.execute("UPDATE users SET disabled = true WHERE id = %s", (op.id,))
-        assert closed_code(ws, PROMPT_S) == 4401
-    with ws_connect(api_server, token) as ws:  # and cannot come back
-        assert closed_code(ws, PROMPT_S) == 4401
-
-
-def test_live_socket_of_a_deleted_account_is_closed_promptly(api_server: Server, db) -> None:  # type: ignore[no-untyped-def]
-    op, token = _live_operator(api_server, db)
-    with ws_connect(api_server, token) as ws:
-        subscribe(ws, ["alert"])
-        db.execute("DELETE FROM users WHERE id = %s", (op.id,))
-        assert closed_code(ws, PROMPT_S) == 4401
-
-
-def test_live_socket_of_an_account_moved_out_of_staff_is_closed(api_server: Server, db) -> None:  # type: ignore[no-untyped-def]
-    leader, token = _live_operator(api_server, db, "leader")
-    with ws_connect(api_server, token) as ws:
-        subscribe(ws, ["alert"])
-        db.execute("UPDATE users SET role = 'integration' WHERE id = %s", (leader.id,))
-        assert closed_code(ws, PROMPT_S) == 4403
+        db.execute(change, (account.id,))  # type: ignore[arg-type]
+        assert closed_code(ws, PROMPT_S) == code
+    with ws_connect(api_server, token) as ws:  # and it cannot come back
+        assert closed_code(ws, PROMPT_S) == code
 
 
 def test_live_socket_follows_a_change_between_staff_roles(api_server: Server, db) -> None:  # type: ignore[no-untyped-def]
