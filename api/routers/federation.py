@@ -64,7 +64,7 @@ def _receive(pool: ConnectionPool, cfg: FederationConfig, tz: str, who: Province
     except receive.Refused as refused:
         with transaction(pool) as conn:
             claimed = doc.get("province") if isinstance(doc, dict) else None
-            letter = receive.dead_letter(conn, who.code, claimed, raw, refused)
+            letter = receive.dead_letter(conn, who.code, claimed, raw, refused, size)
         body = {"type": f"urn:ops-center:federation:{refused.reason}", "title": refused.reason.replace("_", " "),
                 "status": refused.status, "detail": refused.detail, "reason": refused.reason,
                 "field": refused.field, "value": refused.value, "dead_letter_id": letter}

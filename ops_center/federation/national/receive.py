@@ -192,13 +192,15 @@ def heartbeat(conn: Conn, province: str, doc: dict[str, Any], now: datetime) -> 
     return {"outcome": "ok", "province": province, "clock_skew_s": round(skew, 3)}
 
 
-def dead_letter(conn: Conn, province: str | None, claimed: Any, raw: bytes, refused: Refused) -> int:
-    """One row per refused request from an authenticated province (the body capped)."""
+def dead_letter(conn: Conn, province: str | None, claimed: Any, raw: bytes, refused: Refused,
+                size: int | None = None) -> int:
+    """One row per refused request from an authenticated province (the body capped; ``size``: the whole body's
+    size when only its head was read)."""
     row = conn.execute(
         "INSERT INTO federation_dead_letters (province, claimed_province, status, reason, detail, field, value, "
         "payload, payload_size) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (province, _short(claimed)[:20] if claimed is not None else None, refused.status, refused.reason,
          refused.detail.replace("\x00", "\\x00"), refused.field, refused.value, raw[:DEAD_LETTER_CAP],
-         len(raw))).fetchone()
+         max(len(raw), size or 0))).fetchone()
     assert row is not None
     return int(row[0])
