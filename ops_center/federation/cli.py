@@ -13,8 +13,15 @@ from ops_center.settings import get_settings
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from ops_center.federation.schema import heartbeat_schema, snapshot_schema
+    from pathlib import Path
 
+    from ops_center.federation.schema import heartbeat_schema, snapshot_schema, write_into
+
+    if args.write:
+        path = Path(args.write)
+        path.write_text(write_into(path.read_text(encoding="utf-8"), snapshot_schema()), encoding="utf-8")
+        print(f"federation schema: written into {path}")
+        return 0
     print(json.dumps(heartbeat_schema() if args.heartbeat else snapshot_schema(), indent=2, ensure_ascii=False))
     return 0
 
@@ -87,6 +94,7 @@ def register(sub: Any) -> None:
         dest="federation_command", required=True)
     p = fed.add_parser("schema", help="print the snapshot JSON Schema")
     p.add_argument("--heartbeat", action="store_true", help="the heartbeat's schema instead")
+    p.add_argument("--write", metavar="FILE.md", help="replace the schema block in a Markdown file")
     p.set_defaults(func=_schema)
     p = fed.add_parser("publish", help="build snapshots and enqueue their delivery now (province)")
     p.add_argument("--changed", action="store_true", help="only the kinds with changes since the last round")

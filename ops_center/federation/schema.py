@@ -31,3 +31,31 @@ def heartbeat_schema() -> dict[str, Any]:
     schema = TypeAdapter(Heartbeat).json_schema()
     return {"$schema": DIALECT, "$id": f"urn:{SCHEMA_ID.replace('snapshot', 'heartbeat')}:{SCHEMA_VERSION}",
             **schema}
+
+
+BEGIN, END = "<!-- schema:snapshot:begin (generated: ops-center federation schema --write docs/federation.md) -->", \
+    "<!-- schema:snapshot:end -->"
+
+
+def doc_block(schema: dict[str, Any]) -> str:
+    import json
+
+    return f"{BEGIN}\n```json\n{json.dumps(schema, indent=2, ensure_ascii=False)}\n```\n{END}"
+
+
+def embedded(text: str) -> dict[str, Any] | None:
+    """The schema embedded in a document between the markers, or None."""
+    import json
+
+    if BEGIN not in text or END not in text:
+        return None
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    parsed: dict[str, Any] = json.loads(block.removeprefix("```json").removesuffix("```"))
+    return parsed
+
+
+def write_into(text: str, schema: dict[str, Any]) -> str:
+    if BEGIN not in text or END not in text:
+        return text.rstrip("\n") + "\n\n" + doc_block(schema) + "\n"
+    head, rest = text.split(BEGIN, 1)
+    return head + doc_block(schema) + rest.split(END, 1)[1]
