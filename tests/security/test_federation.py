@@ -20,7 +20,11 @@ from ops_center.db import connect
 from ops_center.federation import periods
 from ops_center.federation.config import FederationConfig
 from ops_center.federation.wire import HEARTBEAT_ID, SCHEMA_ID
-from tests.federation.conftest import National, national, national_server, national_user  # noqa: F401 (fixtures)
+from tests.federation import conftest as federation_fixtures
+from tests.federation.conftest import National, national_user
+
+national_server = federation_fixtures.national_server  # the federation tests' national instance, as fixtures here
+national = federation_fixtures.national
 
 COVERED = {
     ("POST", "/federation/v1/snapshots"), ("POST", "/federation/v1/heartbeat"),
@@ -164,7 +168,7 @@ def test_national_reads_are_for_staff_and_administration_for_admins(national: Na
 
 
 def test_national_routes_are_absent_outside_national_mode(client: TestClient, admin) -> None:  # type: ignore[no-untyped-def]
-    for path in READS + ["/national/dead-letters"]:
+    for path in [*READS, "/national/dead-letters"]:
         assert client.get(path, headers=admin.headers).status_code == 404
     r = client.post("/federation/v1/snapshots", json=snapshot("96"), headers={"Authorization": "Bearer opsfed_a_b"})
     assert r.status_code == 404
