@@ -55,11 +55,17 @@ function pathData(geom, project) {
     .join("L")}Z`).join("")).join("");
 }
 
-function scale(values, higherIsBetter) {
+function scale(values, higherIsBetter, unit) {
   const v = values.filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
   if (!v.length) return { color: () => NO_DATA, breaks: [] };
-  const breaks = [1, 2, 3, 4, 5].map((i) => v[Math.min(v.length - 1, Math.floor((i * v.length) / 6))]);
-  const colors = higherIsBetter ? RAMP : [...RAMP].reverse();
+  // rates on fixed steps (comparable month to month); other figures by sextiles of this month's values
+  let breaks = unit === "ratio" ? [0.5, 0.6, 0.7, 0.8, 0.9]
+    : [...new Set([1, 2, 3, 4, 5].map((i) => v[Math.min(v.length - 1, Math.floor((i * v.length) / 6))]))];
+  if (unit !== "ratio") breaks = breaks.filter((b) => b > v[0]);
+  const all = higherIsBetter ? RAMP : [...RAMP].reverse();
+  const n = breaks.length + 1;
+  const colors = n === 1 ? [all[all.length - 1]]
+    : Array.from({ length: n }, (_, i) => all[Math.round((i * (all.length - 1)) / (n - 1))]);
   return {
     breaks, colors,
     color(x) {
@@ -92,7 +98,7 @@ function draw(fc) {
 }
 
 function render(fc) {
-  const sc = scale(fc.features.map((f) => f.properties.value), fc.higher_is_better);
+  const sc = scale(fc.features.map((f) => f.properties.value), fc.higher_is_better, fc.unit);
   for (const f of fc.features) {
     const p = state.paths.get(f.properties.code);
     if (!p) continue;
