@@ -71,7 +71,7 @@ app = Starlette(routes=[Route('/map', get), Route('/post', post, methods=['POST'
 
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def summary(ms: list[float]) -> dict[str, float]:
