@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from ops_center.db import connect
 from ops_center.federation.national import credentials, provinces
@@ -139,10 +140,10 @@ def _libfaketime() -> str:
 def _database(name: str, fresh: bool) -> str:
     with psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
         if fresh:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not found:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')  # type: ignore[arg-type]
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name)))
     url = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
     with connect(url, autocommit=True) as conn:
         migrate(conn, "postgres")
@@ -152,7 +153,8 @@ def _database(name: str, fresh: bool) -> str:
 def drop_databases(prefix: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         for spec in PROVINCES:
-            admin.execute(f'DROP DATABASE IF EXISTS "{prefix}_{spec.name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(f"{prefix}_{spec.name}")))
 
 
 def _federation_env(spec: Spec, national: Instance | None, token: str | None, timing: Timing) -> dict[str, str]:
