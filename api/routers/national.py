@@ -25,6 +25,7 @@ from ops_center.federation import periods
 from ops_center.federation.config import FederationConfig
 from ops_center.federation.national import credentials, provinces, store
 from ops_center.federation.registry import metrics
+from ops_center.pagination import decode_cursor, encode_cursor
 from ops_center.settings import Settings
 
 router = APIRouter(prefix="/national", tags=["national"])
@@ -100,9 +101,15 @@ def list_provinces(conn: ConnDep, settings: SettingsDep, cfg: NationalDep, _: St
 @router.get("/provinces/{code}/snapshots")
 def province_snapshots(conn: ConnDep, _: Staff, __: NationalDep, code: CodePath,
                        kind: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = None,
-                       before: PeriodQuery = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    rows = store.snapshots(conn, code, kind, before=before, limit=limit)
-    return {"items": rows, "next": rows[-1]["period"] if len(rows) == limit else None}
+                       cursor: Annotated[str | None, Query(max_length=1024)] = None,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    """The province's newest snapshot of each kind and month, newest month first (``cursor``: the previous page's
+    ``next_cursor``)."""
+    key = decode_cursor(cursor)
+    after = (str(key.get("p")), str(key.get("k"))) if key else None
+    rows = store.snapshots(conn, code, kind, after=after, limit=limit)
+    last = rows[-1] if len(rows) == limit else None
+    return {"items": rows, "next_cursor": encode_cursor({"p": last["period"], "k": last["kind"]}) if last else None}
 
 
 class ProvincesIn(BaseModel):

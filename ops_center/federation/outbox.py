@@ -162,6 +162,16 @@ def record(conn: Conn, row: dict[str, Any], *, outcome: str, status_code: int | 
         (status, error, answer, status, retry_in_s or 0.0, row["id"], row["attempts"]))
 
 
+def prune(conn: Conn, keep_days: int = 30) -> int:
+    """Delete delivered and superseded rows older than ``keep_days``, always keeping the newest version of each
+    (kind, period): the version counter continues from it."""
+    cur = conn.execute(
+        "DELETE FROM federation_outbox o WHERE o.status IN ('delivered', 'superseded') "
+        "AND o.created_at < now() - make_interval(days => %s) AND EXISTS (SELECT 1 FROM federation_outbox n "
+        "WHERE n.kind = o.kind AND n.period = o.period AND n.version > o.version)", (keep_days,))
+    return cur.rowcount
+
+
 def pending_count(conn: Conn) -> int:
     row = conn.execute("SELECT count(*) FROM federation_outbox WHERE status IN ('pending', 'sending')").fetchone()
     return int(row[0]) if row else 0

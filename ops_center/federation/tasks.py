@@ -44,6 +44,8 @@ def run_round(database_url: str, cfg: FederationConfig, *, scheduled: bool, now:
         report = outbox.publish(conn, cfg.province_code, now or datetime.now(UTC),
                                 history_months=cfg.history_months, tz=get_settings().timezone,
                                 changed_only=not scheduled)
+        if scheduled:
+            outbox.prune(conn)
         conn.commit()
         pending = outbox.pending_count(conn)
     result: dict[str, Any] = {"mode": cfg.mode, **report.as_dict(), "queued": _enqueue_due(database_url, cfg)}

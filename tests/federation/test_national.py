@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from ops_center.federation import periods
 from ops_center.federation.wire import SCHEMA_ID
@@ -128,11 +127,11 @@ def test_a_province_clock_ahead_is_flagged_and_never_orders_versions(national: N
     assert abs((contact - datetime.now(UTC)).total_seconds()) < 60  # freshness from this instance's clock
 
 
-def national_client(national: National) -> TestClient:
-    return TestClient(national.app)
+def national_client(national: National) -> httpx.Client:
+    return httpx.Client(base_url=national.url, timeout=30)
 
 
-def staff_headers(client: TestClient, national: National, role: str) -> dict[str, str]:
+def staff_headers(client: httpx.Client, national: National, role: str) -> dict[str, str]:
     username, password = national_user(national, role)
     r = client.post("/auth/token", data={"username": username, "password": password})
     assert r.status_code == 200, r.text
@@ -202,3 +201,28 @@ def test_the_national_brief_is_a_pdf_in_vietnamese(national: National) -> None:
     text = subprocess.run([pdftotext, "-layout", "-", "-"], input=r.content, capture_output=True, check=True
                           ).stdout.decode()
     assert "BẢN TIN GIÁM SÁT THÁNG 01/2026" in text and "Đà Nẵng" in text and "Cà Mau" in text
+
+
+def test_a_province_snapshots_paginate_without_gaps(national: National, token: str) -> None:
+    for period in ("2025-11", "2025-12"):
+        for kind, data in (("incidents_open", envelope()["data"]),
+                           ("alerts_open", {"open_total": 1, "muted": 0, "acknowledged": 0, "open": [],
+                                            "fired_in_period": 1})):
+            assert post(national, token, envelope(kind=kind, period=period, data=data, version=1)).status_code in (
+                200, 201)
+    with national_client(national) as client:
+        headers = staff_headers(client, national, "leader")
+        everything = client.get(f"/national/provinces/{CODE}/snapshots", params={"limit": 200}, headers=headers)
+        want = [(i["period"], i["kind"]) for i in everything.json()["items"]]
+        got: list[tuple[str, str]] = []
+        cursor = None
+        while True:
+            page = client.get(f"/national/provinces/{CODE}/snapshots", headers=headers,
+                              params={"limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+            got += [(i["period"], i["kind"]) for i in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert got == want and len(want) >= 4 and len(set(want)) == len(want)
+        assert client.get(f"/national/provinces/{CODE}/snapshots", params={"cursor": "%%%"},
+                          headers=headers).status_code == 400

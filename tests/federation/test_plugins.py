@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+import httpx
 import jsonschema
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import Field
 
 from ops_center.db import Conn, connect
@@ -74,7 +74,7 @@ def test_a_kind_plugs_in_with_one_producer(stand_in: registry.Producer, national
 
     for c in sent:
         jsonschema.validate(orjson.loads(c.body), schema)
-    with TestClient(national.app) as client:
+    with httpx.Client(base_url=national.url, timeout=30) as client:
         username, password = national_user(national, "leader")
         tok = client.post("/auth/token", data={"username": username, "password": password}).json()["access_token"]
         fc = client.get("/national/map", params={"metric": "scorecard_standin.total", "geometry": "false"},

@@ -169,3 +169,19 @@ def test_national_down_provinces_hold_and_replay(national_server: tuple[National
                "WHERE province = %s", (CODE,))
     assert set(ours) <= set(nat)  # nothing lost
     assert len(nat) == len(set(nat))  # nothing twice
+
+
+def test_prune_keeps_the_newest_version_of_each_snapshot(province_url: str, province) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = province
+    deliver_all(province_url, cfg)
+    newest = set(rows(province_url, "SELECT kind, period, max(version) FROM federation_outbox GROUP BY 1, 2"))
+    with connect(province_url) as conn:
+        conn.execute("UPDATE federation_outbox SET created_at = now() - interval '60 days'")
+        removed = outbox.prune(conn, keep_days=30)
+        conn.commit()
+    assert removed > 0
+    left = set(rows(province_url, "SELECT kind, period, version FROM federation_outbox"))
+    assert left == newest
+    assert run_round(province_url, cfg, scheduled=True)["errors"] == {}
+    assert set(rows(province_url, "SELECT kind, period, max(version) FROM federation_outbox GROUP BY 1, 2")) >= {
+        (k, p, v) for k, p, v in newest if k == "dossier_kpis"}  # versions go on from the kept ones

@@ -60,12 +60,12 @@ def send(national: National, token: str | None, path: str = "snapshots", body: o
 
 
 @pytest.fixture(scope="module")
-def nclient(national: National) -> Iterator[TestClient]:
-    with TestClient(national.app) as c:
+def nclient(national: National) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=national.url, timeout=30) as c:
         yield c
 
 
-def login(client: TestClient, national: National, role: str) -> dict[str, str]:
+def login(client: httpx.Client, national: National, role: str) -> dict[str, str]:
     username, password = national_user(national, role)
     r = client.post("/auth/token", data={"username": username, "password": password})
     assert r.status_code == 200, r.text
@@ -78,7 +78,7 @@ def test_every_federation_route_is_covered(national: National) -> None:
     assert found | {("GET", "/national")} == COVERED  # the page is left out of the schema
 
 
-def test_receiver_needs_a_live_province_credential(national: National, nclient: TestClient) -> None:
+def test_receiver_needs_a_live_province_credential(national: National, nclient: httpx.Client) -> None:
     token = national.register("86")
     assert send(national, token).status_code == 201
     assert send(national, token, "heartbeat", heartbeat("86")).status_code == 200
@@ -98,7 +98,7 @@ def test_receiver_needs_a_live_province_credential(national: National, nclient: 
 
 
 def test_a_credential_stops_at_once_when_replaced_revoked_or_the_province_disabled(national: National,
-                                                                                   nclient: TestClient) -> None:
+                                                                                   nclient: httpx.Client) -> None:
     old = national.register("86")
     new = national.register("86")  # issuing again replaces the credential
     assert send(national, old).status_code == 401
@@ -139,7 +139,7 @@ def test_a_province_writes_only_its_own_code(national: National) -> None:
 
 
 def test_national_reads_are_for_staff_and_administration_for_admins(national: National,
-                                                                    nclient: TestClient) -> None:
+                                                                    nclient: httpx.Client) -> None:
     national.register("86")
     for path in READS:
         assert nclient.get(path).status_code == 401

@@ -87,15 +87,17 @@ def kinds_received(conn: Conn) -> dict[str, dict[str, Any]]:
     return out
 
 
-def snapshots(conn: Conn, province: str, kind: str | None = None, *, before: str | None = None,
+def snapshots(conn: Conn, province: str, kind: str | None = None, *, after: tuple[str, str] | None = None,
               limit: int = 100) -> list[dict[str, Any]]:
-    """One province's newest snapshots, newest period first (``before``: a period cursor)."""
+    """One province's newest snapshots, newest period first, then by kind (``after``: the (period, kind) of the
+    previous page's last item)."""
+    period, last_kind = after or (None, None)
     return fetch_all(
         conn,
         "SELECT province, kind, period, version, schema_version, generated_at, received_at, data "
         "FROM federation_snapshots WHERE province = %s AND (%s::text IS NULL OR kind = %s) "
-        "AND (%s::text IS NULL OR period < %s) ORDER BY period DESC, kind LIMIT %s",
-        (province, kind, kind, before, before, limit))
+        "AND (%s::text IS NULL OR (period, kind) < (%s, %s)) ORDER BY period DESC, kind DESC LIMIT %s",
+        (province, kind, kind, period, period, last_kind, limit))
 
 
 def dead_letters(conn: Conn, *, province: str | None = None, before_id: int | None = None,
