@@ -31,8 +31,9 @@ from ops_center.federation.national.provinces import Province
 from ops_center.federation.registry import metrics
 
 MAP_METRIC = "dossier_kpis.on_time_rate"
-TABLE_METRICS = ("dossier_kpis.on_time_rate", "dossier_kpis.online_share", "dossier_kpis.received",
-                 "incidents_open.open_total", "alerts_open.open_total", "device_health.online_share")
+TABLE_METRICS = {"dossier_kpis.on_time_rate": "Đúng hạn", "dossier_kpis.online_share": "Trực tuyến",
+                 "dossier_kpis.received": "Hồ sơ nhận", "incidents_open.open_total": "Sự cố mở",
+                 "alerts_open.open_total": "Cảnh báo mở", "device_health.online_share": "TB trực tuyến"}
 FRESHNESS_VI = {"fresh": "Kịp thời", "late": "Chậm", "silent": "Mất liên lạc", "never": "Chưa gửi",
                 "not_connected": "Chưa kết nối"}
 _lock = threading.Lock()
@@ -99,7 +100,7 @@ def collect(conn: Conn, provinces: tuple[Province, ...], geometries: dict[str, b
             values = store.metric_values(conn, p.kind, m.path, period if p.history else
                                          (store.latest_period(conn, p.kind) or period))
             data.columns[key] = {code: v.value for code, v in values.items()}
-            data.labels[key] = m.label_vi
+            data.labels[key] = TABLE_METRICS[key]
     data.map_png = render_map(rows, geometries)
     return data
 
@@ -110,6 +111,32 @@ def _fmt(key: str, v: float | None) -> str:
     if key.endswith(("rate", "share")):
         return f"{v * 100:.1f} %".replace(".", ",")
     return f"{v:,.0f}".replace(",", "\u202f")
+
+
+def _overview(pdf: FPDF, data: NationalBrief, x: float, width: float) -> None:
+    """Beside the map: how many provinces are in each freshness state, the five best and the five last."""
+    pdf.set_left_margin(x)
+    pdf.set_xy(x, pdf.get_y())
+    pdf.set_font("DejaVu", "B", 10)
+    pdf.cell(width, 6, "Tổng quan", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=8.5)
+    counts: dict[str, int] = {}
+    for r in data.rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    for state, label in FRESHNESS_VI.items():
+        pdf.cell(width, 4.6, f"{label}: {counts.get(state, 0)} tỉnh, thành phố", new_x="LMARGIN", new_y="NEXT")
+    ranked = [r for r in data.rows if r.rank is not None]
+    for title, rows in (("Cao nhất (tỷ lệ đúng hạn)", ranked[:5]), ("Thấp nhất", ranked[-5:][::-1])):
+        pdf.ln(2)
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.cell(width, 5, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", size=8.5)
+        for r in rows:
+            pdf.cell(width, 4.6, f"{r.rank}. {r.name}: {_fmt(MAP_METRIC, r.value)}", new_x="LMARGIN", new_y="NEXT")
+    late = [r.name for r in data.rows if r.state in ("late", "silent")]
+    pdf.ln(2)
+    pdf.multi_cell(width, 4.4, "Chậm hoặc mất liên lạc: " + (", ".join(late) if late else "không có") + ".")
+    pdf.set_left_margin(12)
 
 
 def render(data: NationalBrief) -> bytes:
@@ -129,27 +156,25 @@ def render(data: NationalBrief) -> bytes:
              new_y="NEXT")
     pdf.set_font("DejaVu", size=8)
     sent = sum(1 for r in data.rows if r.version is not None)
-    silent = [r.name for r in data.rows if r.state in ("silent", "late")]
-    pdf.cell(0, 5, f"Lập lúc {data.generated_at:%H:%M %d/%m/%Y} (UTC) · {sent}/34 tỉnh, thành phố có số liệu tháng",
-             align="C", new_x="LMARGIN", new_y="NEXT")
-    top = pdf.get_y() + 2
+    pdf.cell(0, 5, f"Lập lúc {data.generated_at:%H:%M %d/%m/%Y} (UTC) · {sent}/34 tỉnh, thành phố có số liệu tháng · "
+             "số liệu tổng hợp do các tỉnh gửi (không có thông tin cá nhân)", align="C", new_x="LMARGIN", new_y="NEXT")
+    top = pdf.get_y() + 3
     if data.map_png:
-        pdf.image(io.BytesIO(data.map_png), x=12, y=top, w=62)
-    pdf.set_xy(78, top)
-    pdf.set_left_margin(78)
-    pdf.set_font("DejaVu", "B", 10)
-    pdf.cell(0, 6, "Xếp hạng theo tỷ lệ giải quyết hồ sơ đúng hạn", new_x="LMARGIN", new_y="NEXT")
+        pdf.image(io.BytesIO(data.map_png), x=12, y=top, h=118)
+        pdf.set_xy(12, top + 118)
+        pdf.set_font("DejaVu", size=7.5)
+        pdf.cell(78, 4, "Bản đồ: tỷ lệ giải quyết hồ sơ đúng hạn (đỏ < 50 %, xanh 100 %)", align="C")
+    pdf.set_y(top)
+    _overview(pdf, data, 96, 102)
+    pdf.set_xy(12, max(pdf.get_y(), top + 124) + 3)
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 7, "Xếp hạng theo tỷ lệ giải quyết hồ sơ đúng hạn", new_x="LMARGIN", new_y="NEXT")
     keys = list(data.columns)
-    pdf.set_font("DejaVu", size=6.5)
-    with pdf.table(col_widths=(6, 30, *(14,) * len(keys), 14), headings_style=HEAD, line_height=3.6,
+    pdf.set_font("DejaVu", size=7.5)
+    with pdf.table(col_widths=(8, 46, *(18,) * len(keys), 24), headings_style=HEAD, line_height=4.4,
                    text_align=("RIGHT", "LEFT", *("RIGHT",) * len(keys), "LEFT")) as t:
         t.row(["#", "Tỉnh, thành phố", *(data.labels[k] for k in keys), "Cập nhật"])
         for r in data.rows:
             t.row([str(r.rank or "–"), r.name.replace("Thành phố ", "TP ").replace("Tỉnh ", ""),
                    *(_fmt(k, data.columns[k].get(r.code)) for k in keys), FRESHNESS_VI.get(r.state, r.state)])
-    pdf.set_left_margin(12)
-    pdf.ln(2)
-    pdf.set_font("DejaVu", size=8)
-    pdf.multi_cell(0, 4, "Tỉnh, thành phố chậm hoặc mất liên lạc: " + (", ".join(silent) if silent else "không có")
-                   + ". Số liệu do các tỉnh gửi dưới dạng tổng hợp (không có thông tin cá nhân).")
     return bytes(pdf.output())
