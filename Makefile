@@ -1,11 +1,18 @@
 # The two commands a newcomer needs: `make up` and `make test`. See README.md.
-.PHONY: up down test lint services bench install
+.PHONY: up down test lint services bench install national-demo national-down
 
 up:
 	@bash scripts/up.sh
 
 down:
 	@bash scripts/down.sh
+
+# The federation on one machine: a national instance and three provinces (docs/federation.md).
+national-demo:
+	@bash scripts/bootstrap.sh && bash scripts/test-deps.sh && .venv/bin/python scripts/national_demo.py up
+
+national-down:
+	@.venv/bin/python scripts/national_demo.py down
 
 test:
 	@bash scripts/test.sh

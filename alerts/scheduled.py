@@ -22,9 +22,16 @@ from alerts import lifecycle
 from alerts.durations import format_duration
 from alerts.models import utcnow
 from alerts.muting import MuteSnapshot
-from alerts.rules import absence, geocount, kpi
+from alerts.rules import absence, geocount, kpi, silence
 from alerts.rules.absence import DeviceRow
-from alerts.rules.models import SCHEDULED_KINDS, AbsenceRule, GeoCountRule, KpiRule, Scope
+from alerts.rules.models import (
+    SCHEDULED_KINDS,
+    AbsenceRule,
+    GeoCountRule,
+    KpiRule,
+    ProvinceSilenceRule,
+    Scope,
+)
 from alerts.rules.store import StoredRule, stored
 from alerts.summary import render
 from ops_center.db import Conn, fetch_all
@@ -117,6 +124,16 @@ class Inputs:
             self._counts[key] = {(r[0], r[1]): int(r[2]) for r in rows}
         return self._counts[key]
 
+    def provinces(self) -> list[Any]:
+        """National mode: each registered province's freshness (``ops_center.federation.national.store``)."""
+        found = self.conn.execute("SELECT to_regclass('federation_provinces') IS NOT NULL").fetchone()
+        if not found or not found[0]:
+            raise InputUnavailable("federation is not available (no federation_provinces table)")
+        from ops_center.federation.national.store import statuses
+
+        with self.conn.transaction():
+            return list(statuses(self.conn))
+
     def kpi_rows(self, rule: KpiRule) -> list[Any]:
         key = (rule.level, rule.period, tuple(sorted(rule.codes)))
         if key not in self._kpis:
@@ -179,6 +196,9 @@ def wanted(rule: StoredRule, inputs: Inputs) -> list[Wanted]:
             out.append(Wanted(f"{spec.level}:{b.code}", labels, b.value,
                               {"code": b.code, "name": b.name, "count": b.count}))
         return out
+    if isinstance(spec, ProvinceSilenceRule):
+        return [Wanted(f"province:{p.code}", {**spec.labels, **p.labels}, p.silent_s, p.detail)
+                for p in silence.silent_provinces(spec, inputs.provinces(), inputs.now)]
     raise ValueError(f"kind: {spec.kind!r} is not a scheduled rule kind")
 
 

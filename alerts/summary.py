@@ -7,7 +7,15 @@ import re
 from typing import Any
 
 from alerts.durations import format_duration
-from alerts.rules.models import AbsenceRule, AnyRule, GeoCountRule, KpiRule, RateRule, ThresholdRule
+from alerts.rules.models import (
+    AbsenceRule,
+    AnyRule,
+    GeoCountRule,
+    KpiRule,
+    ProvinceSilenceRule,
+    RateRule,
+    ThresholdRule,
+)
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]{0,31})\}")
 
@@ -41,6 +49,8 @@ def default_template(rule: AnyRule) -> str:
         return "{rule}: no data from {device} for {silent_for}"
     if isinstance(rule, GeoCountRule):
         return "{rule}: {count} incidents in ward {ward} within {window}"
+    if isinstance(rule, ProvinceSilenceRule):
+        return "{rule}: {name} ({province}) silent for {silent_for} (schedule {schedule})"
     return "{rule}: {kpi} of {code} is {value} (target {target})"
 
 

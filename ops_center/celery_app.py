@@ -11,7 +11,7 @@ from celery import Celery
 
 from ops_center.settings import get_settings
 
-TASK_MODULES = ["ops_center.maintenance"]
+TASK_MODULES = ["ops_center.maintenance", "ops_center.federation.tasks"]
 OPTIONAL_TASK_MODULES = ["alerts.tasks", "ops_center.dossiers.tasks", "geo.tasks"]
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "readings-partitions": {"task": "ops_center.maintenance.ensure_partitions", "schedule": timedelta(hours=1)},
@@ -40,7 +40,12 @@ class _Config:
     accept_content = ["json"]  # noqa: RUF012
     enable_utc = True
     broker_connection_retry_on_startup = True
-    beat_schedule = BEAT_SCHEDULE
+
+    @property
+    def beat_schedule(self) -> dict[str, dict[str, Any]]:
+        from ops_center.federation.config import beat_entries, get_config
+
+        return {**BEAT_SCHEDULE, **beat_entries(get_config())}
 
     @property
     def broker_url(self) -> str:

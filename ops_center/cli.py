@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from ops_center.redact import install_log_redaction
 from ops_center.settings import get_settings
 
-PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli", "ops_center.dossiers.cli")
+PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli", "ops_center.dossiers.cli",
+           "ops_center.federation.cli")
 Handler = Callable[[argparse.Namespace], int]
 
 

@@ -14,3 +14,5 @@ for pidf in "$RUN"/pids/*.pid "$RUN/mosquitto/mosquitto.pid"; do
   fi
   rm -f "$pidf"
 done
+# the four-instance federation demo (make national-demo), if it runs
+if [ -d "$RUN/national-demo" ] && [ -x "$VENV/bin/python" ]; then "$VENV/bin/python" "$ROOT/scripts/national_demo.py" down; fi

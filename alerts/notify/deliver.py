@@ -22,6 +22,7 @@ from alerts.models import ALERT_COLUMNS, alert_json
 from alerts.notify.channels import EmailConfig, WebhookConfig, parse_config
 from alerts.notify.senders import SendResult, send_email, send_webhook
 from ops_center.db import Conn, connect, fetch_one
+from ops_center.delivery import backoff as delivery_backoff
 from ops_center.events import emit
 
 log = logging.getLogger("alerts.notify")
@@ -37,8 +38,7 @@ class Outcome:
 
 
 def backoff(attempt: int, cfg: AlertsConfig, rng: random.Random | None = None) -> float:
-    base = min(cfg.retry_max_s, cfg.retry_base_s * 2 ** max(attempt - 1, 0))
-    return base * (0.8 + 0.4 * (rng or random).random())
+    return delivery_backoff(attempt, cfg.retry_base_s, cfg.retry_max_s, rng)
 
 
 def claim(conn: Conn, outbox_id: int, lease_s: float) -> dict[str, Any] | None:

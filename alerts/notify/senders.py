@@ -5,45 +5,26 @@ from __future__ import annotations
 
 import os
 import smtplib
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-import httpx
 import orjson
 
 from alerts.notify.channels import EmailConfig, WebhookConfig
 from alerts.notify.payloads import alertmanager_body, email_subject, email_text, ops_body
+from ops_center.delivery import RETRYABLE_HTTP, SendResult, post_json
 
-RETRYABLE_HTTP = frozenset({408, 425, 429})
-
-
-@dataclass(frozen=True)
-class SendResult:
-    ok: bool
-    recoverable: bool = False
-    status_code: int | None = None
-    error: str | None = None
+__all__ = ["RETRYABLE_HTTP", "SendResult", "build_email", "send_email", "send_webhook"]
 
 
 def send_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, receiver: str, external_url: str,
                  timeout_s: float) -> SendResult:
     body = (alertmanager_body(payload, receiver, external_url) if cfg.format == "alertmanager"
             else ops_body(payload))
-    headers = {**cfg.headers, "Content-Type": "application/json", "Idempotency-Key": key,
-               "User-Agent": "ops-center-alerts/1", "X-Ops-Event": payload["event"]}
-    try:
-        r = httpx.post(cfg.url, content=orjson.dumps(body), headers=headers,
-                       timeout=cfg.timeout_s or timeout_s, follow_redirects=False)
-    except httpx.TimeoutException as exc:
-        return SendResult(False, True, None, f"timeout: {type(exc).__name__}")
-    except httpx.TransportError as exc:
-        return SendResult(False, True, None, f"transport: {type(exc).__name__}: {str(exc)[:200]}")
-    if 200 <= r.status_code < 300:
-        return SendResult(True, status_code=r.status_code)
-    recoverable = r.status_code >= 500 or r.status_code in RETRYABLE_HTTP
-    return SendResult(False, recoverable, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
+    headers = {**cfg.headers, "Idempotency-Key": key, "User-Agent": "ops-center-alerts/1",
+               "X-Ops-Event": payload["event"]}
+    return post_json(cfg.url, orjson.dumps(body), headers, cfg.timeout_s or timeout_s)
 
 
 def build_email(cfg: EmailConfig, payload: dict[str, Any], key: str, external_url: str) -> EmailMessage:

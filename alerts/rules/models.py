@@ -25,9 +25,9 @@ from alerts.durations import parse_duration
 
 Severity = Literal["critical", "major", "minor", "info"]
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "info")
-Kind = Literal["threshold", "rate", "absence", "geo_count", "kpi"]
+Kind = Literal["threshold", "rate", "absence", "geo_count", "kpi", "province_silence"]
 STREAM_KINDS = frozenset({"threshold", "rate"})
-SCHEDULED_KINDS = frozenset({"absence", "geo_count", "kpi"})
+SCHEDULED_KINDS = frozenset({"absence", "geo_count", "kpi", "province_silence"})
 Operator = Literal[">", ">=", "<", "<=", "==", "!="]
 OPERATOR_ALIASES = {"gt": ">", "ge": ">=", "gte": ">=", "lt": "<", "le": "<=", "lte": "<=", "eq": "==",
                     "ne": "!=", "=": "=="}
@@ -234,10 +234,27 @@ class KpiRule(RuleBase):
         return v
 
 
-Rule = Annotated[ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule, Field(discriminator="kind")]
+class ProvinceSilenceRule(RuleBase):
+    """National mode: fires for a connected province silent (no snapshot, no heartbeat) for longer than
+    ``factor`` × its publishing schedule; resolves when it reports again."""
+
+    kind: Literal["province_silence"]
+    factor: Number = 3.0
+    provinces: list[Annotated[str, Field(pattern=r"^[0-9]{2}$")]] = Field(default_factory=list, max_length=34)
+
+    @field_validator("factor")
+    @classmethod
+    def _factor(cls, v: float) -> float:
+        if not 1 <= v <= 1000:
+            raise ValueError(f"factor must be between 1 and 1000, got {v:g}")
+        return v
+
+
+Rule = Annotated[ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule | ProvinceSilenceRule,
+                 Field(discriminator="kind")]
 RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
-AnyRule = ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule
-KINDS: tuple[str, ...] = ("threshold", "rate", "absence", "geo_count", "kpi")
+AnyRule = ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule | ProvinceSilenceRule
+KINDS: tuple[str, ...] = ("threshold", "rate", "absence", "geo_count", "kpi", "province_silence")
 
 
 class RuleError(ValueError):

@@ -1,0 +1,1 @@
+"""The national side: province credentials, accepting snapshots, dead letters, freshness and map values."""

@@ -1,0 +1,187 @@
+"""A province publishes to a national instance over real HTTP: change marks in the change's own transaction,
+versioned snapshots through the outbox, nothing personal on the wire (captured at the national receiver and
+validated against the published JSON Schema with ``jsonschema``), idempotency, stale versions, an outage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import jsonschema
+import orjson
+import pytest
+
+from ops_center.db import connect
+from ops_center.federation import outbox
+from ops_center.federation.schema import heartbeat_schema, snapshot_schema
+from ops_center.federation.tasks import run_round
+from ops_center.testing.province_data import generate
+from tests.federation.conftest import National, Server, province_config
+from tests.federation.support import deliver_all, rows
+
+CODE = "96"
+
+
+@pytest.fixture(scope="module")
+def province(national: National, province_url: str):  # type: ignore[no-untyped-def]
+    token = national.register(CODE, schedule_s=60)
+    cfg = province_config(national, CODE, token, publish_interval_s=60)
+    with connect(province_url) as conn:
+        outbox.set_publishing(conn, True)
+        conn.commit()
+        data = generate(conn, tag="CM", marker="PII96X", months=3, dossiers_per_month=20)
+        conn.commit()
+    return cfg, data
+
+
+def test_marks_are_written_in_the_transaction_of_the_change(province_url: str, province) -> None:  # type: ignore[no-untyped-def]
+    from ops_center.devices import service as devices
+
+    with connect(province_url) as conn:
+        conn.execute("DELETE FROM federation_changes")
+        conn.commit()
+        devices.record_status(conn, "dv-CM-01", "online", datetime.now(UTC))
+        assert conn.execute("SELECT topic FROM federation_changes").fetchall() == [("device_status",)]
+        conn.rollback()
+    assert rows(province_url, "SELECT * FROM federation_changes") == []  # rolled back with the change
+    with connect(province_url) as conn:
+        devices.record_status(conn, "dv-CM-01", "offline", datetime.now(UTC))
+        conn.commit()
+    assert rows(province_url, "SELECT topic FROM federation_changes") == [("device_status",)]
+
+
+def test_publish_builds_versions_once_and_unchanged_content_makes_none(province_url: str, province) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = province
+    first = run_round(province_url, cfg, scheduled=True)
+    assert first["built"] >= 6 and not first["errors"], first
+    assert rows(province_url, "SELECT * FROM federation_changes") == []  # consumed with the build
+    kinds = {r[0] for r in rows(province_url, "SELECT DISTINCT kind FROM federation_outbox")}
+    assert kinds == {"dossier_kpis", "incidents_open", "device_health", "alerts_open"}
+    again = run_round(province_url, cfg, scheduled=True)
+    assert again["built"] == 0 and again["unchanged"] == first["built"] + first["unchanged"]
+    deliver_all(province_url, cfg)
+
+
+def test_snapshots_cross_and_nothing_personal_does(national: National, province_url: str, province) -> None:  # type: ignore[no-untyped-def]
+    cfg, data = province
+    deliver_all(province_url, cfg)
+    snaps = [c for c in national.captured if c.path == "/federation/v1/snapshots"]
+    assert snaps, "nothing reached the national receiver"
+    validator = jsonschema.Draft202012Validator(snapshot_schema(), format_checker=jsonschema.FormatChecker())
+    wire = b"".join(c.body for c in national.captured)
+    for c in snaps:
+        validator.validate(orjson.loads(c.body))  # someone else's validator, on the bytes as received
+        assert c.headers["authorization"].startswith("Bearer opsfed_")
+    for beat in (c for c in national.captured if c.path == "/federation/v1/heartbeat"):
+        jsonschema.validate(orjson.loads(beat.body), heartbeat_schema())
+    text = wire.decode()
+    assert data.personal and data.dossier_ids and data.devices
+    for secret in [*data.personal, *data.dossier_ids, *data.devices, "PII96X", "example.vn", "Sự cố"]:
+        assert secret not in text, f"{secret!r} crossed to the national instance"
+    stored = rows(national.settings.database_url,
+                  "SELECT kind, count(*) FROM federation_snapshots WHERE province = %s GROUP BY 1 ORDER BY 1", (CODE,))
+    assert dict(stored) == {"alerts_open": 1, "device_health": 1, "dossier_kpis": 3, "incidents_open": 1}
+
+
+def test_a_change_publishes_a_new_version_which_replaces_the_stored_one(national: National, province_url: str,
+                                                                        province) -> None:  # type: ignore[no-untyped-def]
+    from ops_center.devices import service as devices
+
+    cfg, _ = province
+    deliver_all(province_url, cfg)
+    before = rows(national.settings.database_url, "SELECT version, data->'kinds' FROM federation_snapshots "
+                  "WHERE province = %s AND kind = 'device_health'", (CODE,))[0]
+    with connect(province_url) as conn:
+        devices.set_device_enabled(conn, "dv-CM-03", False)
+        devices.record_status(conn, "dv-CM-03", "offline", datetime.now(UTC))
+        conn.commit()
+    report = run_round(province_url, cfg, scheduled=False)
+    assert report["topics"] == ["device_status"] and report["built"] == 1, report
+    deliver_all(province_url, cfg)
+    after = rows(national.settings.database_url, "SELECT version, data->'kinds' FROM federation_snapshots "
+                 "WHERE province = %s AND kind = 'device_health'", (CODE,))[0]
+    assert after[0] == before[0] + 1 and after[1] != before[1]
+
+
+def test_the_same_snapshot_twice_is_stored_once_and_an_older_one_never_wins(national: National, province_url: str,
+                                                                           province) -> None:  # type: ignore[no-untyped-def]
+    from ops_center.federation.deliver import deliver
+
+    cfg, _ = province
+    newest = rows(province_url, "SELECT id, version, envelope FROM federation_outbox WHERE kind = 'device_health' "
+                  "ORDER BY version DESC LIMIT 1")[0]
+    with connect(province_url) as conn:  # sent again, as a replay after a lost answer would
+        conn.execute("UPDATE federation_outbox SET status = 'pending', next_attempt_at = now(), enqueued_at = NULL "
+                     "WHERE id = %s", (newest[0],))
+        conn.commit()
+    assert deliver(province_url, newest[0], cfg).answer == "duplicate"
+    # an older version arriving late (first time seen): recorded as stale, never stored over the newer one
+    env = dict(newest[2])
+    headers = {"Authorization": f"Bearer {cfg.token.get_secret_value()}"}  # type: ignore[union-attr]
+    late = {**env, "version": newest[1] + 7, "data": {**env["data"], "total": env["data"]["total"] + 1}}
+    r = httpx.post(f"{national.url}/federation/v1/snapshots", json=late, headers=headers)
+    assert (r.status_code, r.json()["outcome"]) == (201, "stored")
+    older = {**env, "version": newest[1] + 5}
+    r = httpx.post(f"{national.url}/federation/v1/snapshots", json=older, headers=headers)
+    assert (r.status_code, r.json()["outcome"], r.json()["stored_version"]) == (200, "stale", newest[1] + 7)
+    r = httpx.post(f"{national.url}/federation/v1/snapshots", json=late, headers=headers)
+    assert (r.status_code, r.json()["outcome"]) == (200, "duplicate")
+    conflicting = {**late, "data": env["data"]}
+    r = httpx.post(f"{national.url}/federation/v1/snapshots", json=conflicting, headers=headers)
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["reason"] == "version_conflict" and r.json()["field"] == "version"
+    stored = rows(national.settings.database_url, "SELECT version, (data->>'total')::int FROM federation_snapshots "
+                  "WHERE province = %s AND kind = 'device_health'", (CODE,))
+    assert stored == [(newest[1] + 7, env["data"]["total"] + 1)]
+    receipts = rows(national.settings.database_url, "SELECT version, outcome FROM federation_receipts "
+                    "WHERE province = %s AND kind = 'device_health' AND version > %s ORDER BY 1", (CODE, newest[1]))
+    assert receipts == [(newest[1] + 5, "stale"), (newest[1] + 7, "stored")]
+
+
+def test_national_down_provinces_hold_and_replay(national_server: tuple[National, Server], province_url: str,
+                                                 province) -> None:  # type: ignore[no-untyped-def]
+    from ops_center.incidents import service as incidents
+    from ops_center.incidents.models import NewReport
+
+    national, server = national_server
+    cfg, _ = province
+    deliver_all(province_url, cfg)
+    server.stop()
+    try:
+        with connect(province_url) as conn:
+            incidents.file_report(conn, NewReport(title="Ngập", category="flooding", source="operator", lon=105.15,
+                                                  lat=9.18), actor="t")
+            conn.commit()
+        report = run_round(province_url, cfg, scheduled=False)
+        assert report["built"] == 1
+        outcomes = deliver_all(province_url, cfg, timeout=1.0, until_empty=False)
+        assert outcomes and {o.outcome for o in outcomes} == {"retry"}, outcomes  # recoverable: held, retried
+        assert "transport" in (outcomes[0].error or "")
+        pending = rows(province_url, "SELECT status, attempts FROM federation_outbox WHERE status <> 'delivered' "
+                       "AND status <> 'superseded'")
+        assert pending == [("pending", len(outcomes))]
+    finally:
+        server.start()
+    done = deliver_all(province_url, cfg)
+    assert done[-1].outcome == "delivered" and done[-1].answer == "stored"
+    ours = rows(province_url, "SELECT kind, period, version FROM federation_outbox WHERE status = 'delivered'")
+    nat = rows(national.settings.database_url, "SELECT kind, period, version FROM federation_receipts "
+               "WHERE province = %s", (CODE,))
+    assert set(ours) <= set(nat)  # nothing lost
+    assert len(nat) == len(set(nat))  # nothing twice
+
+
+def test_prune_keeps_the_newest_version_of_each_snapshot(province_url: str, province) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = province
+    deliver_all(province_url, cfg)
+    newest = set(rows(province_url, "SELECT kind, period, max(version) FROM federation_outbox GROUP BY 1, 2"))
+    with connect(province_url) as conn:
+        conn.execute("UPDATE federation_outbox SET created_at = now() - interval '60 days'")
+        removed = outbox.prune(conn, keep_days=30)
+        conn.commit()
+    assert removed > 0
+    left = set(rows(province_url, "SELECT kind, period, version FROM federation_outbox"))
+    assert left == newest
+    assert run_round(province_url, cfg, scheduled=True)["errors"] == {}
+    assert set(rows(province_url, "SELECT kind, period, max(version) FROM federation_outbox GROUP BY 1, 2")) >= {
+        (k, p, v) for k, p, v in newest if k == "dossier_kpis"}  # versions go on from the kept ones
