@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
-from ops_center.dossiers import kpis, procedures
+from ops_center.dossiers import kpis, procedures, refused
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.dossiers.models import HTTP_SOURCE, shown
@@ -38,9 +38,7 @@ def _ingest(pool: ConnectionPool, settings: Settings, events: list[Any]) -> doss
 
 def _dead_body(pool: ConnectionPool, body: bytes, reason: str, detail: str) -> None:
     with transaction(pool) as conn:
-        conn.execute("INSERT INTO dead_letters (topic, payload, payload_size, reason, detail, field) "
-                     "VALUES (%s, %s, %s, %s, %s, 'body')",
-                     (HTTP_SOURCE, body[: dossiers.DEAD_LETTER_PAYLOAD_CAP], len(body), reason, detail))
+        refused.record_whole(conn, HTTP_SOURCE, body, reason, detail, "body")
 
 
 @router.post("/dossiers/events")
