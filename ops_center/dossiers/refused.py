@@ -40,12 +40,15 @@ def events_json(events: Sequence[Any]) -> bytes:
 
 def letter(topic: str, refused: Sequence[Refusal]) -> NewLetter:
     """The one letter of a message's refused events."""
-    reasons = tuple(
-        Reason(r.reason, f"[{i}] {r.detail}", f"[{i}].{r.field}" if r.field and r.field != "event" else f"[{i}]",
-               r.value)
-        for i, _, r in refused
-    )
+    reasons = tuple(Reason(r.reason, f"[{i}] {r.detail}", _path(i, r.field), r.value) for i, _, r in refused)
     return NewLetter(topic, events_json([raw for _, raw, _ in refused]), None, reasons)
+
+
+def _path(i: int, field: str | None) -> str:
+    """Where in the message: ``[3].channel``, ``[3]['a\\x00']``, ``[3]`` for the whole event."""
+    if not field or field == "event":
+        return f"[{i}]"
+    return f"[{i}]{field}" if field.startswith("[") else f"[{i}].{field}"
 
 
 def record(conn: Conn, topic: str, refused: Sequence[Refusal]) -> None:
