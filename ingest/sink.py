@@ -101,10 +101,10 @@ class BatchWriter:
         last_seen: dict[str, float] = {}
         statuses = []
         events = []
+        dossiers: list[RawMessage] = []
         for raw, dec in decoded:
             if dec is None:
-                if self.on_dossier_events is not None:
-                    letters += self.on_dossier_events(conn, raw.topic, raw.payload)
+                dossiers.append(raw)
                 continue
             if dec.readings:
                 readings += dec.readings
@@ -118,10 +118,15 @@ class BatchWriter:
             events += dec.events
         result.readings = len(readings)
         with conn.transaction():
+            refused: list[NewLetter] = []
+            if dossiers and self.on_dossier_events is not None:  # inside the batch: a refused batch undoes them
+                refused = [x for raw in dossiers for x in self.on_dossier_events(conn, raw.topic, raw.payload)]
+                dead_letters.record(conn, refused, payload_cap=self.cap)  # one-stop-shop systems are not capped
             wr = self.store.write_batch(conn, readings)
             result.stored = wr.inserted
             recorded = self.write_letters(conn, letters)
-            result.letters, result.letters_dropped = recorded.stored, recorded.dropped
+            result.letters, result.letters_dropped = recorded.stored + len(refused), recorded.dropped
+            letters += refused
             record_seen(conn, last_seen, min_step_s=self.seen_step_s)
             for st in statuses:
                 record_status(conn, st.device_id, "online" if st.online else "offline", st.ts)
