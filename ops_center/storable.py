@@ -105,7 +105,7 @@ def text_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return f"contains a lone surrogate U+{ord(text[exc.start]):04X} (at offset {exc.start}), which is not Unicode text"
+        return f"is not valid Unicode (a lone surrogate U+{ord(text[exc.start]):04X} at offset {exc.start})"
     return None
 
 
@@ -126,7 +126,7 @@ def float_problem(value: float) -> str | None:
 
 def int_problem(value: int, bits: int = 64) -> str | None:
     lo, hi = INT4_RANGE if bits == 32 else INT8_RANGE
-    return None if lo <= value <= hi else f"does not fit a {bits}-bit integer [{lo}, {hi}]"
+    return None if lo <= value <= hi else f"is too large for a {bits}-bit integer [{lo}, {hi}]"
 
 
 def check_float(field: str, value: float) -> float:

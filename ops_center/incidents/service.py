@@ -34,6 +34,7 @@ from ops_center.incidents.models import (
     WardLike,
     WardResolver,
 )
+from ops_center.storable import shown, text_problem
 
 log = logging.getLogger("ops_center.incidents")
 
@@ -87,8 +88,9 @@ def _text(value: str | None, name: str, limit: int, *, required: bool = False) -
     if not isinstance(value, str):
         raise IncidentError(f"{name}: expected a text, got {type(value).__name__}")
     value = value.strip()
-    if "\x00" in value:
-        raise IncidentError(f"{name}: contains a NUL character")
+    why = text_problem(value)
+    if why is not None:
+        raise IncidentError(f"{name}: value {shown(value)} {why}")
     if required and not value:
         raise IncidentError(f"{name}: must not be empty")
     if len(value) > limit:
