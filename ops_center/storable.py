@@ -182,11 +182,12 @@ def check_epoch(field: str, value: float) -> float:
 # --------------------------------------------------------------------------------------------------------- JSON
 
 
-def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH) -> Problem | None:
+def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH, *,
+                 other_scalars: bool = False) -> Problem | None:
     """The first part of a decoded JSON value (dicts, lists, str, int, float, bool, None) that ``jsonb`` refuses:
     keys and strings that are not storable text, non-finite floats, integers wider than 64 bits, other types, or
     nesting deeper than ``max_depth``. ``path`` is where ``value`` sits (``data``; children ``data.x``, ``data[2]``,
-    ``data['a\\x00']``)."""
+    ``data['a\\x00']``). ``other_scalars``: let other scalar types pass (a YAML document's dates)."""
     stack: list[tuple[object, str, int]] = [(value, path, 0)]
     while stack:
         item, where, level = stack.pop()
@@ -217,7 +218,7 @@ def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH)
             why = int_problem(item)  # type: ignore[arg-type]
             if why is not None:
                 return Problem(where, shown(item), why)
-        elif item is not None and t is not bool:
+        elif item is not None and t is not bool and not other_scalars:
             return Problem(where, shown(item), f"is a {t.__name__}, not a JSON value")
     return None
 
