@@ -114,6 +114,8 @@ def _check_report(r: NewReport) -> None:
         for name, v, lim in (("lon", r.lon, 180.0), ("lat", r.lat, 90.0)):
             if not isinstance(v, int | float) or v != v or not -lim <= float(v) <= lim:
                 raise IncidentError(f"{name}: {v!r} is not a number between -{lim:g} and {lim:g}")
+    if r.reported_at is not None and r.reported_at.tzinfo is None:
+        raise IncidentError(f"reported_at: {r.reported_at.isoformat()} has no timezone offset")
     if r.reported_at is not None and (why := datetime_problem(r.reported_at)) is not None:
         raise IncidentError(f"reported_at: value {r.reported_at.isoformat()!r} {why}")
 
