@@ -183,11 +183,12 @@ def check_epoch(field: str, value: float) -> float:
 
 
 def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH, *,
-                 other_scalars: bool = False) -> Problem | None:
+                 other_scalars: bool = False, numbers: bool = True) -> Problem | None:
     """The first part of a decoded JSON value (dicts, lists, str, int, float, bool, None) that ``jsonb`` refuses:
     keys and strings that are not storable text, non-finite floats, integers wider than 64 bits, other types, or
     nesting deeper than ``max_depth``. ``path`` is where ``value`` sits (``data``; children ``data.x``, ``data[2]``,
-    ``data['a\\x00']``). ``other_scalars``: let other scalar types pass (a YAML document's dates)."""
+    ``data['a\\x00']``). ``other_scalars``: let other scalar types pass (a YAML document's dates); ``numbers=False``: leave numbers
+    to a validation that knows each field's range (only text and structure are checked)."""
     stack: list[tuple[object, str, int]] = [(value, path, 0)]
     while stack:
         item, where, level = stack.pop()
@@ -211,6 +212,8 @@ def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH,
                 if why is not None:
                     return Problem(_child(where, key), shown(key), f"is a key that {why}")
                 stack.append((child, _child(where, key), level + 1))
+        elif not numbers and (t is float or t is int):
+            continue
         elif t is float:
             if item != item or item in (math.inf, -math.inf):
                 return Problem(where, shown(item), "is not a finite number (JSON has no NaN or Infinity)")
