@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from pyproj import CRS
 
 from geo.projection import WGS84, centre_of, equal_area_crs, project_geometries
+from ops_center.storable import shown, text_problem
 
 if TYPE_CHECKING:
     from geo.assign import WardIndex
@@ -258,7 +259,7 @@ def boundaries_from_frame(
     frame, reprojected_from = _to_wgs84(frame, source, source_crs)
 
     codes = [_code(v, m.code_field, i, source) for i, v in enumerate(frame[m.code_field])]
-    names = [_text(v) for v in frame[m.name_field]]
+    names = [_text(v, f"{source}: field {m.name_field!r} of feature {i}") for i, v in enumerate(frame[m.name_field])]
     for i, (c, n) in enumerate(zip(codes, names, strict=True)):
         if n is None:
             raise BoundaryError(f"{source}: field {m.name_field!r} is empty for feature {i} (code {c!r})")
@@ -357,8 +358,9 @@ def _to_wgs84(
     return frame.to_crs(WGS84), crs.to_string()
 
 
-def _text(value: Any) -> str | None:
-    """A trimmed NFC string (Vietnamese diacritics may arrive decomposed), or None for null/blank."""
+def _text(value: Any, where: str = "") -> str | None:
+    """A trimmed NFC string (Vietnamese diacritics may arrive decomposed), or None for null/blank. Text PostgreSQL
+    cannot store (NUL, a lone surrogate) is refused naming ``where`` and the value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     try:
@@ -366,7 +368,11 @@ def _text(value: Any) -> str | None:
             return None
     except (TypeError, ValueError):
         pass
-    text = unicodedata.normalize("NFC", str(value)).strip()
+    text = str(value)
+    why = text_problem(text)
+    if why is not None:
+        raise BoundaryError(f"{where or 'a text attribute'}: value {shown(text)} {why}")
+    text = unicodedata.normalize("NFC", text).strip()
     return text or None
 
 
@@ -374,7 +380,7 @@ def _code(value: Any, field_name: str, i: int, source: str) -> str:
     """A code as text; integral numbers (Shapefile numeric fields) lose their '.0'."""
     if isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer():
         value = int(value)
-    text = _text(value)
+    text = _text(value, f"{source}: field {field_name!r} of feature {i}")
     if text is None:
         raise BoundaryError(f"{source}: field {field_name!r} is empty for feature {i}")
     return text
@@ -383,7 +389,8 @@ def _code(value: Any, field_name: str, i: int, source: str) -> str:
 def _column(frame: gpd.GeoDataFrame, name: str | None) -> list[str | None]:
     if name is None:
         return [None] * len(frame)
-    return [_code(v, name, i, "") if _text(v) is not None else None for i, v in enumerate(frame[name])]
+    return [_code(v, name, i, "") if _text(v, f"field {name!r} of feature {i}") is not None else None
+            for i, v in enumerate(frame[name])]
 
 
 def _repair(

@@ -47,6 +47,7 @@ from ingest.validate import (
     PAYLOAD_TOO_LARGE,
     TOO_DEEP,
     UNIT_MISMATCH,
+    UNSTORABLE,
     VALUE_REPR_MAX,
     Invalid,
     Reject,
@@ -59,6 +60,7 @@ from ingest.validate import (
     epoch_from_ts,
     type_name,
 )
+from ops_center.storable import json_problem, text_problem
 
 Reading = tuple[float, str, str, float]
 """``(epoch seconds, device_id, metric, value)``."""
@@ -690,12 +692,18 @@ def _event(payload: bytes, device_id: str, now: float, max_age_s: float) -> Devi
             shown,
             "message",
         )
+    if message is not None and (why := text_problem(message)) is not None:
+        shown = capped_repr(message)
+        raise Invalid(UNSTORABLE, f"value {shown} {why}", shown, "message")
     data = doc.get("data")
     if data is not None:
         if type(data) is not dict:
             shown = capped_repr(data)
             raise Invalid(BAD_SHAPE, f"value {shown} is {type_name(data)}, expected an object", shown, "data")
         _scan_data(data, "data", MAX_NESTING - 1)
+        problem = json_problem(data, "data", MAX_NESTING - 1)
+        if problem is not None:
+            raise Invalid(UNSTORABLE, f"value {problem.value} {problem.message}", problem.value, problem.field)
     return DeviceEvent(ts, device_id, kind, severity, message, data)
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 
-from ingest.sink import BatchHook, DeadLetter
+from ingest.sink import BatchHook
 from ops_center.db import Conn
+from ops_center.devices.dead_letters import NewLetter, Reason
+from ops_center.storable import shown
 
 log = logging.getLogger("ingest.hooks")
 
@@ -45,25 +47,33 @@ def device_event_hook() -> Any | None:
 
 def dossier_hook() -> Any | None:
     ingest_events = _load("ops_center.dossiers.service", "ingest_events")
+    too_large: type[Exception] = _load("ops_center.dossiers.service", "BatchTooLarge") or LookupError
 
-    def on_dossiers(conn: Conn, topic: str, payload: bytes) -> list[DeadLetter]:
+    def on_dossiers(conn: Conn, topic: str, payload: bytes) -> list[NewLetter]:
+        """Whole-message refusals come back as one letter; refused events are recorded by ``ingest_events`` (one
+        letter for the message listing them)."""
+
+        def refused(reason: str, detail: str, field: str, value: str | None) -> list[NewLetter]:
+            return [NewLetter(topic, payload, None, (Reason(reason, detail, field, value),))]
+
         if ingest_events is None:
-            return [DeadLetter(topic, payload, None, "unsupported_topic", f"topic: {topic!r} has no consumer",
-                               "topic", topic)]
+            return refused("unsupported_topic", f"topic: {shown(topic)} has no consumer", "topic", shown(topic))
         unit = topic.split("/")[3] if topic.count("/") >= 4 else None
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            return [DeadLetter(topic, payload, None, "parse_error", f"payload: not JSON ({exc})", "payload", None)]
+            return refused("parse_error", f"payload: not JSON ({exc})", "payload", shown(payload[:64]))
         events = doc.get("events") if isinstance(doc, dict) else doc
         if not isinstance(events, list):
-            return [DeadLetter(topic, payload, None, "bad_shape",
-                               "payload: expected a JSON array of dossier events or {\"events\": [...]}",
-                               "payload", type(doc).__name__)]
+            return refused("bad_shape", "payload: expected a JSON array of dossier events or {\"events\": [...]}",
+                           "payload", type(doc).__name__)
         for ev in events:
             if isinstance(ev, dict) and unit and "unit" not in ev:
                 ev["unit"] = unit
-        ingest_events(conn, events, f"mqtt:{topic}")  # records its own dead letters for refused events
+        try:
+            ingest_events(conn, events, f"mqtt:{topic}")  # records one letter for its refused events
+        except too_large as exc:  # more events than one batch may carry
+            return refused("too_many_events", str(exc), "events", str(len(events)))
         return []
 
     return on_dossiers

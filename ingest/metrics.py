@@ -29,3 +29,21 @@ BATCH_SECONDS = Histogram(
 )
 QUEUE_DEPTH = Gauge("ingest_queue_depth", "messages received and not yet committed", registry=REGISTRY)
 CONNECTED = Gauge("ingest_broker_connected", "1 while connected to the broker", registry=REGISTRY)
+BATCHES = Counter("ingest_batches", "batches taken from the buffer and committed", registry=REGISTRY)
+WRITE_ATTEMPTS = Counter(
+    "ingest_write_attempts", "write transactions tried (a batch the database refuses is split and retried in parts)",
+    registry=REGISTRY)
+BISECT_SPLITS = Counter("ingest_bisect_splits", "splits of a batch (or part) the database refused", registry=REGISTRY)
+BISECT_DEPTH = Gauge("ingest_bisect_depth_max", "deepest level of splitting any batch needed", registry=REGISTRY)
+ISOLATED = Counter(
+    "ingest_isolated_messages", "messages the database refused, isolated by splitting and dead-lettered",
+    registry=REGISTRY)
+RETRIES = Counter(
+    "ingest_batch_retries", "connection-class or transient failures: the rest of the batch retried as it was",
+    registry=REGISTRY)
+DEAD_LETTERS = Counter("ingest_dead_letters", "dead letters stored (one per rejected message)", registry=REGISTRY)
+DEAD_LETTERS_DROPPED = Counter(
+    "ingest_dead_letters_dropped", "dead letters over the per-device rate cap: counted, not stored", registry=REGISTRY)
+REGISTRY_LOOKUPS = Counter(
+    "ingest_registry_lookups", "direct registry look-ups of ids a message named and the registry did not know",
+    ["outcome"], registry=REGISTRY)

@@ -6,9 +6,10 @@ letter is marked with the outcome.
 The clock of a replay is the letter's ``received_at``: timestamps are judged as they were when the message arrived,
 so an old letter is not refused as too old merely because it waited for the fix.
 
-A letter is *fixed* (``replay_ok``) when its own part decodes now: for a letter about a whole message (its field is
-the topic, the payload, ``ts``...), no part of the message is rejected any more; for a letter about one part of a
-pack (``metrics.salinity_ppt``, ``[3].v``), that part (metric or record) is no longer rejected. Replaying never
+A letter is *fixed* (``replay_ok``) when the parts it lists decode now: for a letter about a whole message (a reason's
+field is the topic, the payload, ``ts``...), no part of the message is rejected any more; for a letter listing parts
+of a pack (``metrics.salinity_ppt``, ``[3].v``: one letter per message lists every rejected part), none of those
+parts (metric or record) is rejected any more. Replaying never
 writes new dead letters: what is still wrong is said in ``replay_result``.
 """
 
@@ -176,8 +177,10 @@ def _replay_one(conn: Conn, store: ReadingsStore, letter: DeadLetter, registry: 
 
 
 def _still_rejected(letter: DeadLetter, rejects: Sequence[Reject]) -> list[Reject]:
-    """The rejects of the new decoding that mean this letter's cause is not fixed."""
-    mine = part_of(letter.field)
-    if mine is None:
+    """The rejects of the new decoding that mean this letter's cause is not fixed: any, when the letter is about the
+    whole message (or lists fewer reasons than it had); else those about the parts it lists or the whole message."""
+    fields = [r.field for r in letter.reasons] or [letter.field]
+    parts = {part_of(f) for f in fields}
+    if None in parts or letter.reason_count > len(letter.reasons):
         return list(rejects)
-    return [r for r in rejects if part_of(r.field) in (None, mine)]
+    return [r for r in rejects if part_of(r.field) in (None, *parts)]

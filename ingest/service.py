@@ -7,6 +7,14 @@ stops the acks: the writer retries with backoff while the broker holds the unack
 Maximum) and queues the rest in the persistent session. Nothing is acked that is not committed; redelivered
 duplicates are harmless because writes are idempotent.
 
+Only connection-class and transient failures are retried (``ops_center.db_errors.is_retryable``). A batch the
+database refuses because of its data is split until the refusing messages stand alone (``ingest.isolation``); those
+are dead-lettered with the database's error, the rest commits, and every message is acked: one poison message never
+stalls the stream.
+
+Before refusing a message as ``unknown_device``, the writer looks the ids it names up in the database
+(``Registry.look_up_missed``), so a device provisioned a moment ago is accepted at once.
+
 Acks carry the connection generation they were received on: after a reconnect the broker redelivers what was not
 acked (same packet ids), so acks for an older connection are dropped rather than sent on the new one.
 """
@@ -32,14 +40,17 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import start_http_server
 
-from ingest import metrics
+from ingest import isolation, metrics
 from ingest.catalogue import load_catalogue
 from ingest.decode import Decoded, decode_message
 from ingest.hooks import device_event_hook, dossier_hook, stream_hooks
 from ingest.registry import Registry
 from ingest.sink import BatchWriter, RawMessage
-from ingest.topics import subscription_filters
+from ingest.topics import parse_topic, subscription_filters
+from ingest.validate import UNKNOWN_DEVICE, Reject
 from ops_center.db import connect
+from ops_center.db_errors import is_conflict, is_retryable
+from ops_center.devices.dead_letter_quota import Cap
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings, get_settings
 
@@ -62,10 +73,11 @@ class IngestService:
         self.client_id = settings.ingest_client_id or f"ops-ingest-{socket.gethostname()}"
         self.buffer: collections.deque[Pending] = collections.deque()
         self.generation = 0
+        self.max_depth = 0
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.catalogue = load_catalogue(settings.ingest_catalogue_file)
-        self.registry = Registry(settings.ingest_registry_refresh_s)
+        self.registry = Registry(settings.ingest_registry_refresh_s, settings.ingest_registry_negative_s)
         self.conn: psycopg.Connection[Any] | None = None
         self.writer: BatchWriter | None = None
         self.client = self._make_client()
@@ -122,7 +134,9 @@ class IngestService:
                                 application_name=f"ops-ingest:{self.client_id}")
             if self.writer is None:  # once: the hooks hold state (the stream evaluator has its own thread)
                 store = ReadingsStore.for_connection(self.conn)
-                self.writer = BatchWriter(store, dead_letter_cap=self.settings.dead_letter_payload_cap,
+                s = self.settings
+                self.writer = BatchWriter(store, dead_letter_cap=s.dead_letter_payload_cap,
+                                          rate_cap=Cap(s.dead_letter_device_cap, s.dead_letter_device_window_s),
                                           hooks=stream_hooks(), on_device_event=device_event_hook(),
                                           on_dossier_events=dossier_hook())
             self.registry.force_refresh(self.conn)
@@ -142,66 +156,91 @@ class IngestService:
         return [self.buffer.popleft() for _ in range(n)]
 
     def _commit(self, batch: list[Pending]) -> None:
-        """Decode, write and commit ``batch``, retrying with backoff until the database takes it."""
+        """Decode and commit ``batch``: connection-class failures are retried with backoff (nothing acked
+        meanwhile, the parts already committed are not written again); data the database refuses is isolated."""
         delay = 0.2
-        decoded = None
-        while True:
-            started = time.perf_counter()
+        job: isolation.BatchJob | None = None
+        while job is None or not job.done:
             try:
                 conn = self._db()
-                self.registry.refresh_if_due(conn)
-                if decoded is None:
-                    decoded = self._decode(batch)
+                if job is None:
+                    self.registry.refresh_if_due(conn)
+                    job = isolation.BatchJob.of(self._decode(batch, conn))
                 assert self.writer is not None
-                result = self.writer.write(conn, decoded)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                started = time.perf_counter()
+                attempts = job.attempts
+                try:
+                    isolation.run(job, conn, self.writer, self.writer.store.forget_partitions)
+                finally:
+                    metrics.WRITE_ATTEMPTS.inc(job.attempts - attempts)
+                metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            except Exception as exc:
+                metrics.RETRIES.inc()
+                if is_conflict(exc):
+                    log.warning("%s on a batch of %d; retrying", type(exc).__name__, len(batch))
+                    continue
                 metrics.DB_ERRORS.inc()
-                log.warning("database unavailable (%s); %d messages held, retry in %.1fs",
-                            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                            len(batch), delay)
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                held = job.size if job else len(batch)
+                if is_retryable(exc):
+                    log.warning("database unavailable (%s); %d messages held, retry in %.1fs", first, held, delay)
+                else:  # not a write (those are isolated): the connection, the registry look-up; a bug
+                    log.exception("unexpected failure outside the write; %d messages held, retry in %.1fs", held,
+                                  delay)
                 self._drop_db()
                 if self.stopping.wait(delay) and self._give_up():
                     raise
                 delay = min(delay * 2, 5.0)
-                continue
-            except psycopg.errors.DeadlockDetected:
-                metrics.DB_ERRORS.inc()
-                log.warning("deadlock on a batch of %d; retrying", len(batch))
-                continue
-            except Exception:
-                # A bug or an unexpected database error: the loop must not die and the batch must not be lost.
-                # Nothing is acked; retry with backoff (the error is logged and counted for the operator).
-                metrics.WRITE_ERRORS.inc()
-                log.exception("batch of %d messages failed; retry in %.1fs", len(batch), delay)
-                self._drop_db()
-                if self.stopping.wait(delay) and self._give_up():
-                    raise
-                delay = min(delay * 2, 5.0)
-                continue
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(batch))
-            metrics.STORED.inc(result.stored)
-            metrics.DUPLICATES.inc(result.readings - result.stored)
-            for reason, n in result.rejects.items():
-                metrics.REJECTED.labels(reason).inc(n)
-            return
+        self._account(job, len(batch))
+
+    def _account(self, job: isolation.BatchJob, size: int) -> None:
+        result = job.result
+        metrics.BATCHES.inc()
+        metrics.BATCH_SIZE.observe(size)
+        metrics.STORED.inc(result.stored)
+        metrics.DUPLICATES.inc(result.readings - result.stored)
+        metrics.DEAD_LETTERS.inc(result.letters)
+        metrics.DEAD_LETTERS_DROPPED.inc(result.letters_dropped)
+        metrics.BISECT_SPLITS.inc(job.splits)
+        metrics.ISOLATED.inc(len(job.isolated))
+        if job.depth > self.max_depth:  # a max over the process's life
+            self.max_depth = job.depth
+            metrics.BISECT_DEPTH.set(job.depth)
+        for reason, n in result.rejects.items():
+            metrics.REJECTED.labels(reason).inc(n)
 
     def _give_up(self) -> bool:
         """On SIGTERM during an outage we stop retrying after a grace period: unacked messages stay with the
         broker, so nothing is lost."""
         return time.monotonic() > self._stop_deadline
 
-    def _decode(self, batch: list[Pending]) -> list[tuple[RawMessage, Decoded | None]]:
+    def _decode(self, batch: list[Pending], conn: psycopg.Connection[Any]) -> list[isolation.Item]:
+        """Decode every message; ids the registry did not know are looked up in the database before a message
+        naming them is refused (and its decoding repeated when one was found)."""
         now = time.time()
-        s = self.settings
-        out: list[tuple[RawMessage, Decoded | None]] = []
-        for p in batch:
-            if p.msg.topic.startswith(EGOV_PREFIX):
-                out.append((p.msg, None))
-            else:
-                out.append((p.msg, decode_message(p.msg.topic, p.msg.payload, now, self.registry, self.catalogue,
-                                                  s.ingest_max_payload, s.ingest_max_age_s)))
+        out = [(p.msg, self._decode_one(p.msg, now)) for p in batch]
+        if self.registry.missed:
+            found = self.registry.look_up_missed(conn)
+            metrics.REGISTRY_LOOKUPS.labels("found" if found else "absent").inc()
+            if found:
+                out = [(raw, self._decode_one(raw, now)) if _unknown_device(dec) else (raw, dec) for raw, dec in out]
+            self.registry.missed.clear()
         return out
+
+    def _decode_one(self, msg: RawMessage, now: float) -> Decoded | None:
+        if msg.topic.startswith(EGOV_PREFIX):
+            return None
+        s = self.settings
+        try:
+            return decode_message(msg.topic, msg.payload, now, self.registry, self.catalogue, s.ingest_max_payload,
+                                  s.ingest_max_age_s)
+        except Exception as exc:  # a decoder bug must cost this message, not the stream
+            log.exception("decoding a message on %r failed", msg.topic)
+            ref = parse_topic(msg.topic)
+            topic = ref if not isinstance(ref, Reject) else None
+            return Decoded(topic, [], [Reject("decode_failed", f"payload: the decoder failed: {type(exc).__name__}: "
+                                                                f"{exc}"[:1000], topic.entity_id if topic else None,
+                                              "payload", None)], None, [])
 
     def _ack(self, batch: list[Pending]) -> None:
         gen = self.generation
@@ -267,6 +306,10 @@ class IngestService:
         self._stop_deadline = time.monotonic() + 10.0
         self.stopping.set()
         self.wake.set()
+
+
+def _unknown_device(dec: Decoded | None) -> bool:
+    return dec is not None and any(r.reason_code == UNKNOWN_DEVICE for r in dec.rejects)
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
-"""Write one batch of decoded messages in ONE transaction: readings (idempotent), dead letters, last_seen, device
-status, device events, a coalesced live-feed event, and the inline alert rules. The caller acks the batch's
-messages only after this commits."""
+"""Write one batch of decoded messages in ONE transaction: readings (idempotent), dead letters (one per rejected
+message, filed under its publisher, within the per-device rate cap), last_seen, device status, device events, a
+coalesced live-feed event, and the inline alert rules. The caller acks the batch's messages only after this commits;
+``ingest.isolation`` splits a batch the database refuses."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any, Protocol
 from ingest.decode import Decoded, Reading
 from ingest.validate import Reject
 from ops_center.db import Conn
+from ops_center.devices import dead_letters
+from ops_center.devices.dead_letter_quota import Cap
+from ops_center.devices.dead_letters import NewLetter, Reason
 from ops_center.devices.service import record_seen, record_status
 from ops_center.events import emit
 from ops_center.readings import ReadingsStore
@@ -39,44 +43,31 @@ class BatchResult:
     readings: int = 0
     stored: int = 0
     rejects: dict[str, int] = field(default_factory=dict)
+    """Rejected messages or parts of packs, by reason code."""
+    letters: int = 0
+    """Dead letters stored (one per rejected message)."""
+    letters_dropped: int = 0
+    """Dead letters over the per-device rate cap: counted, not stored."""
+
+    def add(self, other: BatchResult) -> None:
+        self.messages += other.messages
+        self.readings += other.readings
+        self.stored += other.stored
+        self.letters += other.letters
+        self.letters_dropped += other.letters_dropped
+        for reason, n in other.rejects.items():
+            self.rejects[reason] = self.rejects.get(reason, 0) + n
 
 
-@dataclass
-class DeadLetter:
-    topic: str
-    payload: bytes
-    device_id: str | None
-    reason: str
-    detail: str
-    field: str | None
-    value: str | None
+def reasons_of(rejects: Sequence[Reject]) -> tuple[Reason, ...]:
+    return tuple(Reason(r.reason_code, r.detail, r.field, r.value_repr, r.device_id) for r in rejects)
 
 
-def dead_letters_from(topic: str, payload: bytes, rejects: Sequence[Reject]) -> list[DeadLetter]:
-    return [
-        DeadLetter(topic, payload, r.device_id, r.reason_code, r.detail, r.field, r.value_repr)
-        for r in rejects
-    ]
-
-
-def write_dead_letters(conn: Conn, letters: Sequence[DeadLetter], cap: int) -> None:
-    if not letters:
-        return
-    conn.execute(
-        "INSERT INTO dead_letters (topic, payload, payload_size, device_id, reason, detail, field, value) "
-        "SELECT * FROM unnest(%s::text[], %s::bytea[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::text[])",
-        (
-            [d.topic[:1024] for d in letters],
-            [d.payload[:cap] for d in letters],
-            [len(d.payload) for d in letters],
-            [d.device_id for d in letters],
-            [d.reason for d in letters],
-            [d.detail[:2000] for d in letters],
-            [d.field[:256] if d.field else None for d in letters],
-            [d.value[:512] if d.value else None for d in letters],
-        ),
-    )
+def letter_for(raw: RawMessage, dec: Decoded, extra: Sequence[Reason] = ()) -> NewLetter:
+    """The one dead letter of a message: filed under its publisher (the topic's device or gateway, None for a
+    malformed topic), never under a device a record merely names (that one is in the reason)."""
+    publisher = dec.topic.entity_id if dec.topic is not None else None
+    return NewLetter(raw.topic, raw.payload, publisher, (*extra, *reasons_of(dec.rejects)))
 
 
 class BatchWriter:
@@ -85,16 +76,19 @@ class BatchWriter:
         store: ReadingsStore,
         *,
         dead_letter_cap: int,
+        rate_cap: Cap | None = None,
         hooks: Sequence[BatchHook] = (),
         on_device_event: Callable[[Conn, Any], Any] | None = None,
-        on_dossier_events: Callable[[Conn, str, bytes], list[DeadLetter]] | None = None,
+        on_dossier_events: Callable[[Conn, str, bytes], list[NewLetter]] | None = None,
         seen_step_s: float = 5.0,
     ) -> None:
-        """``seen_step_s``: ``last_seen`` moves only when it advances by more than this (each row write costs
+        """``dead_letter_cap``: payload bytes kept per letter; ``rate_cap``: letters per device and window.
+        ``seen_step_s``: ``last_seen`` moves only when it advances by more than this (each row write costs
         ~30 µs; staleness is judged in minutes)."""
         self.store = store
         self.seen_step_s = seen_step_s
         self.cap = dead_letter_cap
+        self.rate_cap = rate_cap
         self.hooks = list(hooks)
         self.on_device_event = on_device_event
         self.on_dossier_events = on_dossier_events
@@ -103,14 +97,14 @@ class BatchWriter:
         """``decoded`` pairs each raw message with its decoding (None: a topic handled here, e.g. dossiers)."""
         result = BatchResult(messages=len(decoded))
         readings: list[Reading] = []
-        letters: list[DeadLetter] = []
+        letters: list[NewLetter] = []
         last_seen: dict[str, float] = {}
         statuses = []
         events = []
+        dossiers: list[RawMessage] = []
         for raw, dec in decoded:
             if dec is None:
-                if self.on_dossier_events is not None:
-                    letters += self.on_dossier_events(conn, raw.topic, raw.payload)
+                dossiers.append(raw)
                 continue
             if dec.readings:
                 readings += dec.readings
@@ -118,15 +112,21 @@ class BatchWriter:
                     if ts > last_seen.get(dev, 0.0):
                         last_seen[dev] = ts
             if dec.rejects:
-                letters += dead_letters_from(raw.topic, raw.payload, dec.rejects)
+                letters.append(letter_for(raw, dec))
             if dec.status is not None:
                 statuses.append(dec.status)
             events += dec.events
         result.readings = len(readings)
         with conn.transaction():
+            refused: list[NewLetter] = []
+            if dossiers and self.on_dossier_events is not None:  # inside the batch: a refused batch undoes them
+                refused = [x for raw in dossiers for x in self.on_dossier_events(conn, raw.topic, raw.payload)]
+                dead_letters.record(conn, refused, payload_cap=self.cap)  # one-stop-shop systems are not capped
             wr = self.store.write_batch(conn, readings)
             result.stored = wr.inserted
-            write_dead_letters(conn, letters, self.cap)
+            recorded = self.write_letters(conn, letters)
+            result.letters, result.letters_dropped = recorded.stored + len(refused), recorded.dropped
+            letters += refused
             record_seen(conn, last_seen, min_step_s=self.seen_step_s)
             for st in statuses:
                 record_status(conn, st.device_id, "online" if st.online else "offline", st.ts)
@@ -140,9 +140,13 @@ class BatchWriter:
                         hook.on_batch(conn, readings)
                 except Exception:  # a broken rule must not lose the readings; it is logged loudly
                     log.exception("inline hook %r failed on a batch of %d readings", hook, len(readings))
-        for d in letters:
-            result.rejects[d.reason] = result.rejects.get(d.reason, 0) + 1
+        for letter in letters:
+            for r in letter.reasons:
+                result.rejects[r.reason] = result.rejects.get(r.reason, 0) + 1
         return result
+
+    def write_letters(self, conn: Conn, letters: Sequence[NewLetter]) -> dead_letters.Recorded:
+        return dead_letters.record(conn, letters, payload_cap=self.cap, cap=self.rate_cap)
 
     def _event(self, conn: Conn, ev: Any) -> None:
         incident = None

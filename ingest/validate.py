@@ -32,12 +32,14 @@ UNIT_MISMATCH: Final = "unit_mismatch"
 BAD_TIMESTAMP: Final = "bad_timestamp"
 TS_IN_FUTURE: Final = "ts_in_future"
 TS_TOO_OLD: Final = "ts_too_old"
+UNSTORABLE: Final = "unstorable"
+"""A value PostgreSQL cannot store (NUL, a lone surrogate, a number out of range): ``ops_center.storable``."""
 
 REASON_CODES: Final = frozenset(
     {
         PAYLOAD_TOO_LARGE, NOT_UTF8, PARSE_ERROR, BAD_SHAPE, TOO_DEEP, BAD_TOPIC, BAD_DEVICE_ID,
         UNKNOWN_DEVICE, DISABLED_DEVICE, FOREIGN_DEVICE, UNKNOWN_METRIC, NON_NUMERIC, NOT_FINITE,
-        OUT_OF_RANGE, UNIT_MISMATCH, BAD_TIMESTAMP, TS_IN_FUTURE, TS_TOO_OLD,
+        OUT_OF_RANGE, UNIT_MISMATCH, BAD_TIMESTAMP, TS_IN_FUTURE, TS_TOO_OLD, UNSTORABLE,
     }
 )  # fmt: skip
 

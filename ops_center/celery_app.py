@@ -15,6 +15,7 @@ TASK_MODULES = ["ops_center.maintenance", "ops_center.federation.tasks"]
 OPTIONAL_TASK_MODULES = ["alerts.tasks", "ops_center.dossiers.tasks", "geo.tasks"]
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "readings-partitions": {"task": "ops_center.maintenance.ensure_partitions", "schedule": timedelta(hours=1)},
+    "dead-letters-retention": {"task": "ops_center.maintenance.prune_dead_letters", "schedule": timedelta(hours=1)},
     "alerts-evaluate": {"task": "alerts.evaluate", "schedule": timedelta(seconds=30)},
     "alerts-tick": {"task": "alerts.tick", "schedule": timedelta(seconds=15)},
     "alerts-dispatch": {"task": "alerts.dispatch", "schedule": timedelta(seconds=5)},

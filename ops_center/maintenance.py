@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from ops_center.celery_app import app
 from ops_center.db import connect
+from ops_center.devices import dead_letters
 from ops_center.readings import ReadingsStore
 from ops_center.settings import get_settings
 
@@ -20,3 +22,14 @@ def ensure_partitions() -> str:
             store.ensure_partitions(conn, [now, now + 86400])
         conn.commit()
     return store.flavour
+
+
+@app.task(name="ops_center.maintenance.prune_dead_letters")
+def prune_dead_letters() -> int:
+    """The dead-letter retention policy: letters (and rate-cap counts) older than ``dead_letter_retention_days``
+    are deleted. Returns how many letters went."""
+    settings = get_settings()
+    with connect(settings.database_url) as conn:
+        pruned = dead_letters.prune(conn, datetime.now(UTC) - timedelta(days=settings.dead_letter_retention_days))
+        conn.commit()
+    return pruned

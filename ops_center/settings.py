@@ -62,7 +62,12 @@ class Settings(BaseSettings):
     ingest_max_age_s: float = 7 * 86400
     ingest_catalogue_file: Path | None = None
     ingest_registry_refresh_s: float = 5.0
+    ingest_registry_negative_s: float = 2.0
     dead_letter_payload_cap: int = 8192
+    # dead letters: at most this many stored per device (publisher) per window; over it they are only counted
+    dead_letter_device_cap: int = Field(default=100, ge=1)
+    dead_letter_device_window_s: int = Field(default=600, ge=1, le=86400)
+    dead_letter_retention_days: int = Field(default=30, ge=1)
 
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_ttl_s: int = 900

@@ -35,6 +35,7 @@ from alerts.notify import channels as channels_mod
 from alerts.rules import store
 from alerts.rules.models import AnyRule, RuleError, parse_rule
 from ops_center.db import Conn
+from ops_center.storable import json_problem
 
 MAX_FILE_BYTES = 2_000_000
 SECTIONS = ("channels", "escalation_policies", "inhibit_rules", "rules")
@@ -103,6 +104,10 @@ def parse_text(text: str) -> RuleFile:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise RuleError([{"field": "file", "message": f"not valid YAML at {where}: "
                                                       f"{getattr(exc, 'problem', exc)}", "value": None}]) from exc
+    problem = json_problem(doc, other_scalars=True)
+    if problem is not None:  # NUL, lone surrogates, NaN: refused naming where, before anything is parsed or stored
+        raise RuleError([{"field": problem.field or "file", "message": f"value {problem.value} {problem.message}",
+                          "value": problem.value}])
     return parse_document(doc)
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from alerts.durations import parse_duration
+from ops_center.storable import text_problem
 
 Severity = Literal["critical", "major", "minor", "info"]
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "info")
@@ -62,6 +63,8 @@ def _operator(value: object) -> object:
 def _text(value: object) -> object:
     if isinstance(value, str) and _CONTROL.search(value.replace("\n", "").replace("\t", "")):
         raise ValueError("control characters are not allowed")
+    if isinstance(value, str) and (why := text_problem(value)) is not None:
+        raise ValueError(f"value {why}")
     return value
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 
 from alerts import escalation, inhibition, muting, silences
@@ -15,12 +15,13 @@ from alerts.notify import channels
 from alerts.rules import loader, store
 from alerts.rules.models import RuleError, parse_rule
 from api.deps import AdminOnly, ConnDep, Operators, Staff
+from api.fields import StoredDocument
 from api.problems import ProblemError
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 
 router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=2**62)]
-Document = Annotated[dict[str, Any], Body()]
+Document = StoredDocument
 
 
 def _invalid(exc: RuleError, what: str) -> ProblemError:

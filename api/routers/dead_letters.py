@@ -1,10 +1,11 @@
-"""Dead letters: operators list the messages ingest rejected (why, and the raw bytes); admins replay them after a
-fix (the replay itself is ``ingest.replay``)."""
+"""Dead letters: operators list the messages ingest rejected (one per message: every reason, and the raw bytes) and
+the letters the per-device rate cap counted instead of storing; admins replay them after a fix (the replay itself is
+``ingest.replay``)."""
 
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -17,7 +18,7 @@ from ingest.catalogue import CatalogueError, load_catalogue
 from ingest.hooks import device_event_hook
 from ingest.replay import replay_dead_letters
 from ops_center.db import transaction
-from ops_center.devices import dead_letters
+from ops_center.devices import dead_letter_quota, dead_letters
 from ops_center.devices.dead_letters import DeadLetter, DeadLetterFilter
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, BadCursor, decode_cursor, encode_cursor
 
@@ -25,15 +26,26 @@ router = APIRouter(tags=["dead letters"])
 REASON_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-class DeadLetterOut(BaseModel):
-    id: int
-    received_at: datetime
-    topic: str
-    device_id: str | None
+class ReasonOut(BaseModel):
     reason: str
     detail: str = Field(description="names the field and the value")
     field: str | None
     value: str | None
+    device_id: str | None = Field(description="the device this part names (may differ from the letter's publisher)")
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    device_id: str | None = Field(description="the publisher: the device or gateway of the topic")
+    reason: str = Field(description="the first reason's code")
+    detail: str = Field(description="names the field and the value (of up to three reasons)")
+    field: str | None
+    value: str | None
+    reasons: list[ReasonOut] = Field(description=f"every reason, at most {dead_letters.REASONS_LISTED} listed")
+    reason_count: int = Field(description="how many reasons the message had")
+    reason_codes: list[str] = Field(description="every distinct reason code")
     payload_size: int = Field(description="bytes of the message as received")
     payload_stored: int = Field(description="bytes kept (the rest was cut off when the message was too large)")
     truncated: bool
@@ -53,6 +65,9 @@ def _out(letter: DeadLetter) -> DeadLetterOut:
     return DeadLetterOut(
         id=letter.id, received_at=letter.received_at, topic=letter.topic, device_id=letter.device_id,
         reason=letter.reason, detail=letter.detail, field=letter.field, value=letter.value,
+        reasons=[ReasonOut(reason=r.reason, detail=r.detail, field=r.field, value=r.value, device_id=r.device_id)
+                 for r in letter.reasons],
+        reason_count=letter.reason_count, reason_codes=list(letter.reason_codes),
         payload_size=letter.payload_size, payload_stored=len(letter.payload), truncated=letter.truncated,
         payload_text=letter.payload.decode("utf-8", "replace"),
         payload_base64=base64.b64encode(letter.payload).decode("ascii"),
@@ -85,6 +100,56 @@ def list_dead_letters(
         items, next_before = dead_letters.list_dead_letters(conn, f, before_id=before, limit=limit)
     return DeadLetterPage(items=[_out(d) for d in items],
                           next_cursor=encode_cursor({"id": next_before}) if next_before is not None else None)
+
+
+class DroppedOut(BaseModel):
+    device_id: str | None = Field(description="the publishing device (null: messages that named none)")
+    stored: int = Field(description="letters stored in the period")
+    dropped: int = Field(description="letters over the rate cap: counted, not stored")
+    windows_capped: int
+    last_dropped_at: datetime | None
+    last_dropped_reason: str | None
+
+
+class DroppedPage(BaseModel):
+    cap: int = Field(description="letters stored per device and window")
+    window_s: int
+    since: datetime
+    items: list[DroppedOut]
+    next_cursor: str | None
+
+
+@router.get("/dead-letters/dropped", response_model=DroppedPage)
+def dropped(
+    pool: PoolDep,
+    settings: SettingsDep,
+    _: Operators,
+    device: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
+    since: Annotated[datetime | None, Query(description="windows starting at or after (default: 24 h ago)")] = None,
+    include_uncapped: Annotated[bool, Query(description="also devices that never hit the cap")] = False,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> DroppedPage:
+    """Per device: dead letters stored and dead letters the per-device rate cap counted instead of storing."""
+    if since is not None and since.tzinfo is None:
+        raise ProblemError(422, "Invalid request", f"since: {since.isoformat()!r} has no UTC offset", field="since",
+                           value=since.isoformat())
+    start = since or datetime.now(UTC) - timedelta(days=1)
+    key = decode_cursor(cursor)
+    after = key.get("k") if key else None
+    if key is not None and type(after) is not str:
+        raise BadCursor(f"cursor: {cursor[:40]!r} is not a cursor returned by this API")  # type: ignore[index]
+    with transaction(pool) as conn:
+        rows = dead_letter_quota.drop_counts(conn, start, device_id=device, only_dropped=not include_uncapped,
+                                             after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DroppedPage(
+        cap=settings.dead_letter_device_cap, window_s=settings.dead_letter_device_window_s, since=start,
+        items=[DroppedOut(device_id=r.device_id, stored=r.stored, dropped=r.dropped, windows_capped=r.windows_capped,
+                          last_dropped_at=r.last_dropped_at, last_dropped_reason=r.last_dropped_reason)
+               for r in rows],
+        next_cursor=encode_cursor({"k": rows[-1].device_id or ""}) if more and rows else None)
 
 
 @router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)

@@ -3,6 +3,7 @@ catalogue, dossiers by state, the business calendar and the e-government KPIs.""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -14,9 +15,10 @@ from psycopg_pool import ConnectionPool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from api.fields import StoredText
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
-from ops_center.dossiers import kpis, procedures
+from ops_center.dossiers import kpis, procedures, refused
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.dossiers.models import HTTP_SOURCE, shown
@@ -38,9 +40,21 @@ def _ingest(pool: ConnectionPool, settings: Settings, events: list[Any]) -> doss
 
 def _dead_body(pool: ConnectionPool, body: bytes, reason: str, detail: str) -> None:
     with transaction(pool) as conn:
-        conn.execute("INSERT INTO dead_letters (topic, payload, payload_size, reason, detail, field) "
-                     "VALUES (%s, %s, %s, %s, %s, 'body')",
-                     (HTTP_SOURCE, body[: dossiers.DEAD_LETTER_PAYLOAD_CAP], len(body), reason, detail))
+        refused.record_whole(conn, HTTP_SOURCE, body, reason, detail, "body")
+
+
+def _parse(body: bytes) -> Any:
+    """JSON; what only the standard library reads (a lone surrogate escape, NaN) is parsed so that the event holding
+    it is refused on its own instead of the whole batch."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(body)
+        except RecursionError:
+            raise ValueError(f"nested too deep ({exc})") from None
+        except ValueError:
+            raise ValueError(str(exc)) from None
 
 
 @router.post("/dossiers/events")
@@ -58,8 +72,8 @@ async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _:
         if len(body) > MAX_BODY:
             raise HTTPException(413, f"body: more than {MAX_BODY} bytes")
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        doc = _parse(body)
+    except ValueError as exc:
         detail = f"body: not valid JSON ({exc})"
         await anyio.to_thread.run_sync(_dead_body, pool, body, "parse_error", detail)
         raise HTTPException(400, detail) from exc
@@ -144,11 +158,11 @@ def get_dossier(dossier_id: Annotated[str, Path(max_length=100)], conn: ConnDep,
 
 class ProcedureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=1000)
+    name: StoredText = Field(min_length=1, max_length=1000)
     processing_days: int = Field(ge=0, le=365)
     online_level: int = Field(default=2, ge=1, le=4)
     offered_by_post: bool = False
-    agency: str = Field(default="", max_length=500)
+    agency: StoredText = Field(default="", max_length=500)
 
 
 class ProcedureWithCode(ProcedureIn):

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, Operators, Principal, Staff
+from api.fields import StoredText, StoredTime
 from geo.service import assign_ward
 from ops_center.auth.roles import Role
 from ops_center.incidents import categories, service
@@ -37,22 +38,22 @@ def sees_contact(principal: Principal) -> bool:
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=200)
+    name: StoredText | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+() .-]{3,40}$")
-    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]{1,100}@[^@\s]{1,99}$")
+    email: StoredText | None = Field(default=None, max_length=200, pattern=r"^[^@\s]{1,100}@[^@\s]{1,99}$")
 
 
 class IncidentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    title: StoredText = Field(min_length=1, max_length=200)
+    description: StoredText = Field(default="", max_length=5000)
     category: CategoryCode
     severity: Severity | None = None
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    address: str | None = Field(default=None, max_length=500)
+    address: StoredText | None = Field(default=None, max_length=500)
     reporter: ContactIn | None = None
-    reported_at: AwareDatetime | None = None
+    reported_at: StoredTime | None = None
     assigned_unit: UnitCode | None = None
     source: Literal["operator", "citizen_app"] = "operator"
 
@@ -60,24 +61,24 @@ class IncidentIn(BaseModel):
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: Literal["new", "assigned", "in_progress", "resolved", "closed"]
-    note: str = Field(default="", max_length=5000)
+    note: StoredText = Field(default="", max_length=5000)
     unit: UnitCode | None = None
 
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=5000)
+    text: StoredText = Field(min_length=1, max_length=5000)
 
 
 class CategoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label_vi: str = Field(min_length=1, max_length=200)
-    label_en: str = Field(min_length=1, max_length=200)
+    label_vi: StoredText = Field(min_length=1, max_length=200)
+    label_en: StoredText = Field(min_length=1, max_length=200)
     default_severity: Severity
     sla_hours: int = Field(ge=1, le=8760)
     device_kinds: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]] = Field(default=[],
                                                                                            max_length=50)
-    description: str = Field(default="", max_length=1000)
+    description: StoredText = Field(default="", max_length=1000)
     sort_order: int = Field(default=100, ge=-1_000_000, le=1_000_000)
     enabled: bool = True
 

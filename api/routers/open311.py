@@ -31,6 +31,7 @@ from ops_center.auth.roles import Role
 from ops_center.db import transaction
 from ops_center.incidents import categories, open311, service
 from ops_center.incidents.models import Contact, IncidentError, NewReport
+from ops_center.storable import shown, text_problem
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -94,8 +95,9 @@ def _text(value: str | None, name: str, limit: int) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    if "\x00" in value:
-        raise Open311Error(400, f"{name}: contains a NUL character")
+    why = text_problem(value)
+    if why is not None:
+        raise Open311Error(400, f"{name}: value {shown(value, 80)} {why}")
     if len(value) > limit:
         raise Open311Error(400, f"{name}: {len(value)} characters; at most {limit}")
     return value or None

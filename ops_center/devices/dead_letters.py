@@ -1,8 +1,11 @@
-"""Reading and marking dead letters: the messages (or parts of packs) ingest rejected, kept with their raw bytes.
+"""Dead letters (owner of ``dead_letters``): the messages ingest and the dossier path rejected, kept with their raw
+bytes, ONE row per rejected message listing all its reasons.
 
-Ingest writes them; operators list and filter them here; ``ingest.replay`` re-decodes them after a fix and records
+Writers call :func:`record` (ingest's batch writer, the dossier service, the dossier HTTP endpoint); it caps the
+payload, applies the per-device rate cap (``dead_letter_quota``) when asked, and makes every text storable.
+Operators list and filter letters here; ``ingest.replay`` and the dossier replay re-decode them after a fix and record
 the outcome with ``mark_replayed`` (``replay_ok`` says whether the cause is gone, ``replay_result`` says what
-happened).
+happened); :func:`prune` applies the retention policy.
 """
 
 from __future__ import annotations
@@ -13,18 +16,60 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from psycopg.types.json import Jsonb
+
 from ops_center.db import Conn, fetch_all
+from ops_center.devices import dead_letter_quota as quota
 from ops_center.devices.models import InvalidValue, shown
 from ops_center.devices.text import like_pattern
 from ops_center.devices.validate import check_unicode
+from ops_center.storable import clean_text
 
 REASON_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 TOPIC_PREFIX_MAX: Final = 512
 REPLAY_MAX: Final = 1000
 """At most this many dead letters are replayed per call."""
+REASONS_LISTED: Final = 100
+"""A letter lists at most this many of its reasons (``reason_count`` counts all; ``reason_codes`` has every code)."""
+DETAIL_SHOWN: Final = 3
+"""The row's ``detail`` quotes this many reasons' details."""
 
 _COLS: Final = ("id, received_at, topic, payload, payload_size, device_id, reason, detail, field, value, "
-                "replayed_at, replay_ok, replay_result")
+                "replayed_at, replay_ok, replay_result, reasons, reason_count, reason_codes")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason a message (or a part of it: a metric, a SenML record, a dossier event) was rejected.
+    ``device_id`` is the device the part names, which may differ from the letter's (the publisher)."""
+
+    reason: str
+    detail: str
+    field: str | None = None
+    value: str | None = None
+    device_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "detail": self.detail, "field": self.field, "value": self.value,
+                "device_id": self.device_id}
+
+
+@dataclass(frozen=True, slots=True)
+class NewLetter:
+    """A rejected message to record: its topic (or source), raw bytes, the publishing device (``None`` when the
+    message names none) and every reason, in order (at least one)."""
+
+    topic: str
+    payload: bytes
+    device_id: str | None
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    stored: int
+    dropped: int
+    """Letters counted against the rate cap instead of stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +87,9 @@ class DeadLetter:
     replayed_at: datetime | None
     replay_ok: bool | None
     replay_result: str | None
+    reasons: tuple[Reason, ...] = ()
+    reason_count: int = 1
+    reason_codes: tuple[str, ...] = ()
 
     @property
     def truncated(self) -> bool:
@@ -85,7 +133,7 @@ class DeadLetterFilter:
     def where(self, params: dict[str, Any]) -> list[str]:
         clauses: list[str] = []
         if self.reason is not None:
-            clauses.append("reason = %(reason)s")
+            clauses.append("reason_codes @> ARRAY[%(reason)s]::text[]")
             params["reason"] = self.reason
         if self.device_id is not None:
             clauses.append("device_id = %(device_id)s")
@@ -107,7 +155,102 @@ class DeadLetterFilter:
 
 
 def _letter(row: Mapping[str, Any]) -> DeadLetter:
-    return DeadLetter(**{**row, "payload": bytes(row["payload"])})
+    reasons = tuple(Reason(r.get("reason") or "", r.get("detail") or "", r.get("field"), r.get("value"),
+                           r.get("device_id")) for r in row["reasons"] or ())
+    return DeadLetter(**{**row, "payload": bytes(row["payload"]), "reasons": reasons,
+                         "reason_codes": tuple(row["reason_codes"] or ())})
+
+
+# ----------------------------------------------------------------------------------------------------------- writing
+
+
+def record(conn: Conn, letters: Sequence[NewLetter], *, payload_cap: int, cap: quota.Cap | None = None,
+           now: datetime | None = None) -> Recorded:
+    """Store one row per letter in the caller's transaction: the payload cut to ``payload_cap`` bytes (its full size
+    kept), the first reason in ``reason/detail/field/value``, up to :data:`REASONS_LISTED` reasons in ``reasons``.
+    With ``cap``, letters over a device's rate cap are counted in ``dead_letter_quota`` instead (the first ones of
+    a batch are kept). Every text is made storable (NUL and lone surrogates escaped), so this write cannot fail on
+    the data it describes."""
+    if not letters:
+        return Recorded(0, 0)
+    kept = list(letters)
+    if cap is not None:
+        kept = _within_cap(conn, kept, cap, now or datetime.now().astimezone())
+    if kept:
+        firsts = [letter.reasons[0] for letter in kept]
+        conn.execute(
+            "INSERT INTO dead_letters (topic, payload, payload_size, device_id, reason, detail, field, value, "
+            "reasons, reason_count, reason_codes) "
+            "SELECT t, p, s, d, r, de, f, v, rs, n, string_to_array(c, ',') FROM unnest(%s::text[], %s::bytea[], "
+            "%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::int[], "
+            "%s::text[]) AS x(t, p, s, d, r, de, f, v, rs, n, c)",
+            (
+                [clean_text(x.topic)[:1024] for x in kept],
+                [x.payload[:payload_cap] for x in kept],
+                [len(x.payload) for x in kept],
+                [clean_text(x.device_id)[:200] if x.device_id else None for x in kept],
+                [_code(r.reason) for r in firsts],
+                [_detail(x.reasons) for x in kept],
+                [clean_text(r.field)[:256] if r.field else None for r in firsts],
+                [clean_text(r.value)[:512] if r.value else None for r in firsts],
+                [Jsonb([_clean(r) for r in x.reasons[:REASONS_LISTED]]) for x in kept],
+                [len(x.reasons) for x in kept],
+                [",".join(dict.fromkeys(_code(r.reason) for r in x.reasons)) for x in kept],
+            ),
+        )
+    return Recorded(len(kept), len(letters) - len(kept))
+
+
+def _within_cap(conn: Conn, letters: list[NewLetter], cap: quota.Cap, now: datetime) -> list[NewLetter]:
+    wanted: dict[str, quota.Wanted] = {}
+    for x in letters:
+        key = x.device_id or quota.NO_DEVICE
+        had = wanted.get(key)
+        wanted[key] = quota.Wanted((had.count if had else 0) + 1, _code(x.reasons[-1].reason))
+    allowed = quota.admit(conn, wanted, cap, now)
+    kept: list[NewLetter] = []
+    for x in letters:
+        key = x.device_id or quota.NO_DEVICE
+        if allowed.get(key, 0) > 0:
+            allowed[key] -= 1
+            kept.append(x)
+    return kept
+
+
+def _code(reason: str) -> str:
+    return reason if REASON_RE.fullmatch(reason) else "invalid_reason"
+
+
+def _clean(r: Reason) -> dict[str, Any]:
+    return {"reason": _code(r.reason), "detail": clean_text(r.detail)[:1000],
+            "field": clean_text(r.field)[:256] if r.field else None,
+            "value": clean_text(r.value)[:512] if r.value else None,
+            "device_id": clean_text(r.device_id)[:200] if r.device_id else None}
+
+
+def _detail(reasons: Sequence[Reason]) -> str:
+    if len(reasons) == 1:
+        return clean_text(reasons[0].detail)[:2000]
+    shown_ = "; ".join(r.detail for r in reasons[:DETAIL_SHOWN])
+    more = f" (+{len(reasons) - DETAIL_SHOWN} more)" if len(reasons) > DETAIL_SHOWN else ""
+    return clean_text(f"{len(reasons)} problems: {shown_}{more}")[:2000]
+
+
+def prune(conn: Conn, older_than: datetime, *, batch: int = 10_000) -> int:
+    """The retention policy: delete letters received before ``older_than`` (in batches, each its own statement; the
+    caller commits) and the rate-cap counts of windows that old. Returns how many letters went."""
+    total = 0
+    while True:
+        cur = conn.execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < %s "
+                           "ORDER BY id LIMIT %s)", (older_than, batch))
+        total += cur.rowcount
+        if cur.rowcount < batch:
+            break
+    quota.prune(conn, older_than)
+    return total
+
+
+# ----------------------------------------------------------------------------------------------------------- reading
 
 
 def list_dead_letters(conn: Conn, f: DeadLetterFilter | None = None, *, before_id: int | None = None,

@@ -451,13 +451,15 @@ def list_gateways(conn: Conn, filters: GatewayFilter | None = None, *, after: st
 # --------------------------------------------------------------------------------------------------- for ingest
 
 
-def load_registry(conn: Conn) -> dict[str, RegistryEntry]:
-    """Every device and gateway by id, with what ingest needs (gateways have ``kind == "gateway"``)."""
+def load_registry(conn: Conn, ids: list[str] | None = None) -> dict[str, RegistryEntry]:
+    """Every device and gateway by id (or only those of ``ids``), with what ingest needs (gateways have
+    ``kind == "gateway"``)."""
+    only = "" if ids is None else " WHERE id = ANY(%(ids)s)"
     rows = conn.execute(
-        "SELECT id, enabled, gateway_id, kind, ward_code, lon, lat, expected_interval_s FROM devices "
-        "UNION ALL "
-        "SELECT id, enabled, NULL, %s, ward_code, lon, lat, NULL FROM gateways",
-        (GATEWAY_KIND,),
+        "SELECT id, enabled, gateway_id, kind, ward_code, lon, lat, expected_interval_s FROM devices" + only +
+        " UNION ALL "
+        "SELECT id, enabled, NULL, %(gw)s, ward_code, lon, lat, NULL FROM gateways" + only,
+        {"gw": GATEWAY_KIND, "ids": ids},
     ).fetchall()
     return {r[0]: RegistryEntry(*r) for r in rows}
 

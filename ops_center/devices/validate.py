@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 
 from ops_center.devices.models import InvalidValue, shown
+from ops_center.storable import json_problem, text_problem
 
 ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """Device, gateway and unit ids: also MQTT usernames and topic levels, so no ``/``, ``+``, ``#`` or spaces."""
@@ -58,13 +59,9 @@ def check_name(field: str, value: object, max_len: int = NAME_MAX) -> str:
 
 def check_unicode(field: str, text: str) -> str:
     """Text PostgreSQL can store: no NUL, no lone UTF-16 surrogate (JSON's ``"\\ud800"`` decodes to one)."""
-    if "\x00" in text:
-        raise InvalidValue(field, text, f"value {shown(text)} contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidValue(field, text, f"value {shown(text)} is not valid Unicode "
-                                        f"(lone surrogate {text[exc.start]!r} at {exc.start})") from None
+    why = text_problem(text)
+    if why is not None:
+        raise InvalidValue(field, text, f"value {shown(text)} {why}")
     return text
 
 
@@ -99,44 +96,20 @@ def check_interval(field: str, value: object) -> int:
 
 
 def check_metadata(field: str, value: object) -> dict[str, Any]:
-    """A JSON object nested at most ``METADATA_MAX_DEPTH`` levels, at most ``METADATA_MAX_BYTES`` as JSON."""
+    """A JSON object nested at most ``METADATA_MAX_DEPTH`` levels, at most ``METADATA_MAX_BYTES`` as JSON, that
+    ``jsonb`` can store (``ops_center.storable.json_problem``: text, keys, finite numbers, 64-bit integers)."""
     if not isinstance(value, Mapping):
         raise InvalidValue(field, value, f"value {shown(value)} is not a JSON object")
-    _check_json(field, value, 1)
+    for key in value:
+        if isinstance(key, str) and len(key) > 100:
+            raise InvalidValue(field, key, f"key {shown(key[:40])} is longer than 100 characters")
+    problem = json_problem(dict(value), field, METADATA_MAX_DEPTH)
+    if problem is not None:
+        raise InvalidValue(problem.field, problem.value, f"value {problem.value} {problem.message}")
     size = len(orjson.dumps(value))
     if size > METADATA_MAX_BYTES:
         raise InvalidValue(field, f"<{size} bytes>", f"is {size} bytes as JSON, more than {METADATA_MAX_BYTES}")
     return dict(value)
-
-
-def _check_json(path: str, value: object, level: int) -> None:
-    if isinstance(value, Mapping):
-        children: Any = value.items()
-    elif isinstance(value, list | tuple):
-        children = enumerate(value)
-    else:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidValue(path, value, f"value {shown(value)} is not finite")
-        if isinstance(value, str):
-            check_unicode(path, value)
-        elif isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
-            raise InvalidValue(path, value, f"value {shown(value)} is too large (64-bit integers at most)")
-        elif value is not None and not isinstance(value, int | float | bool):
-            raise InvalidValue(path, value, f"value {shown(value)} is not a JSON value")
-        return
-    if level > METADATA_MAX_DEPTH:
-        raise InvalidValue(path, "<nested>", f"nests deeper than {METADATA_MAX_DEPTH} levels")
-    for key, child in children:
-        if isinstance(key, str):
-            check_unicode(path, key)
-            if len(key) > 100:
-                raise InvalidValue(path, key, f"key {shown(key[:40])} is longer than 100 characters")
-            child_path = f"{path}.{key}" if key.isidentifier() else f"{path}[{shown(key, 40)}]"
-        elif isinstance(key, int):
-            child_path = f"{path}[{key}]"
-        else:
-            raise InvalidValue(path, key, f"key {shown(key)} is not text")
-        _check_json(child_path, child, level + 1)
 
 
 def check_search(field: str, value: object) -> str:

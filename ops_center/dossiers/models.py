@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from ops_center.storable import json_problem
+
 EVENT_TYPES: Final = ("received", "resolved", "returned")
 RECEIVE_CHANNELS: Final = ("online_l3", "online_l4", "counter", "postal")
 RETURN_CHANNELS: Final = ("postal", "counter")
@@ -63,6 +65,7 @@ UNKNOWN_UNIT: Final = "unknown_unit"
 FOREIGN_UNIT: Final = "foreign_unit"
 CONFLICT: Final = "conflict"
 INCONSISTENT: Final = "inconsistent_time"
+UNSTORABLE: Final = "unstorable"
 
 
 def shown(value: Any) -> str:
@@ -77,7 +80,8 @@ class Rejected(Exception):
     def __init__(self, reason: str, detail: str, field: str | None = None, value: Any = None) -> None:
         super().__init__(detail)
         self.reason, self.detail, self.field = reason, detail, field
-        self.value = None if value is None else shown(value)
+        self.value = None if value is None else value if isinstance(value, str) and reason == UNSTORABLE \
+            else shown(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,9 @@ def parse_event(doc: Any, *, unit_from_topic: str | None = None, now: datetime |
     if not isinstance(doc, dict):
         raise Rejected(BAD_SHAPE, f"event: expected a JSON object, got {type(doc).__name__} {shown(doc)}",
                        "event", doc)
+    problem = json_problem(doc)
+    if problem is not None:  # what PostgreSQL cannot store, in any key or value, before anything quotes it
+        raise Rejected(UNSTORABLE, str(problem), problem.field or "event", problem.value)
     kind = doc.get("type")
     if kind is None:
         raise Rejected(MISSING_FIELD, "type: required field is missing (received, resolved or returned)", "type")

@@ -14,6 +14,7 @@ import yaml
 
 from ops_center.db import Conn, fetch_all, fetch_one
 from ops_center.dossiers.models import CODE_RE, shown
+from ops_center.storable import text_problem
 
 
 class ProcedureError(ValueError):
@@ -59,6 +60,10 @@ def validate(raw: Any, where: str = "procedure") -> Procedure:
     agency = raw.get("agency", "") or ""
     if not isinstance(agency, str) or len(agency) > 500:
         raise ProcedureError(f"{where}.agency: {shown(agency)} must be a text of at most 500 characters")
+    for key, text in (("name", name), ("agency", agency)):
+        why = text_problem(text)
+        if why is not None:
+            raise ProcedureError(f"{where}.{key}: value {shown(text)} {why}")
     return Procedure(code, name.strip(), days, level, post, agency)
 
 

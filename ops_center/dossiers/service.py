@@ -10,28 +10,31 @@ ingest of ``ops/v1/egov/{unit}/dossiers``. Per batch, in one transaction:
    thing and a conflict when it does not (the first one stands); times that contradict each other (resolved before
    received, returned before resolved) are refused; events may arrive in any order;
 4. the daily rollup gets the difference each changed dossier makes (``rollup``);
-5. every refused event is written to ``dead_letters`` (topic = the source) with its reason, field and value;
+5. the refused events are written to ``dead_letters`` as ONE letter for the batch (topic = the source), listing each
+   with its reason, field and value (``refused``);
 6. one ``dossier`` event for the live feed sums up the batch.
+
+Steps 2–4 run in a savepoint; when the database refuses them for a reason that is not the connection's (a value it
+cannot store that validation missed), the events are split in halves and applied again until the refused ones stand
+alone: those are refused with the database's error, the rest is stored.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import orjson
-
 from ops_center import events as live
 from ops_center.db import Conn, fetch_all, fetch_one
-from ops_center.dossiers import rollup
+from ops_center.db_errors import describe, is_retryable
+from ops_center.dossiers import refused, rollup
 from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
 from ops_center.dossiers.models import (
     CONFLICT,
     FOREIGN_UNIT,
-    HTTP_SOURCE,
     INCONSISTENT,
     UNKNOWN_PROCEDURE,
     UNKNOWN_UNIT,
@@ -42,12 +45,13 @@ from ops_center.dossiers.models import (
     shown,
     topic_unit,
 )
+from ops_center.dossiers.refused import Refusal
 from ops_center.dossiers.rollup import DossierState
 
 log = logging.getLogger("ops_center.dossiers")
 
 MAX_BATCH = 10_000
-DEAD_LETTER_PAYLOAD_CAP = 16_384
+DEAD_LETTER_PAYLOAD_CAP = refused.PAYLOAD_CAP
 ADMIN_FAMILY = "admin"
 _STATE_COLS = DossierState.__slots__  # type: ignore[attr-defined]
 
@@ -180,7 +184,7 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
         calendar = calendar_for(get_settings())
     now = now or datetime.now(UTC)
     result = IngestResult()
-    dead: list[tuple[int, Any, Rejected]] = []
+    dead: list[Refusal] = []
     parsed: list[tuple[int, DossierEvent]] = []
     unit_from_topic = topic_unit(source)
     for i, raw in enumerate(events):
@@ -190,58 +194,110 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
             dead.append((i, raw, r))
 
     with conn.transaction():
-        procs, units = _references(conn, parsed)
-        ok: list[tuple[int, DossierEvent]] = []
-        for i, ev in parsed:
-            if ev.type == "received":
-                assert ev.procedure is not None and ev.unit is not None
-                if ev.procedure not in procs:
-                    dead.append((i, events[i], Rejected(
-                        UNKNOWN_PROCEDURE, f"procedure: {shown(ev.procedure)} is not in the procedures catalogue",
-                        "procedure", ev.procedure)))
-                    continue
-                if ev.unit not in units:
-                    dead.append((i, events[i], Rejected(
-                        UNKNOWN_UNIT, f"unit: {shown(ev.unit)} is not a known unit", "unit", ev.unit)))
-                    continue
-            ok.append((i, ev))
-
-        batch = _Batch(calendar, procs, units, _set_windows(conn) if ok else [])
-        _lock_and_load(conn, batch, sorted({ev.dossier_id for _, ev in ok}), source)
-        counts: Counter[str] = Counter()
-        for i, ev in ok:
-            try:
-                if batch.apply(ev):
-                    result.accepted += 1
-                    counts[ev.type] += 1
-                else:
-                    result.duplicates += 1
-            except Rejected as r:
-                dead.append((i, events[i], r))
-
-        deltas = rollup.Deltas()
-        for did in sorted(batch.changed):
-            deltas.add(batch.before[did], batch.states[did])
-        _write_states(conn, [batch.states[d] for d in sorted(batch.changed)], source)
-        empty = [d for d, s in batch.states.items() if d not in batch.changed and batch.before[d].received_at is None
-                 and batch.before[d].resolved_at is None and batch.before[d].returned_at is None]
-        if empty:
-            conn.execute("DELETE FROM dossiers WHERE id = ANY(%s) AND received_at IS NULL AND resolved_at IS NULL "
-                         "AND returned_at IS NULL", (empty,))
-        rollup.apply_deltas(conn, deltas)
-
+        applied = _apply_isolating(conn, events, parsed, source, calendar)
+        result.accepted, result.duplicates = applied.accepted, applied.duplicates
+        dead += applied.dead
         dead.sort(key=lambda d: d[0])
         result.rejected = [(i, r.reason, r.detail) for i, _, r in dead]
         if record_rejects:
-            _dead_letters(conn, dead_letter_topic(source), dead)
+            refused.record(conn, dead_letter_topic(source), dead)
         if result.accepted or dead:
-            touched_units = sorted({s.unit_code for s in batch.states.values() if s.unit_code})
+            touched_units = sorted(applied.units)
             live.emit(conn, "dossier", {
                 "source": source, "accepted": result.accepted, "duplicates": result.duplicates,
-                "rejected": len(dead), "by_type": dict(counts), "units": touched_units[:100],
+                "rejected": len(dead), "by_type": dict(applied.counts), "units": touched_units[:100],
                 "units_total": len(touched_units),
             }, subject=source)
     return result
+
+
+@dataclass
+class _Applied:
+    accepted: int = 0
+    duplicates: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    units: set[str] = field(default_factory=set)
+    dead: list[Refusal] = field(default_factory=list)
+
+    def add(self, other: _Applied) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.counts += other.counts
+        self.units |= other.units
+        self.dead += other.dead
+
+
+def _apply_isolating(conn: Conn, events: list[Any], parsed: list[tuple[int, DossierEvent]], source: str,
+                     calendar: BusinessCalendar) -> _Applied:
+    """Apply the parsed events in a savepoint; when the database refuses the write for a reason other than the
+    connection's, split the events in halves and apply each alone, until the refused events stand alone: those are
+    refused with the database's error as the reason, the rest is stored."""
+    out = _Applied()
+    parts: deque[list[tuple[int, DossierEvent]]] = deque([parsed])
+    while parts:
+        part = parts.popleft()
+        try:
+            with conn.transaction():
+                out.add(_apply(conn, events, part, source, calendar))
+        except Exception as exc:
+            if is_retryable(exc) or not part:
+                raise
+            if len(part) > 1:
+                mid = len(part) // 2
+                parts.extendleft([part[mid:], part[:mid]])
+                continue
+            i = part[0][0]
+            fault = describe(exc)
+            log.warning("dossier event %d from %s refused by the database: %s", i, source, fault.detail)
+            out.dead.append((i, events[i], Rejected(fault.reason, fault.detail, fault.field, fault.value)))
+    return out
+
+
+def _apply(conn: Conn, events: list[Any], parsed: list[tuple[int, DossierEvent]], source: str,
+           calendar: BusinessCalendar) -> _Applied:
+    out = _Applied()
+    procs, units = _references(conn, parsed)
+    ok: list[tuple[int, DossierEvent]] = []
+    for i, ev in parsed:
+        if ev.type == "received":
+            assert ev.procedure is not None and ev.unit is not None
+            if ev.procedure not in procs:
+                out.dead.append((i, events[i], Rejected(
+                    UNKNOWN_PROCEDURE, f"procedure: {shown(ev.procedure)} is not in the procedures catalogue",
+                    "procedure", ev.procedure)))
+                continue
+            if ev.unit not in units:
+                out.dead.append((i, events[i], Rejected(
+                    UNKNOWN_UNIT, f"unit: {shown(ev.unit)} is not a known unit", "unit", ev.unit)))
+                continue
+        ok.append((i, ev))
+    batch = _Batch(calendar, procs, units, _set_windows(conn) if ok else [])
+    _lock_and_load(conn, batch, sorted({ev.dossier_id for _, ev in ok}), source)
+    for i, ev in ok:
+        try:
+            if batch.apply(ev):
+                out.accepted += 1
+                out.counts[ev.type] += 1
+            else:
+                out.duplicates += 1
+        except Rejected as r:
+            out.dead.append((i, events[i], r))
+    _store(conn, batch, source)
+    out.units = {s.unit_code for s in batch.states.values() if s.unit_code}
+    return out
+
+
+def _store(conn: Conn, batch: _Batch, source: str) -> None:
+    deltas = rollup.Deltas()
+    for did in sorted(batch.changed):
+        deltas.add(batch.before[did], batch.states[did])
+    _write_states(conn, [batch.states[d] for d in sorted(batch.changed)], source)
+    empty = [d for d, s in batch.states.items() if d not in batch.changed and batch.before[d].received_at is None
+             and batch.before[d].resolved_at is None and batch.before[d].returned_at is None]
+    if empty:
+        conn.execute("DELETE FROM dossiers WHERE id = ANY(%s) AND received_at IS NULL AND resolved_at IS NULL "
+                     "AND returned_at IS NULL", (empty,))
+    rollup.apply_deltas(conn, deltas)
 
 
 def _references(conn: Conn, parsed: list[tuple[int, DossierEvent]]) -> tuple[dict[str, dict[str, Any]],
@@ -297,23 +353,6 @@ def _write_states(conn: Conn, states: list[DossierState], source: str) -> None:
     finally:
         conn.execute("SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
                      (saved[0], saved[1]))
-
-
-def _dead_letters(conn: Conn, source: str, dead: list[tuple[int, Any, Rejected]]) -> None:
-    if not dead:
-        return
-    rows = []
-    for i, raw, r in dead:
-        try:
-            payload = orjson.dumps(raw, default=str)
-        except (TypeError, orjson.JSONEncodeError):
-            payload = repr(raw).encode("utf-8", "replace")
-        size = len(payload)
-        rows.append((source, payload[:DEAD_LETTER_PAYLOAD_CAP], size, r.reason, f"[{i}] {r.detail}",
-                     r.field, r.value))
-    with conn.cursor() as cur:
-        cur.executemany("INSERT INTO dead_letters (topic, payload, payload_size, reason, detail, field, value) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -401,64 +440,18 @@ def recompute_due_dates(conn: Conn, calendar: BusinessCalendar, *, only_open: bo
 
 # --------------------------------------------------------------------------------------------- replay
 
-REPLAY_MAX = 10_000
-
-
-@dataclass
-class ReplayResult:
-    replayed: int = 0
-    ok: int = 0
-    failed: int = 0
-    results: list[tuple[int, bool, str]] = field(default_factory=list)  # (dead letter id, ok, result)
+REPLAY_MAX = refused.REPLAY_MAX
+ReplayResult = refused.ReplayResult
 
 
 def replay_dead_letters(conn: Conn, *, ids: list[int] | None = None, limit: int = 1000,
                         calendar: BusinessCalendar | None = None, now: datetime | None = None) -> ReplayResult:
     """Re-apply refused dossier events after their cause was fixed (a procedure or unit added, a clock corrected):
-    the letters of the dossier topics not yet replayed successfully (or ``ids``), oldest first. A letter is fixed
-    (``replay_ok``) when its event is now accepted or recognised as a duplicate; one still refused says why in
-    ``replay_result`` and no new dead letter is written. Whole bodies that were not JSON are not replayable."""
-    limit = max(1, min(limit, REPLAY_MAX))
-    where = ["(topic = %s OR topic LIKE 'ops/v1/egov/%%/dossiers')", "replay_ok IS NOT TRUE"]
-    params: list[Any] = [HTTP_SOURCE]
-    if ids is not None:
-        where.append("id = ANY(%s)")
-        params.append(ids)
-    out = ReplayResult()
+    see ``refused.replay``. No new dead letter is written."""
+
+    def apply(c: Conn, events: list[Any], topic: str) -> tuple[dict[int, tuple[str, str]], int]:
+        result = ingest_events(c, events, topic, calendar=calendar, now=now, record_rejects=False)
+        return {i: (reason, detail) for i, reason, detail in result.rejected}, result.accepted
+
     with conn.transaction():
-        rows = conn.execute(f"SELECT id, topic, payload, payload_size, field FROM dead_letters WHERE "
-                            f"{' AND '.join(where)} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                            [*params, limit]).fetchall()
-        by_topic: dict[str, list[tuple[int, Any]]] = {}
-        marks: list[tuple[bool, str, int]] = []
-        for letter_id, topic, payload, size, fld in rows:
-            raw = bytes(payload)
-            if fld == "body" or size > len(raw):
-                marks.append((False, "not replayable: the whole body was refused or only part of it was kept",
-                              letter_id))
-                continue
-            try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                marks.append((False, "not replayable: the stored payload is not JSON", letter_id))
-                continue
-            by_topic.setdefault(str(topic), []).append((int(letter_id), event))
-        for topic, letters in by_topic.items():
-            result = ingest_events(conn, [e for _, e in letters], topic, calendar=calendar, now=now,
-                                   record_rejects=False)
-            refused = {i: (reason, detail) for i, reason, detail in result.rejected}
-            for i, (letter_id, _) in enumerate(letters):
-                if i in refused:
-                    reason, detail = refused[i]
-                    marks.append((False, f"still rejected: {reason}: {detail}", letter_id))
-                else:
-                    marks.append((True, "ok: event applied (or already there)", letter_id))
-        with conn.cursor() as cur:
-            cur.executemany("UPDATE dead_letters SET replayed_at = now(), replay_ok = %s, replay_result = %s "
-                            "WHERE id = %s", marks)
-    for ok, outcome, letter_id in sorted(marks, key=lambda m: m[2]):
-        out.results.append((letter_id, ok, outcome))
-        out.replayed += 1
-        out.ok += ok
-        out.failed += not ok
-    return out
+        return refused.replay(conn, apply, ids=ids, limit=limit)

@@ -13,6 +13,8 @@ import yaml
 
 from ops_center.db import Conn, fetch_all, fetch_one
 from ops_center.incidents.models import SEVERITIES, IncidentError
+from ops_center.storable import shown as storable_shown
+from ops_center.storable import text_problem
 
 CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
@@ -71,6 +73,10 @@ def validate(raw: Any, where: str = "category") -> Category:
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise IncidentError(f"{where}.enabled: {enabled!r} must be true or false")
+    for key in ("label_vi", "label_en", "description"):
+        why = text_problem(raw.get(key) or "")
+        if why is not None:
+            raise IncidentError(f"{where}.{key}: value {storable_shown(raw[key])} {why}")
     return Category(code, raw["label_vi"].strip(), raw["label_en"].strip(), sev, sla, list(kinds), desc, order,
                     enabled)
 

@@ -34,6 +34,7 @@ from ops_center.incidents.models import (
     WardLike,
     WardResolver,
 )
+from ops_center.storable import datetime_problem, shown, text_problem
 
 log = logging.getLogger("ops_center.incidents")
 
@@ -87,8 +88,9 @@ def _text(value: str | None, name: str, limit: int, *, required: bool = False) -
     if not isinstance(value, str):
         raise IncidentError(f"{name}: expected a text, got {type(value).__name__}")
     value = value.strip()
-    if "\x00" in value:
-        raise IncidentError(f"{name}: contains a NUL character")
+    why = text_problem(value)
+    if why is not None:
+        raise IncidentError(f"{name}: value {shown(value)} {why}")
     if required and not value:
         raise IncidentError(f"{name}: must not be empty")
     if len(value) > limit:
@@ -114,6 +116,8 @@ def _check_report(r: NewReport) -> None:
                 raise IncidentError(f"{name}: {v!r} is not a number between -{lim:g} and {lim:g}")
     if r.reported_at is not None and r.reported_at.tzinfo is None:
         raise IncidentError(f"reported_at: {r.reported_at.isoformat()} has no timezone offset")
+    if r.reported_at is not None and (why := datetime_problem(r.reported_at)) is not None:
+        raise IncidentError(f"reported_at: value {r.reported_at.isoformat()!r} {why}")
 
 
 def _ward(conn: Conn, resolver: WardResolver | None, lon: float | None, lat: float | None,

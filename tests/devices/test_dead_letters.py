@@ -251,3 +251,32 @@ def test_replay_what_cannot_be_replayed(client: TestClient, admin, db, new_devic
 ])
 def test_replay_refuses_bad_bodies(client: TestClient, admin, body, fragments) -> None:  # type: ignore[no-untyped-def]
     assert_problem(client.post("/dead-letters/replay", headers=admin.headers, json=body), 422, *fragments)
+
+
+def test_replay_a_letter_listing_several_parts(client: TestClient, admin, db, new_device,  # type: ignore[no-untyped-def]
+                                               settings: Settings, tmp_path: Path) -> None:
+    """One letter per message lists every rejected part; it is fixed when none of them is rejected any more."""
+    d = new_device()
+    payload = telemetry({"salinity_ppt": 7.5, "nitrate_mg_l": 3.5, "rain_mm": 9999.0})
+    row = db.execute(
+        "INSERT INTO dead_letters (topic, payload, payload_size, device_id, reason, detail, field, value, reasons, "
+        "reason_count, reason_codes) VALUES (%s, %s, %s, %s, 'unknown_metric', 'x', 'metrics.nitrate_mg_l', "
+        "'''nitrate_mg_l''', %s::jsonb, 2, '{unknown_metric,out_of_range}') RETURNING id",
+        (f"ops/v1/devices/{d['id']}/telemetry", payload, len(payload), d["id"], orjson.dumps([
+            {"reason": "unknown_metric", "detail": "x", "field": "metrics.nitrate_mg_l", "value": None},
+            {"reason": "out_of_range", "detail": "y", "field": "metrics.rain_mm", "value": "9999.0"}]).decode()),
+    ).fetchone()
+    lid = int(row[0])
+    catalogue = tmp_path / "metrics.yaml"
+    catalogue.write_text("metrics:\n  nitrate_mg_l: {unit: mg/l, min: 0, max: 100, description: Nitrate}\n")
+    from api.app import create_app
+    with TestClient(create_app(settings.model_copy(update={"ingest_catalogue_file": catalogue}))) as fixed:
+        out = replay(fixed, admin, {"ids": [lid]})  # nitrate is known now; rain is still out of range
+        assert (out["ok"], out["stored"]) == (0, 2), out
+        assert "out_of_range" in out["items"][0]["result"] and "rain_mm" in out["items"][0]["result"]
+        catalogue.write_text("metrics:\n  nitrate_mg_l: {unit: mg/l, min: 0, max: 100, description: Nitrate}\n"
+                             "  rain_mm: {max: 10000}\n")
+    with TestClient(create_app(settings.model_copy(update={"ingest_catalogue_file": catalogue}))) as fixed:
+        out = replay(fixed, admin, {"ids": [lid]})
+    assert (out["ok"], out["stored"]) == (1, 1), out
+    assert stored(db, d["id"]) == {"salinity_ppt": 7.5, "nitrate_mg_l": 3.5, "rain_mm": 9999.0}

@@ -53,8 +53,8 @@ def expected_rollup(db: Conn, unit: str) -> dict[tuple[Any, ...], list[int]]:
 
 
 def dead(db: Conn, source: str, since_id: int) -> list[dict[str, Any]]:
-    return fetch_all(db, "SELECT id, topic, payload, payload_size, reason, detail, field, value FROM dead_letters "
-                         "WHERE topic = %s AND id > %s ORDER BY id", (source, since_id))
+    return fetch_all(db, "SELECT id, topic, payload, payload_size, reason, detail, field, value, reasons, "
+                         "reason_count FROM dead_letters WHERE topic = %s AND id > %s ORDER BY id", (source, since_id))
 
 
 def last_dead_id(db: Conn) -> int:
@@ -132,10 +132,12 @@ def test_conflicts_and_contradictions_are_refused_and_kept(db: Conn, cat: Catalo
     assert [(i, reason) for i, reason, _ in r.rejected] == [
         (0, "conflict"), (1, "conflict"), (2, "inconsistent_time"), (4, "inconsistent_time")]
     assert "the first one stands" in r.rejected[0][2]
-    rows = dead(db, "http:/dossiers/events", mark)
-    assert [x["reason"] for x in rows] == ["conflict", "conflict", "inconsistent_time", "inconsistent_time"]
-    assert json.loads(bytes(rows[0]["payload"]))["channel"] == "counter"
-    assert rows[2]["field"] == "at"
+    [row] = dead(db, "http:/dossiers/events", mark)  # one letter for the batch, listing every refused event
+    assert [x["reason"] for x in row["reasons"]] == ["conflict", "conflict", "inconsistent_time", "inconsistent_time"]
+    assert row["reason_count"] == 4 and row["reason"] == "conflict"
+    kept = json.loads(bytes(row["payload"]))  # the refused events themselves, in order
+    assert len(kept) == 4 and kept[0]["channel"] == "counter"
+    assert row["reasons"][2]["field"] == "[2].at" and row["reasons"][3]["field"] == "[4].at"
     assert rollup_rows(db, cat.unit) == expected_rollup(db, cat.unit)
     # dossier 6 was resolved, never validly received: it is pending and not in the KPIs
     assert state(db, cat.did(6))["received_at"] is None
@@ -174,7 +176,8 @@ def test_malformed_and_hostile_events_land_in_dead_letters(db: Conn, raw: Any, r
     assert (i, got_reason) == (0, reason)
     assert detail.startswith(field) or field in detail
     rows = dead(db, "http:/dossiers/events", mark)
-    assert len(rows) == 1 and rows[0]["reason"] == reason and rows[0]["field"] == field
+    want_field = "[0]" if field == "event" else f"[0].{field}"  # the field names the event in its message
+    assert len(rows) == 1 and rows[0]["reason"] == reason and rows[0]["field"] == want_field
     assert rows[0]["payload_size"] >= len(bytes(rows[0]["payload"]))
     assert db.execute("SELECT to_regclass('dossiers') IS NOT NULL").fetchone() == (True,)
 
