@@ -14,6 +14,7 @@ Rollup tables must be aliased ``d`` in the query the SQL pieces are put into.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from ops_center.db import Conn
@@ -127,3 +128,25 @@ def district_rows_sql(value_cols: str, table: str, where: str) -> str:
     their district: ``SELECT m.parent_code, <value_cols> … GROUP BY 1`` (for map layers)."""
     return (f"SELECT m.parent_code, {value_cols} FROM {table} d JOIN boundary_units m ON m.set_name = d.ward_set "
             f"AND m.level = 'ward' AND m.code = d.ward_code WHERE {where} AND m.parent_code IS NOT NULL GROUP BY 1")
+
+
+ADMIN_FAMILY = "admin"
+SetWindows = list[tuple[str, date, date | None]]
+
+
+def set_windows(conn: Conn) -> SetWindows:
+    """The administrative boundary sets and their validity, newest first (empty when the geo tables are absent)."""
+    row = conn.execute("SELECT to_regclass('boundary_sets') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return []
+    rows = conn.execute("SELECT name, valid_from, valid_to FROM boundary_sets WHERE family = %s "
+                        "ORDER BY valid_from DESC", (ADMIN_FAMILY,)).fetchall()
+    return [(str(r[0]), r[1], r[2]) for r in rows]
+
+
+def set_on(windows: SetWindows, day: date) -> str:
+    """The set in force on ``day`` ("" when none)."""
+    for name, start, end in windows:
+        if start <= day and (end is None or day <= end):
+            return name
+    return ""

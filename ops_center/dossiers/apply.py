@@ -22,13 +22,7 @@ from ops_center.dossiers.models import (
     shown,
 )
 from ops_center.dossiers.rollup import DossierState
-
-
-def set_on(windows: list[tuple[str, date, date | None]], day: date) -> str:
-    for name, start, end in windows:
-        if start <= day and (end is None or day <= end):
-            return name
-    return ""
+from ops_center.levels import set_on
 
 
 def _same_time(a: datetime | None, b: datetime) -> bool:

@@ -41,12 +41,12 @@ from ops_center.dossiers.models import (
     topic_unit,
 )
 from ops_center.dossiers.rollup import DossierState
+from ops_center.levels import set_windows
 
 log = logging.getLogger("ops_center.dossiers")
 
 MAX_BATCH = 10_000
 DEAD_LETTER_PAYLOAD_CAP = 16_384
-ADMIN_FAMILY = "admin"
 _STATE_COLS = DossierState.__slots__  # type: ignore[attr-defined]
 
 
@@ -66,16 +66,6 @@ class IngestResult:
 
 class BatchTooLarge(ValueError):
     pass
-
-
-def _set_windows(conn: Conn) -> list[tuple[str, date, date | None]]:
-    """The administrative boundary sets and their validity (empty when the geo tables are absent)."""
-    row = conn.execute("SELECT to_regclass('boundary_sets') IS NOT NULL").fetchone()
-    if not row or not row[0]:
-        return []
-    rows = conn.execute("SELECT name, valid_from, valid_to FROM boundary_sets WHERE family = %s "
-                        "ORDER BY valid_from DESC", (ADMIN_FAMILY,)).fetchall()
-    return [(str(r[0]), r[1], r[2]) for r in rows]
 
 
 def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: BusinessCalendar | None = None,
@@ -116,7 +106,7 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
                     continue
             ok.append((i, ev))
 
-        batch = Batch(calendar, procs, units, _set_windows(conn) if ok else [])
+        batch = Batch(calendar, procs, units, set_windows(conn) if ok else [])
         _lock_and_load(conn, batch, sorted({ev.dossier_id for _, ev in ok}), source)
         counts: Counter[str] = Counter()
         for i, ev in ok:
