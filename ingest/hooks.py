@@ -43,27 +43,52 @@ def device_event_hook() -> Any | None:
     return on_event
 
 
-def dossier_hook() -> Any | None:
-    ingest_events = _load("ops_center.dossiers.service", "ingest_events")
+EGOV_FEEDS = ("dossiers", "documents", "meetings", "petitions")
+"""The feeds on ``ops/v1/egov/{unit}/{feed}``: dossier events, documents exchanged, meeting sessions, petitions."""
 
-    def on_dossiers(conn: Conn, topic: str, payload: bytes) -> list[DeadLetter]:
-        if ingest_events is None:
+
+def _egov_consumers() -> dict[str, Any]:
+    """feed -> ``fn(conn, items, source)`` of the owning domain (absent domains are left out)."""
+    out: dict[str, Any] = {}
+    for feed, module, attr in (("dossiers", "ops_center.dossiers.service", "ingest_events"),
+                               ("petitions", "ops_center.petitions.service", "ingest_events")):
+        fn = _load(module, attr)
+        if fn is not None:
+            out[feed] = fn
+    exchange = _load("ops_center.readiness.exchange", "FEEDS")
+    ingest = _load("ops_center.readiness.exchange", "ingest")
+    if exchange is not None and ingest is not None:
+        for feed, spec in exchange.items():
+            out[feed] = lambda conn, items, source, spec=spec: ingest(conn, spec, items, source)
+    return out
+
+
+def dossier_hook() -> Any | None:
+    """The consumer of every e-government topic (the name is kept: ``BatchWriter(on_dossier_events=...)``)."""
+    consumers = _egov_consumers()
+
+    def on_egov(conn: Conn, topic: str, payload: bytes) -> list[DeadLetter]:
+        parts = topic.split("/")
+        feed = parts[4] if len(parts) == 5 else ""
+        consume = consumers.get(feed)
+        if consume is None:
             return [DeadLetter(topic, payload, None, "unsupported_topic", f"topic: {topic!r} has no consumer",
                                "topic", topic)]
-        unit = topic.split("/")[3] if topic.count("/") >= 4 else None
+        unit = parts[3]
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             return [DeadLetter(topic, payload, None, "parse_error", f"payload: not JSON ({exc})", "payload", None)]
-        events = doc.get("events") if isinstance(doc, dict) else doc
-        if not isinstance(events, list):
+        items = doc.get("events") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
             return [DeadLetter(topic, payload, None, "bad_shape",
-                               "payload: expected a JSON array of dossier events or {\"events\": [...]}",
+                               f"payload: expected a JSON array of {feed} items or {{\"events\": [...]}}",
                                "payload", type(doc).__name__)]
-        for ev in events:
-            if isinstance(ev, dict) and unit and "unit" not in ev:
-                ev["unit"] = unit
-        ingest_events(conn, events, f"mqtt:{topic}")  # records its own dead letters for refused events
+        if feed in ("dossiers", "petitions", "meetings"):
+            for ev in items:
+                if isinstance(ev, dict) and unit and "unit" not in ev:
+                    ev["unit"] = unit
+        consume(conn, items, f"mqtt:{topic}")  # records its own dead letters for refused items
         return []
 
-    return on_dossiers
+    return on_egov

@@ -10,8 +10,10 @@ from api.routers import auth, brief, dead_letters, devices, geo, health, reading
 from api.routers.alert_config import router as alert_config_router
 from api.routers.alerts import router as alerts_router
 from api.routers.dossiers import router as dossiers_router
+from api.routers.egov import router as egov_router
 from api.routers.incidents import router as incidents_router
 from api.routers.open311 import router as open311_router
+from api.routers.scorecard import router as scorecard_router
 
 PUBLIC: list[APIRouter] = [health.router, auth.public, live_ws.router, screens.router]
 PUBLIC.append(open311_router)
@@ -19,3 +21,4 @@ PROTECTED: list[APIRouter] = [auth.router, readings.router, live_ws.stats_router
                               dead_letters.router, geo.router]
 PROTECTED += [incidents_router, dossiers_router]
 PROTECTED += [alerts_router, alert_config_router]
+PROTECTED += [scorecard_router, egov_router]

@@ -235,8 +235,11 @@ def last_activity(conn: Conn) -> dict[str, datetime]:
     return {str(u): t for u, t in rows if t is not None}
 
 
-def list_petitions(conn: Conn, where: str, params: list[Any], after: str, limit: int) -> list[dict[str, Any]]:
-    """Petitions matching ``where`` (SQL on the alias ``p``), by id after ``after`` (drill-down of the index)."""
-    return fetch_all(conn, "SELECT p.id, p.unit_code, p.ward_set, p.ward_code, p.category, p.received_at, "
-                           "p.due_date, p.handled_at, p.rating, p.rated_at FROM petitions p "
-                           f"WHERE p.id > %s AND ({where}) ORDER BY p.id LIMIT %s", [after, *params, limit])
+def list_petitions(conn: Conn, where: str, params: dict[str, Any], join: str, after: str, limit: int
+                   ) -> list[dict[str, Any]]:
+    """Petitions (aliased ``d``) matching ``where`` (named parameters; ``join`` may add tables it needs), by id
+    after ``after`` (drill-down of the index)."""
+    return fetch_all(conn, "SELECT d.id, d.unit_code, d.ward_set, d.ward_code, d.category, d.received_at, "
+                           f"d.due_date, d.handled_at, d.rating, d.rated_at FROM petitions d {join} "
+                           f"WHERE d.id > %(after)s AND ({where}) ORDER BY d.id LIMIT %(limit)s",
+                     {**params, "after": after, "limit": limit})

@@ -24,10 +24,10 @@ from typing import Any
 from ops_center import counters
 from ops_center.counters import Segment, stock_segments
 from ops_center.db import Conn
+from ops_center.dossiers import index_reads
 from ops_center.dossiers.calendar import BusinessCalendar
 from ops_center.dossiers.index_rollup import INDEX, PROCEDURES
 from ops_center.dossiers.procedures import all_procedures
-from ops_center.dossiers.timeliness import close_of, start_of
 from ops_center.levels import GroupSql, group_for, merged_key
 from ops_center.petitions import service as petitions
 from ops_center.readiness.facts import units_with
@@ -69,61 +69,6 @@ def _stocks(conn: Conn, tables: counters.CounterTables, periods: list[Period], g
         for (gset, gcode, unit), v in at_stop[p.stop].items():
             if v != (0, 0):
                 out[(tag, gset, gcode, unit)] = v
-    return out
-
-
-def _late_results(conn: Conn, periods: list[Period], g: GroupSql, where: str, params: list[Any]
-                  ) -> dict[Key, tuple[int, int, int]]:
-    """Per (period, group): dossiers received in the period whose electronic result came after it (3.1, 4.2), and
-    dossiers granted in it rated badly after it (5.3)."""
-    tags, los, ends = [t for t, _ in enumerate(periods)], [start_of(p.first) for p in periods], [
-        close_of(p.last) for p in periods]
-    out: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0])
-    eres = conn.execute(
-        f"SELECT s.tag, {g.select}, count(*) FILTER (WHERE d.full_online_eligible AND d.channel = 'online_full'), "
-        f"count(*) FILTER (WHERE d.digitised) FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) "
-        f"AS s(tag, lo, e) JOIN dossiers d ON tstzrange(d.received_at, d.resolved_at) @> s.e "
-        f"AND d.received_at >= s.lo {g.join} WHERE d.paper_result AND d.electronic_result "
-        f"AND d.outcome = 'granted'{where} GROUP BY 1, 2, 3", [tags, los, ends, *params]).fetchall()
-    for tag, gset, gcode, full, digitised in eres:
-        acc = out[(tag, gset, gcode)]
-        acc[0] += full
-        acc[1] += digitised
-    rated = conn.execute(
-        f"SELECT s.tag, {g.select}, count(*) FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) "
-        f"AS s(tag, lo, e) JOIN dossiers d ON tstzrange(d.resolved_at, greatest(d.rated_at, d.resolved_at)) "
-        f"@> s.e AND d.resolved_at >= s.lo {g.join} WHERE d.outcome = 'granted' "
-        f"AND d.rating IN ('unsatisfied', 'complaint'){where} GROUP BY 1, 2, 3", [tags, los, ends, *params]
-    ).fetchall()
-    for tag, gset, gcode, n in rated:
-        out[(tag, gset, gcode)][2] += n
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
-
-
-def _procedures(conn: Conn, periods: list[Period], g: GroupSql, where: str, params: list[Any]
-                ) -> dict[Key, tuple[set[str], set[str], set[str]]]:
-    """Per (period, group): the procedures (in the catalogue at the period's end) with a dossier with a fee due
-    received, paid online, using population data received, in the period."""
-    monthly, daily = counters.split([Segment(t, p.first, p.stop) for t, p in enumerate(periods)])
-    parts, args = [], []
-    for table, bucket, segs in ((PROCEDURES.monthly, "month", monthly), (PROCEDURES.daily, "day", daily)):
-        if segs:
-            parts.append(f"SELECT s.tag, {g.select}, d.procedure_code, d.fee_due, d.paid_online, d.population "
-                         f"FROM unnest(%s::int[], %s::date[], %s::date[]) AS s(tag, lo, hi) JOIN {table} d "
-                         f"ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {g.join} WHERE (d.fee_due > 0 "
-                         f"OR d.paid_online > 0 OR d.population > 0){where}")
-            args += [[s.tag for s in segs], [s.lo for s in segs], [s.hi for s in segs], *params]
-    if not parts:
-        return {}
-    rows = conn.execute(
-        f"SELECT x.tag, x.gset, x.gcode, x.procedure_code, sum(x.fee_due) > 0, sum(x.paid_online) > 0, "
-        f"sum(x.population) > 0 FROM ({' UNION ALL '.join(parts)}) x GROUP BY 1, 2, 3, 4", args).fetchall()
-    out: dict[Key, tuple[set[str], set[str], set[str]]] = defaultdict(lambda: (set(), set(), set()))
-    for tag, gset, gcode, proc, fee, paid, pop in rows:
-        sets = out[(tag, gset, gcode)]
-        for present, target in ((fee, sets[0]), (paid, sets[1]), (pop, sets[2])):
-            if present:
-                target.add(str(proc))
     return out
 
 
@@ -179,7 +124,7 @@ def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] 
         acc.d["2.1"] += open_n
         if open_n:
             acc.units.add(unit)
-    for (tag, gset, gcode), (full, digitised, bad) in _late_results(conn, periods, g, where, params).items():
+    for (tag, gset, gcode), (full, digitised, bad) in index_reads.late_results(conn, periods, g, where, params).items():
         acc = acc_of(tag, gset, gcode)
         acc.n["3.1"] -= full
         acc.n["4.2"] -= digitised
@@ -189,7 +134,7 @@ def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] 
     for tag, gset, gcode, unit, paid in paid_units:
         if paid:
             acc_of(tag, gset, gcode).units.add(unit)
-    for (tag, gset, gcode), (fee, paid_set, pop) in _procedures(conn, periods, g, where, params).items():
+    for (tag, gset, gcode), (fee, paid_set, pop) in index_reads.procedure_sets(conn, periods, g, where, params).items():
         acc = acc_of(tag, gset, gcode)
         acc.fee |= fee
         acc.paid |= paid_set

@@ -1,0 +1,100 @@
+"""Reads of the dossiers and their index rollups that the national service index needs beyond plain sums: the
+corrections "by the period's end", the procedures behind the indicators that count procedures, the dossiers behind
+an indicator (drill-down). The owner of those tables offers them here; the scorecard decides what to ask."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Protocol
+
+from ops_center import counters
+from ops_center.counters import Segment
+from ops_center.db import Conn, fetch_all
+from ops_center.dossiers.index_rollup import PROCEDURES
+from ops_center.dossiers.timeliness import close_of, start_of
+from ops_center.levels import GroupSql
+
+Key = tuple[int, str, str]
+
+
+class Window(Protocol):
+    """A period of local dates ``[first, stop)`` with its last day."""
+
+    @property
+    def first(self) -> Any: ...
+
+    @property
+    def stop(self) -> Any: ...
+
+    @property
+    def last(self) -> Any: ...
+
+
+def late_results(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any]
+                  ) -> dict[Key, tuple[int, int, int]]:
+    """Per (period, group): dossiers received in the period whose electronic result came after it (3.1, 4.2), and
+    dossiers granted in it rated badly after it (5.3)."""
+    tags, los, ends = [t for t, _ in enumerate(periods)], [start_of(p.first) for p in periods], [
+        close_of(p.last) for p in periods]
+    out: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0])
+    eres = conn.execute(
+        f"SELECT s.tag, {g.select}, count(*) FILTER (WHERE d.full_online_eligible AND d.channel = 'online_full'), "
+        f"count(*) FILTER (WHERE d.digitised) FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) "
+        f"AS s(tag, lo, e) JOIN dossiers d ON tstzrange(d.received_at, d.resolved_at) @> s.e "
+        f"AND d.received_at >= s.lo {g.join} WHERE d.paper_result AND d.electronic_result "
+        f"AND d.outcome = 'granted'{where} GROUP BY 1, 2, 3", [tags, los, ends, *params]).fetchall()
+    for tag, gset, gcode, full, digitised in eres:
+        acc = out[(tag, gset, gcode)]
+        acc[0] += full
+        acc[1] += digitised
+    rated = conn.execute(
+        f"SELECT s.tag, {g.select}, count(*) FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) "
+        f"AS s(tag, lo, e) JOIN dossiers d ON tstzrange(d.resolved_at, greatest(d.rated_at, d.resolved_at)) "
+        f"@> s.e AND d.resolved_at >= s.lo {g.join} WHERE d.outcome = 'granted' "
+        f"AND d.rating IN ('unsatisfied', 'complaint'){where} GROUP BY 1, 2, 3", [tags, los, ends, *params]
+    ).fetchall()
+    for tag, gset, gcode, n in rated:
+        out[(tag, gset, gcode)][2] += n
+    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
+
+def procedure_sets(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any]
+                ) -> dict[Key, tuple[set[str], set[str], set[str]]]:
+    """Per (period, group): the procedures (in the catalogue at the period's end) with a dossier with a fee due
+    received, paid online, using population data received, in the period."""
+    monthly, daily = counters.split([Segment(t, p.first, p.stop) for t, p in enumerate(periods)])
+    parts, args = [], []
+    for table, bucket, segs in ((PROCEDURES.monthly, "month", monthly), (PROCEDURES.daily, "day", daily)):
+        if segs:
+            parts.append(f"SELECT s.tag, {g.select}, d.procedure_code, d.fee_due, d.paid_online, d.population "
+                         f"FROM unnest(%s::int[], %s::date[], %s::date[]) AS s(tag, lo, hi) JOIN {table} d "
+                         f"ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {g.join} WHERE (d.fee_due > 0 "
+                         f"OR d.paid_online > 0 OR d.population > 0){where}")
+            args += [[s.tag for s in segs], [s.lo for s in segs], [s.hi for s in segs], *params]
+    if not parts:
+        return {}
+    rows = conn.execute(
+        f"SELECT x.tag, x.gset, x.gcode, x.procedure_code, sum(x.fee_due) > 0, sum(x.paid_online) > 0, "
+        f"sum(x.population) > 0 FROM ({' UNION ALL '.join(parts)}) x GROUP BY 1, 2, 3, 4", args).fetchall()
+    out: dict[Key, tuple[set[str], set[str], set[str]]] = defaultdict(lambda: (set(), set(), set()))
+    for tag, gset, gcode, proc, fee, paid, pop in rows:
+        sets = out[(tag, gset, gcode)]
+        for present, target in ((fee, sets[0]), (paid, sets[1]), (pop, sets[2])):
+            if present:
+                target.add(str(proc))
+    return out
+
+
+DRILL_COLUMNS = ("id", "procedure_code", "unit_code", "ward_set", "ward_code", "channel", "received_at", "due_date",
+                 "resolved_at", "outcome", "electronic_result", "synced_at", "digitised", "reused_data",
+                 "from_personal_store", "population_data", "fee_due", "paid_online_at", "supplement_requests",
+                 "supplement_receipts", "result_synced_at", "rating", "rated_at", "paper_result",
+                 "full_online_eligible", "late_day", "end_on_time")
+
+
+def dossiers_where(conn: Conn, where: str, params: dict[str, Any], group: GroupSql, after: str, limit: int
+                   ) -> list[dict[str, Any]]:
+    """Dossiers (aliased ``d``) matching ``where`` (named parameters), by id after ``after``."""
+    cols = ", ".join(f"d.{c}" for c in DRILL_COLUMNS)
+    return fetch_all(conn, f"SELECT {cols} FROM dossiers d {group.join} WHERE d.id > %(after)s AND ({where}) "
+                           f"ORDER BY d.id LIMIT %(limit)s", {**params, "after": after, "limit": limit})
