@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_center.scorecard.definition import DATA_DIR, INDICATORS, DefinitionError, definition_for, \
-    load_definitions, parse_definition
+from ops_center.scorecard.definition import (
+    DATA_DIR,
+    INDICATORS,
+    DefinitionError,
+    definition_for,
+    load_definitions,
+    parse_definition,
+)
 
 
 def shipped() -> dict[str, Any]:
@@ -76,5 +82,5 @@ def test_a_revision_takes_effect_from_its_date(tmp_path: Path) -> None:
     assert definition_for(date(2025, 12, 31), tmp_path).version == "2022.1"
     assert definition_for(date(2026, 1, 1), tmp_path).version == "2026.1"
     (tmp_path / "c.yaml").write_text("name: [", encoding="utf-8")
-    with pytest.raises(DefinitionError, match="c.yaml: not valid YAML"):
+    with pytest.raises(DefinitionError, match=r"c\.yaml: not valid YAML"):
         load_definitions(tmp_path)
