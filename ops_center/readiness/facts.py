@@ -3,7 +3,8 @@
 A fact is a change from a date on: ``{"unit": "SO-TU-PHAP", "fact": "iso_9001", "since": "2019-03-01", "value": true}``
 (``value`` defaults to true; false ends it). The fact on a day is the newest change on or before that day; a unit
 with no change for a fact does not have it. ``exists`` says when a unit exists (the 2025 reform abolished districts
-and merged communes): a unit with no ``exists`` change exists on every day. Changes are idempotent by
+and merged communes): a unit with no ``exists`` change exists on every day; before its first change it is the
+opposite of that change (a unit that ceases on a date existed before it). Changes are idempotent by
 (unit, fact, since): the same change again is a duplicate, a different value a conflict (the first stands).
 """
 
@@ -112,13 +113,14 @@ def units_with(conn: Conn, fact: str, day: date) -> set[str]:
 
 
 def existing_units(conn: Conn, day: date) -> list[tuple[str, str, str | None]]:
-    """``(code, level, parent_code)`` of the units that exist on ``day`` (no ``exists`` change at all, or the newest
-    one on or before the day is true)."""
+    """``(code, level, parent_code)`` of the units that exist on ``day``: no ``exists`` change at all, or the newest
+    one on or before the day is true, or (before its first change) the first change is its end (false)."""
     rows = conn.execute(
-        "SELECT u.code, u.level, u.parent_code FROM units u WHERE NOT EXISTS (SELECT 1 FROM unit_facts f "
-        "WHERE f.unit_code = u.code AND f.fact = 'exists') OR (SELECT f.value FROM unit_facts f WHERE "
-        "f.unit_code = u.code AND f.fact = 'exists' AND f.since <= %s ORDER BY f.since DESC LIMIT 1) "
-        "ORDER BY u.code", (day,)).fetchall()
+        "SELECT u.code, u.level, u.parent_code FROM units u WHERE coalesce("
+        "(SELECT f.value FROM unit_facts f WHERE f.unit_code = u.code AND f.fact = 'exists' AND f.since <= %s "
+        "ORDER BY f.since DESC LIMIT 1), "
+        "(SELECT NOT f.value FROM unit_facts f WHERE f.unit_code = u.code AND f.fact = 'exists' "
+        "ORDER BY f.since LIMIT 1), true) ORDER BY u.code", (day,)).fetchall()
     return [(str(c), str(lvl), p) for c, lvl, p in rows]
 
 

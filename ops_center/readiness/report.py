@@ -23,8 +23,11 @@ from ops_center.dossiers import kpis
 from ops_center.dossiers.procedures import all_procedures
 from ops_center.readiness import exchange, facts
 
-LEVELS: Final = ("department", "district", "commune")
+LEVELS: Final = ("province", "department", "district", "commune")
+REPORT_LEVELS: Final = ("department", "district", "commune")
+"""The levels of the report's sentences ("19/19 departments, 9/9 districts, 42/101 communes")."""
 LEVEL_NAMES: Final = {
+    "province": ("province", "tỉnh"),
     "department": ("departments", "sở, ban, ngành"),
     "district": ("districts", "huyện, thành phố"),
     "commune": ("communes", "xã, phường, thị trấn"),
@@ -58,10 +61,11 @@ def fact_figures(conn: Conn, day: date) -> dict[str, Any]:
         out[fact] = {
             "label": {"en": en, "vi": vi}, "by_level": by_level,
             "communes_by_parent": [{"code": p, "name": names.get(p, p), **v} for p, v in sorted(by_parent.items())],
-            "text": {"en": f"{en}: " + ", ".join(f"{v['with']}/{v['of']} {LEVEL_NAMES[lvl][0]}"
-                                                 for lvl, v in by_level.items()),
-                     "vi": f"{vi[:1].upper()}{vi[1:]}: " + "; ".join(f"{v['with']}/{v['of']} {LEVEL_NAMES[lvl][1]}"
-                                                                    for lvl, v in by_level.items())},
+            "text": {"en": f"{en}: " + ", ".join(f"{by_level[lvl]['with']}/{by_level[lvl]['of']} "
+                                                 f"{LEVEL_NAMES[lvl][0]}" for lvl in REPORT_LEVELS),
+                     "vi": f"{vi[:1].upper()}{vi[1:]}: " + "; ".join(
+                         f"{by_level[lvl]['with']}/{by_level[lvl]['of']} {LEVEL_NAMES[lvl][1]}"
+                         for lvl in REPORT_LEVELS)},
         }
     return out
 
