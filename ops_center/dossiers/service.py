@@ -299,6 +299,13 @@ def list_dossiers(conn: Conn, calendar: BusinessCalendar, *, state: str | None =
     return [_out(r, calendar, today) for r in rows]
 
 
+def last_received_by_unit(conn: Conn) -> dict[str, datetime]:
+    """The newest received dossier per unit (one index probe per unit; the feed-silence alert rule reads it)."""
+    rows = conn.execute("SELECT u.code, (SELECT max(d.received_at) FROM dossiers d WHERE d.unit_code = u.code) "
+                        "FROM units u").fetchall()
+    return {str(code): at for code, at in rows if at is not None}
+
+
 def recompute_due_dates(conn: Conn, calendar: BusinessCalendar, *, only_open: bool = True) -> int:
     """After a calendar change: recompute due dates (open dossiers by default) and fix the rollup to match.
     Returns the number of dossiers whose due date moved."""
