@@ -12,7 +12,7 @@ from ops_center.counters import Segment
 from ops_center.db import Conn, fetch_all
 from ops_center.dossiers.index_rollup import PROCEDURES
 from ops_center.dossiers.timeliness import close_of, start_of
-from ops_center.levels import GroupSql
+from ops_center.levels import NA_DISTRICT, UNKNOWN, GroupSql
 
 Key = tuple[int, str, str]
 
@@ -58,24 +58,27 @@ def late_results(conn: Conn, periods: list[Window], g: GroupSql, where: str, par
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-def procedure_sets(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any]
-                ) -> dict[Key, tuple[set[str], set[str], set[str]]]:
-    """Per (period, group): the procedures (in the catalogue at the period's end) with a dossier with a fee due
-    received, paid online, using population data received, in the period."""
-    monthly, daily = counters.split([Segment(t, p.first, p.stop) for t, p in enumerate(periods)])
+def _procedure_rows(periods: list[Window], g: GroupSql, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """The procedure rollup's rows of the periods with a fee due, an online payment or population data."""
     parts, args = [], []
-    for table, bucket, segs in ((PROCEDURES.monthly, "month", monthly), (PROCEDURES.daily, "day", daily)):
-        if segs:
-            parts.append(f"SELECT s.tag, {g.select}, d.procedure_code, d.fee_due, d.paid_online, d.population "
-                         f"FROM unnest(%s::int[], %s::date[], %s::date[]) AS s(tag, lo, hi) JOIN {table} d "
-                         f"ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {g.join} WHERE (d.fee_due > 0 "
-                         f"OR d.paid_online > 0 OR d.population > 0){where}")
-            args += [[s.tag for s in segs], [s.lo for s in segs], [s.hi for s in segs], *params]
-    if not parts:
+    for table, bucket, segs in counters.parts(PROCEDURES, [Segment(t, p.first, p.stop) for t, p in enumerate(periods)]):
+        parts.append(f"SELECT s.tag, {g.select}, d.procedure_code, d.fee_due > 0 AS fee, d.paid_online > 0 AS paid, "
+                     f"d.population > 0 AS pop FROM unnest(%s::int[], %s::date[], %s::date[]) AS s(tag, lo, hi) "
+                     f"JOIN {table} d ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {g.join} WHERE (d.fee_due > 0 "
+                     f"OR d.paid_online > 0 OR d.population > 0){where}")
+        args += [[s.tag for s in segs], [s.lo for s in segs], [s.hi for s in segs], *params]
+    return " UNION ALL ".join(parts), args
+
+
+def procedure_sets(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any]
+                   ) -> dict[Key, tuple[set[str], set[str], set[str]]]:
+    """Per (period, group): the procedures with a dossier with a fee due received, paid online, using population
+    data received, in the period (drill-down; the scorecard counts them with ``procedure_counts``)."""
+    union, args = _procedure_rows(periods, g, where, params)
+    if not union:
         return {}
-    rows = conn.execute(
-        f"SELECT x.tag, x.gset, x.gcode, x.procedure_code, sum(x.fee_due) > 0, sum(x.paid_online) > 0, "
-        f"sum(x.population) > 0 FROM ({' UNION ALL '.join(parts)}) x GROUP BY 1, 2, 3, 4", args).fetchall()
+    rows = conn.execute(f"SELECT x.tag, x.gset, x.gcode, x.procedure_code, bool_or(x.fee), bool_or(x.paid), "
+                        f"bool_or(x.pop) FROM ({union}) x GROUP BY 1, 2, 3, 4", args).fetchall()
     out: dict[Key, tuple[set[str], set[str], set[str]]] = defaultdict(lambda: (set(), set(), set()))
     for tag, gset, gcode, proc, fee, paid, pop in rows:
         sets = out[(tag, gset, gcode)]
@@ -83,6 +86,28 @@ def procedure_sets(conn: Conn, periods: list[Window], g: GroupSql, where: str, p
             if present:
                 target.add(str(proc))
     return out
+
+
+def procedure_counts(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any], *,
+                     merge_na: bool = False) -> dict[Key, tuple[int, int, int]]:
+    """Per (period, group): how many procedures with fees (3.2: a dossier with a fee due received; 3.3: a payment
+    online) and citizen-facing (4.7: a dossier using population data) in the catalogue at the period's end had
+    one in the period — counted in the database, the numerators always within the catalogue's denominators.
+    ``merge_na``: the groups without a district (whatever their set) are one (``levels.merged_key``)."""
+    union, args = _procedure_rows(periods, g, where, params)
+    if not union:
+        return {}
+    gset = (f"CASE WHEN x.gcode IN ('{NA_DISTRICT}', '{UNKNOWN}') THEN '' ELSE x.gset END" if merge_na
+            else "x.gset")
+    rows = conn.execute(
+        f"SELECT x.tag, {gset}, x.gcode, "
+        f"count(DISTINCT x.procedure_code) FILTER (WHERE x.fee AND pr.has_fees), "
+        f"count(DISTINCT x.procedure_code) FILTER (WHERE x.paid AND pr.has_fees), "
+        f"count(DISTINCT x.procedure_code) FILTER (WHERE x.pop AND pr.citizen_facing) "
+        f"FROM ({union}) x JOIN unnest(%s::int[], %s::date[]) AS l(tag, last) ON l.tag = x.tag "
+        f"JOIN procedures pr ON pr.code = x.procedure_code AND (pr.public_date IS NULL OR pr.public_date <= l.last) "
+        f"GROUP BY 1, 2, 3", [*args, list(range(len(periods))), [p.last for p in periods]]).fetchall()
+    return {(t, gs, gc): (int(a), int(b), int(c)) for t, gs, gc, a, b, c in rows}
 
 
 DRILL_COLUMNS = ("id", "procedure_code", "unit_code", "ward_set", "ward_code", "channel", "received_at", "due_date",

@@ -1,6 +1,6 @@
 """The rollups behind the national service index (Decision 766; ``ops_center.scorecard`` reads them).
 
-``dossier_index_daily``/``_monthly`` (per day, unit, ward) hold, for each dossier, +1 on the day each thing
+``dossier_index_daily``/``_monthly``/``_yearly`` (per day, unit, ward) hold, for each dossier, +1 on the day each thing
 happened (a pure function of its state, ``contributions``; each batch adds the before/after difference, like
 ``rollup``). Local dates; the unit and ward are the received event's.
 
@@ -47,9 +47,10 @@ INDEX = CounterTables("dossier_index_daily", "dossier_index_monthly", KEYS, (
     "ended", "ended_on_time",
     "resolved", "resolved_late", "resolved_bad", "resolved_paper", "resolved_paper_eres",
     "open_in", "open_out", "late_in", "late_out",
-))
+), yearly="dossier_index_yearly")
 PROCEDURES = CounterTables("dossier_procedure_daily", "dossier_procedure_monthly",
-                           (*KEYS, ("procedure_code", "text")), ("fee_due", "paid_online", "population"))
+                           (*KEYS, ("procedure_code", "text")), ("fee_due", "paid_online", "population"),
+                           yearly="dossier_procedure_yearly")
 BAD_RATINGS = ("unsatisfied", "complaint")
 _I = {name: i for i, name in enumerate(INDEX.counters)}
 _P = {name: i for i, name in enumerate(PROCEDURES.counters)}

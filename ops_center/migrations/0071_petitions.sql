@@ -37,3 +37,7 @@ CREATE TABLE petition_monthly (LIKE petition_daily INCLUDING DEFAULTS);
 ALTER TABLE petition_monthly RENAME COLUMN day TO month;
 ALTER TABLE petition_monthly ADD PRIMARY KEY (month, unit_code, ward_set, ward_code);
 ALTER TABLE petition_monthly ADD CHECK (extract(day FROM month) = 1);
+CREATE TABLE petition_yearly (LIKE petition_daily INCLUDING DEFAULTS);
+ALTER TABLE petition_yearly RENAME COLUMN day TO year;
+ALTER TABLE petition_yearly ADD PRIMARY KEY (year, unit_code, ward_set, ward_code);
+ALTER TABLE petition_yearly ADD CHECK (extract(doy FROM year) = 1);

@@ -32,7 +32,7 @@ from ops_center.petitions.models import HANDLING_DAYS, PetitionEvent, parse_even
 TABLES = CounterTables("petition_daily", "petition_monthly",
                        (("unit_code", "text"), ("ward_set", "text"), ("ward_code", "text")),
                        ("received", "ended", "ended_on_time", "open_in", "open_out", "late_in", "late_out",
-                        "rated", "rated_satisfied"))
+                        "rated", "rated_satisfied"), yearly="petition_yearly")
 _I = {name: i for i, name in enumerate(TABLES.counters)}
 
 

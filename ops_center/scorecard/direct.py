@@ -38,6 +38,7 @@ class Tally:
     paid: set[str] = field(default_factory=set)
     population: set[str] = field(default_factory=set)
     units: set[str] = field(default_factory=set)
+    procedures: tuple[int, int, int] | None = None  # the three procedure counts, when the database counted them
 
     def mark(self, ind: str, den: bool, num: bool) -> None:
         if den:
@@ -140,9 +141,11 @@ def finish(acc: Tally, catalogue: dict[str, Count], fees: set[str], citizen: set
     out = dict(catalogue)
     for ind in ("1.4", "2.1", "3.1", "3.4", "4.1", "4.2", "4.4", "4.5", "4.6", "5.1", "5.2"):
         out[ind] = Count(acc.n[ind], acc.d[ind])
-    out["3.2"] = Count(len(acc.fee & fees), len(fees))
-    out["3.3"] = Count(len(acc.paid & fees), len(fees))
-    out["4.7"] = Count(len(acc.population & citizen), len(citizen))
+    fee_n, paid_n, pop_n = acc.procedures or (len(acc.fee & fees), len(acc.paid & fees),
+                                               len(acc.population & citizen))
+    out["3.2"] = Count(fee_n, len(fees))
+    out["3.3"] = Count(paid_n, len(fees))
+    out["4.7"] = Count(pop_n, len(citizen))
     units = {gcode} if level == "unit" else acc.units
     out["4.3"] = Count(len(units & fact_units), len(units))
     out["5.3"] = satisfaction(acc.d["5.3:late"], acc.n["5.3:late"], acc.n["5.3:bad"])

@@ -127,7 +127,7 @@ def _catalogue_member(p: Any, indicator: str, side: str, w: Period, calendar: Bu
 
 
 def _tally(conn: Conn, level: str, code: str | None, w: Period) -> gather.Tally:
-    tallies = gather.collect(conn, [w], level, None if level == "province" else [code or ""])
+    tallies = gather.collect(conn, [w], level, None if level == "province" else [code or ""], sets=True)
     wanted = ("", PROVINCE_CODE) if level == "province" else None
     for (_, gset, gcode), tally in tallies.items():
         if (gset, gcode) == wanted or (wanted is None and merged_key(level, (gset, gcode))[1] == code):

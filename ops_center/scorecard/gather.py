@@ -98,9 +98,10 @@ def counts(conn: Conn, periods: list[Period], level: str, calendar: BusinessCale
     return _finish(conn, periods, level, calendar, publication_days, collect(conn, periods, level, codes))
 
 
-def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] | None = None
-            ) -> dict[Key, Tally]:
-    """What the rollups say per (period, group), before the catalogue and the facts are added."""
+def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] | None = None, *,
+            sets: bool = False) -> dict[Key, Tally]:
+    """What the rollups say per (period, group), before the catalogue and the facts are added; ``sets``: the
+    procedures behind 3.2, 3.3 and 4.7 themselves (drill-down), not only how many."""
     if not periods:
         return {}
     g = group_for(conn, level)
@@ -134,11 +135,19 @@ def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] 
     for tag, gset, gcode, unit, paid in paid_units:
         if paid:
             acc_of(tag, gset, gcode).units.add(unit)
-    for (tag, gset, gcode), (fee, paid_set, pop) in index_reads.procedure_sets(conn, periods, g, where, params).items():
-        acc = acc_of(tag, gset, gcode)
-        acc.fee |= fee
-        acc.paid |= paid_set
-        acc.population |= pop
+    if sets:
+        for (tag, gset, gcode), (fee, paid_set, pop) in index_reads.procedure_sets(conn, periods, g, where,
+                                                                                 params).items():
+            acc = acc_of(tag, gset, gcode)
+            acc.fee |= fee
+            acc.paid |= paid_set
+            acc.population |= pop
+    else:
+        for (tag, gset, gcode), found in index_reads.procedure_counts(
+                conn, periods, g, where, params, merge_na=level == "district").items():
+            acc = acc_of(tag, gset, gcode)
+            have = acc.procedures or (0, 0, 0)
+            acc.procedures = (have[0] + found[0], have[1] + found[1], have[2] + found[2])
     _petitions(conn, periods, g, where, params, acc_of)
     return accs
 
@@ -170,6 +179,9 @@ def _finish(conn: Conn, periods: list[Period], level: str, calendar: BusinessCal
     out: dict[Key, dict[str, Count]] = {}
     for tag, w in enumerate(periods):
         keys = [k for k in accs if k[0] == tag and accs[k].units]
+        for key in keys:
+            if accs[key].procedures is None:
+                accs[key].procedures = (0, 0, 0)
         if not keys:
             continue
         catalogue = catalogue_counts(procs, w, calendar, publication_days)

@@ -67,8 +67,8 @@ def scorecard(conn: Conn, level: str, period: str, w: Period, calendar: Business
     result = cards(conn, level, periods, calendar, codes)
     names = group_names(conn, level, sorted({(k[1], k[2]) for k in result}))
     order = sorted(result, key=lambda k: (sort_key((k[1], k[2])), k[0]))
-    return [_item(level, k, result[k], periods[k[0]], names, definition_for(periods[k[0]].first).version)
-            for k in order]
+    versions = [definition_for(p.first).version for p in periods]
+    return [_item(level, k, result[k], periods[k[0]], names, versions[k[0]]) for k in order]
 
 
 def ranking(conn: Conn, level: str, w: Period, calendar: BusinessCalendar) -> list[dict[str, Any]]:

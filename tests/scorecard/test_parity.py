@@ -17,7 +17,8 @@ from tests.scorecard.conftest import universe
 from tests.scorecard.data import CAL
 
 WINDOWS = [(date(2025, 5, 1), date(2025, 7, 16)), (date(2025, 5, 19), date(2025, 7, 3)),
-           (date(2025, 6, 10), date(2025, 6, 28))]
+           (date(2025, 6, 10), date(2025, 6, 28)),
+           (date(2025, 1, 1), date(2026, 1, 1)), (date(2024, 3, 1), date(2026, 2, 10))]  # whole years: yearly rows
 
 
 @pytest.mark.parametrize("level", ["unit", "ward", "district", "province"])
@@ -38,10 +39,12 @@ def test_codes_narrow_without_changing_figures(sdb: Conn) -> None:
 
 def _table(conn: Conn, tables: counters.CounterTables) -> list[tuple[object, ...]]:
     keys = ", ".join(k for k, _ in tables.keys)
-    rows = conn.execute(f"SELECT day, {keys}, {', '.join(tables.counters)} FROM {tables.daily}").fetchall()
-    monthly = conn.execute(f"SELECT month, {keys}, {', '.join(tables.counters)} FROM {tables.monthly}").fetchall()
-    n = len(tables.keys) + 1
-    return sorted(r for r in rows + monthly if any(r[n:]))
+    rows: list[tuple[object, ...]] = []
+    for table, bucket in tables.tables():
+        rows += [(table, *r) for r in conn.execute(f"SELECT {bucket}, {keys}, {', '.join(tables.counters)} "
+                                                   f"FROM {table}").fetchall()]
+    n = len(tables.keys) + 2
+    return sorted(r for r in rows if any(r[n:]))
 
 
 def test_the_rollups_equal_a_rebuild(sdb: Conn) -> None:
