@@ -115,8 +115,8 @@ async def post_facts(request: Request, pool: PoolDep, _: Integrators) -> dict[st
 def list_facts(conn: ConnDep, _: Staff, unit: Annotated[str | None, Query(pattern=CODE_RE.pattern)] = None,
                cursor: Annotated[str | None, Query(max_length=1024)] = None,
                limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> dict[str, Any]:
-    found = decode_cursor(cursor) or {}
-    key = found.get("k") if isinstance(found.get("k"), list) and len(found.get("k") or []) == 3 else ["", "", ""]
+    found = (decode_cursor(cursor) or {}).get("k")
+    key: list[Any] = found if isinstance(found, list) and len(found) == 3 else ["", "", ""]
     rows = facts.list_facts(conn, unit, (str(key[0]), str(key[1]), str(key[2])), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]

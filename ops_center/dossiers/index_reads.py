@@ -5,6 +5,7 @@ an indicator (drill-down). The owner of those tables offers them here; the score
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ops_center import counters
@@ -30,7 +31,7 @@ class Window(Protocol):
     def last(self) -> Any: ...
 
 
-def late_results(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any]
+def late_results(conn: Conn, periods: Sequence[Window], g: GroupSql, where: str, params: list[Any]
                   ) -> dict[Key, tuple[int, int, int]]:
     """Per (period, group): dossiers received in the period whose electronic result came after it (3.1, 4.2), and
     dossiers granted in it rated badly after it (5.3)."""
@@ -58,7 +59,7 @@ def late_results(conn: Conn, periods: list[Window], g: GroupSql, where: str, par
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-def _procedure_rows(periods: list[Window], g: GroupSql, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+def _procedure_rows(periods: Sequence[Window], g: GroupSql, where: str, params: list[Any]) -> tuple[str, list[Any]]:
     """The procedure rollup's rows of the periods with a fee due, an online payment or population data."""
     parts, args = [], []
     for table, bucket, segs in _procedure_parts(periods):
@@ -70,11 +71,11 @@ def _procedure_rows(periods: list[Window], g: GroupSql, where: str, params: list
     return " UNION ALL ".join(parts), args
 
 
-def _procedure_parts(periods: list[Window]) -> list[tuple[str, str, list[Segment]]]:
+def _procedure_parts(periods: Sequence[Window]) -> list[tuple[str, str, list[Segment]]]:
     return counters.parts(PROCEDURES, [Segment(t, p.first, p.stop) for t, p in enumerate(periods)])
 
 
-def procedure_sets(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any]
+def procedure_sets(conn: Conn, periods: Sequence[Window], g: GroupSql, where: str, params: list[Any]
                    ) -> dict[Key, tuple[set[str], set[str], set[str]]]:
     """Per (period, group): the procedures with a dossier with a fee due received, paid online, using population
     data received, in the period (drill-down; the scorecard counts them with ``procedure_counts``)."""
@@ -92,7 +93,7 @@ def procedure_sets(conn: Conn, periods: list[Window], g: GroupSql, where: str, p
     return out
 
 
-def procedure_counts(conn: Conn, periods: list[Window], g: GroupSql, where: str, params: list[Any], *,
+def procedure_counts(conn: Conn, periods: Sequence[Window], g: GroupSql, where: str, params: list[Any], *,
                      merge_na: bool = False) -> dict[Key, tuple[int, int, int]]:
     """Per (period, group): how many procedures with fees (3.2: a dossier with a fee due received; 3.3: a payment
     online) and citizen-facing (4.7: a dossier using population data) in the catalogue at the period's end had

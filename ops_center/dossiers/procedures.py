@@ -85,10 +85,13 @@ def validate(raw: Any, where: str = "procedure") -> Procedure:
     agency = raw.get("agency", "") or ""
     if not isinstance(agency, str) or len(agency) > 500 or "\x00" in agency:
         raise ProcedureError(f"{where}.agency: {shown(agency)} must be a text of at most 500 characters")
-    flags = {f: _bool(raw.get(f, False), f"{where}.{f}") for f in FLAGS}
-    dates = {d: _date(raw.get(d), f"{where}.{d}") for d in DATES}
-    return Procedure(code, name.strip(), days, level, post, agency, service, **flags, **dates,
-                     parts=_parts(raw.get("parts"), f"{where}.parts"))
+    flag = {f: _bool(raw.get(f, False), f"{where}.{f}") for f in FLAGS}
+    day = {d: _date(raw.get(d), f"{where}.{d}") for d in DATES}
+    return Procedure(code, name.strip(), days, level, post, agency, service,
+                     full_online_eligible=flag["full_online_eligible"], has_fees=flag["has_fees"],
+                     paper_result=flag["paper_result"], citizen_facing=flag["citizen_facing"],
+                     decision_date=day["decision_date"], legal_effective_date=day["legal_effective_date"],
+                     public_date=day["public_date"], parts=_parts(raw.get("parts"), f"{where}.parts"))
 
 
 def _online(raw: dict[str, Any], where: str) -> tuple[int, str]:

@@ -50,10 +50,10 @@ class PetitionState:
     rated_at: datetime | None = None
 
     def copy(self) -> PetitionState:
-        return PetitionState(**{k: getattr(self, k) for k in self.__slots__})  # type: ignore[attr-defined]
+        return PetitionState(**{k: getattr(self, k) for k in self.__slots__})
 
 
-COLUMNS: tuple[str, ...] = PetitionState.__slots__  # type: ignore[attr-defined]
+COLUMNS: tuple[str, ...] = PetitionState.__slots__
 
 
 def end_on_time(s: PetitionState) -> bool | None:

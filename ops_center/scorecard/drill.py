@@ -21,7 +21,7 @@ from ops_center.levels import PROVINCE_CODE, GroupSql, group_for, merged_key
 from ops_center.petitions.service import list_petitions
 from ops_center.readiness.facts import units_with
 from ops_center.scorecard import gather
-from ops_center.scorecard.direct import catalogue_counts, in_catalogue
+from ops_center.scorecard.direct import Tally, catalogue_counts, in_catalogue
 from ops_center.scorecard.periods import Period
 
 RECEIVED = "d.received_at >= %(lo)s AND d.received_at < %(hi)s"
@@ -126,13 +126,13 @@ def _catalogue_member(p: Any, indicator: str, side: str, w: Period, calendar: Bu
     return bool(counts.denominator if side == "denominator" else counts.numerator)
 
 
-def _tally(conn: Conn, level: str, code: str | None, w: Period) -> gather.Tally:
+def _tally(conn: Conn, level: str, code: str | None, w: Period) -> Tally:
     tallies = gather.collect(conn, [w], level, None if level == "province" else [code or ""], sets=True)
     wanted = ("", PROVINCE_CODE) if level == "province" else None
     for (_, gset, gcode), tally in tallies.items():
         if (gset, gcode) == wanted or (wanted is None and merged_key(level, (gset, gcode))[1] == code):
             return tally
-    return gather.Tally()
+    return Tally()
 
 
 def page(conn: Conn, indicator: str, side: str, level: str, code: str | None, w: Period,
