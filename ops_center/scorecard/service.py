@@ -142,7 +142,8 @@ def trend(conn: Conn, level: str, code: str | None, w: Period, calendar: Busines
 def by_ward(conn: Conn, set_name: str, level: str, w: Period, calendar: BusinessCalendar
             ) -> dict[str, dict[str, Any]]:
     """Map layer: per ward (or district) code of ``set_name``, the total scaled to 100 and every indicator's ratio
-    over ``w`` (dossiers recorded under another set are not re-counted)."""
+    over ``w`` (dossiers recorded under another set are not re-counted; a window reaching past today ends today)."""
+    w = window(w.first, w.last)
     result = cards(conn, level, [w], calendar)
     out: dict[str, dict[str, Any]] = {}
     for (_tag, gset, gcode), c in result.items():
