@@ -26,6 +26,7 @@ from alerts.rules import absence, geocount, kpi, silence
 from alerts.rules.absence import DeviceRow
 from alerts.rules.models import (
     SCHEDULED_KINDS,
+    SCORECARD_PREFIX,
     AbsenceRule,
     GeoCountRule,
     KpiRule,
@@ -35,7 +36,13 @@ from alerts.rules.models import (
 from alerts.rules.store import StoredRule, stored
 from alerts.summary import render
 from ops_center.db import Conn, fetch_all
+from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
+from ops_center.dossiers.service import last_received_by_unit
+from ops_center.petitions import service as petitions
+from ops_center.readiness import exchange
 from ops_center.readings import ReadingsStore
+from ops_center.scorecard import service as scorecard
+from ops_center.settings import get_settings
 
 log = logging.getLogger("alerts.scheduled")
 
@@ -76,6 +83,26 @@ class Inputs:
         self._counts: dict[tuple[Any, ...], dict[tuple[str | None, str], int]] = {}
         self._kpis: dict[tuple[Any, ...], list[Any]] = {}
         self._store: ReadingsStore | None = None
+        self._feeds: dict[str, dict[str, datetime]] = {}
+        self._calendar: BusinessCalendar | None = None
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        if self._calendar is None:
+            self._calendar = calendar_for(get_settings())
+        return self._calendar
+
+    def feed_activity(self, feed: str) -> dict[str, datetime]:
+        """The newest record per unit of an e-government feed."""
+        if feed not in self._feeds:
+            with self.conn.transaction():
+                if feed == "dossiers":
+                    self._feeds[feed] = last_received_by_unit(self.conn)
+                elif feed == "petitions":
+                    self._feeds[feed] = petitions.last_activity(self.conn)
+                else:
+                    self._feeds[feed] = exchange.last_activity(self.conn, feed)
+        return self._feeds[feed]
 
     def devices(self) -> list[DeviceRow]:
         if self._devices is None:
@@ -135,6 +162,8 @@ class Inputs:
             return list(statuses(self.conn))
 
     def kpi_rows(self, rule: KpiRule) -> list[Any]:
+        if rule.kpi.startswith(SCORECARD_PREFIX):
+            return self._index_rows(rule)
         key = (rule.level, rule.period, tuple(sorted(rule.codes)))
         if key not in self._kpis:
             try:
@@ -152,6 +181,18 @@ class Inputs:
         return self._kpis[key]
 
 
+    def _index_rows(self, rule: KpiRule) -> list[Any]:
+        """National service index rows for the current period (the scorecard of that window as one period)."""
+        key = ("766", rule.level, rule.period, tuple(sorted(rule.codes)))
+        if key not in self._kpis:
+            start, _ = kpi.period_window(rule.period, self.now, self.tz)
+            w = scorecard.window(local_date(start), local_date(self.now), self.now)
+            with self.conn.transaction():
+                self._kpis[key] = scorecard.scorecard(self.conn, rule.level, "range", w, self.calendar,
+                                                      list(rule.codes) or None)
+        return kpi.index_rows(rule.kpi, self._kpis[key])
+
+
 def _device_labels(d: DeviceRow, metric: str | None) -> dict[str, Any]:
     labels: dict[str, Any] = {"level": "device", "device": d.id}
     for k, v in (("metric", metric), ("kind", d.kind), ("ward", d.ward_code), ("ward_set", d.ward_set),
@@ -164,6 +205,8 @@ def _device_labels(d: DeviceRow, metric: str | None) -> dict[str, Any]:
 def wanted(rule: StoredRule, inputs: Inputs) -> list[Wanted]:
     """The subjects a scheduled rule says should be alerting now (pure but for the inputs it asks for)."""
     spec = rule.rule
+    if isinstance(spec, AbsenceRule) and spec.feed is not None:
+        return _silent_feeds(spec, inputs)
     if isinstance(spec, AbsenceRule):
         latest = inputs.latest(spec.metric) if spec.metric else None
         out = []
@@ -200,6 +243,19 @@ def wanted(rule: StoredRule, inputs: Inputs) -> list[Wanted]:
         return [Wanted(f"province:{p.code}", {**spec.labels, **p.labels}, p.silent_s, p.detail)
                 for p in silence.silent_provinces(spec, inputs.provinces(), inputs.now)]
     raise ValueError(f"kind: {spec.kind!r} is not a scheduled rule kind")
+
+
+def _silent_feeds(spec: AbsenceRule, inputs: Inputs) -> list[Wanted]:
+    assert spec.feed is not None
+    today = local_date(inputs.now)
+    out = []
+    for s in absence.silent_units(spec, inputs.feed_activity(spec.feed), today, inputs.calendar):
+        labels = {**spec.labels, "level": "unit", "unit": s.unit, "feed": spec.feed}
+        out.append(Wanted(f"unit:{s.unit}:{spec.feed}", labels,
+                          None if s.business_days is None else float(s.business_days),
+                          {"silent_business_days": "never heard" if s.business_days is None else s.business_days,
+                           "last": s.last.isoformat() if s.last else None}))
+    return out
 
 
 def claim(conn: Conn, now: datetime, min_interval_s: float, rule_ids: list[int] | None) -> list[StoredRule]:

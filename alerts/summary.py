@@ -45,6 +45,8 @@ def default_template(rule: AnyRule) -> str:
         return "{rule}: {device} {metric} = {value} ({operator} {threshold})"
     if isinstance(rule, RateRule):
         return "{rule}: {device} {metric} changed by {change} in {window} ({operator} {threshold})"
+    if isinstance(rule, AbsenceRule) and rule.feed is not None:
+        return "{rule}: no {feed} from unit {unit} for {silent_business_days} business days"
     if isinstance(rule, AbsenceRule):
         return "{rule}: no data from {device} for {silent_for}"
     if isinstance(rule, GeoCountRule):

@@ -10,7 +10,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from geo.summary import register_layer
@@ -58,10 +58,38 @@ def _dossiers(fn: Callable[..., Mapping[str, float | None]]):  # type: ignore[no
     return layer
 
 
+def _scorecard(fn: Callable[..., Mapping[str, Mapping[str, Any]]]):  # type: ignore[no-untyped-def]
+    """The national service index per ward (or district): the total scaled to 100 and each indicator's ratio
+    (``scorecard_total``, ``scorecard_2_1`` … once flattened) over the summary's window, in local dates."""
+    from ops_center.dossiers.calendar import calendar_for, local_date
+    from ops_center.scorecard.periods import Period
+    from ops_center.settings import get_settings
+
+    def layer(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
+        window = Period(local_date(start), max(local_date(end - timedelta(microseconds=1)) + timedelta(days=1),
+                                               local_date(start) + timedelta(days=1)))
+        values = fn(conn, set_name, level, window, calendar_for(get_settings()))
+        return {code: {"scorecard": dict(v)} for code, v in values.items()}
+    return layer
+
+
+SCORECARD_ZERO: dict[str, Any] = {"total": None}
+
+
+def _scorecard_numeric() -> dict[str, str]:
+    from ops_center.scorecard.definition import load_definitions
+
+    latest = load_definitions()[-1]
+    out = {"scorecard_total": "Chỉ số 766: tổng điểm (thang 100)"}
+    for ind in latest.indicators:
+        out[f"scorecard_{ind.id.replace('.', '_')}"] = f"Chỉ số 766 — {ind.id} {ind.vi} (tỷ lệ)"
+    return out
+
 SOURCES = (
     ("alerts", "alerts.service", "active_by_ward", _alerts, {"alerts": ALERT_ZERO}),
     ("incidents", "ops_center.incidents.service", "open_by_ward", _incidents, {"incidents_open": 0}),
     ("dossiers", "ops_center.dossiers.kpis", "on_time_rate_by_ward", _dossiers, {"dossier_on_time_rate": None}),
+    ("scorecard", "ops_center.scorecard.service", "by_ward", _scorecard, {"scorecard": SCORECARD_ZERO}),
 )
 
 
@@ -75,7 +103,8 @@ def ensure_registered() -> list[str]:
             for name, module, attr, wrap, defaults in SOURCES:
                 fn = _find(module, attr)
                 if fn is not None:
-                    register_layer(name, wrap(fn), defaults=defaults)
+                    numeric = _scorecard_numeric() if name == "scorecard" else None
+                    register_layer(name, wrap(fn), defaults=defaults, numeric=numeric)
                     registered.append(name)
             _done = True
     return registered

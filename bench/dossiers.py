@@ -162,7 +162,7 @@ def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
 
 RAW_KPI = """
 SELECT unit_code, date_trunc('month', (received_at AT TIME ZONE 'Asia/Ho_Chi_Minh'))::date AS p,
-       count(*) FILTER (WHERE channel = 'online_l3') AS l3, count(*) FILTER (WHERE channel = 'online_l4') AS l4,
+       count(*) FILTER (WHERE channel = 'online_partial') AS l3, count(*) FILTER (WHERE channel = 'online_full') AS l4,
        count(*) FILTER (WHERE channel = 'counter') AS counter, count(*) FILTER (WHERE channel = 'postal') AS postal,
        count(*) FILTER (WHERE offered_by_post OR channel = 'postal' OR return_channel = 'postal') AS post_offered
 FROM dossiers WHERE received_at >= %(s)s AND received_at < %(e)s GROUP BY 1, 2

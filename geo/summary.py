@@ -43,7 +43,7 @@ log = logging.getLogger("geo.summary")
 
 LayerFn = Callable[[Conn, str, str, datetime, datetime], Mapping[str, Mapping[str, Any]]]
 BUILTIN_LAYERS = ("devices", "sensors")
-KNOWN_LAYERS = ("devices", "sensors", "alerts", "incidents", "dossiers")
+KNOWN_LAYERS = ("devices", "sensors", "alerts", "incidents", "dossiers", "scorecard")
 ONLINE_FACTOR = 2.0
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=400)
@@ -82,13 +82,18 @@ _registry: dict[str, LayerSpec] = {}
 _registry_lock = threading.Lock()
 
 
-def register_layer(name: str, fn: LayerFn, *, defaults: Mapping[str, Any] | None = None) -> None:
-    """Add (or replace) a summary layer. ``fn(conn, set_name, level, start, end) -> {code: {prop: value}}``."""
+def register_layer(name: str, fn: LayerFn, *, defaults: Mapping[str, Any] | None = None,
+                   numeric: Mapping[str, str] | None = None) -> None:
+    """Add (or replace) a summary layer. ``fn(conn, set_name, level, start, end) -> {code: {prop: value}}``;
+    ``numeric`` names the flat properties it provides that a PNG choropleth may colour by, with their labels."""
     store.check_name(name, "layer")
     if name in BUILTIN_LAYERS:
         raise ValueError(f"layer: {name!r} is built in")
     with _registry_lock:
         _registry[name] = LayerSpec(name, fn, dict(defaults or {}))
+        for prop, label in (numeric or {}).items():
+            NUMERIC_PROPERTIES[prop] = (prop, label)
+            _numeric_layer[prop] = name
 
 
 def unregister_layer(name: str) -> None:
@@ -427,8 +432,13 @@ NUMERIC_PROPERTIES: dict[str, tuple[str, str]] = {
 }
 
 
+_numeric_layer: dict[str, str] = {}  # flat property -> the registered layer that provides it
+
+
 def layer_of_property(name: str) -> str:
     """Which summary layer provides a PNG layer (flat property)."""
+    if name in _numeric_layer:
+        return _numeric_layer[name]
     if name.startswith("devices_"):
         return "devices"
     if name.startswith("alerts_"):

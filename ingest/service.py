@@ -43,7 +43,7 @@ from prometheus_client import start_http_server
 from ingest import isolation, metrics
 from ingest.catalogue import load_catalogue
 from ingest.decode import Decoded, decode_message
-from ingest.hooks import device_event_hook, dossier_hook, stream_hooks
+from ingest.hooks import EGOV_FEEDS, device_event_hook, dossier_hook, stream_hooks
 from ingest.registry import Registry
 from ingest.sink import BatchWriter, RawMessage
 from ingest.topics import parse_topic, subscription_filters
@@ -108,8 +108,9 @@ class IngestService:
         metrics.CONNECTED.set(1)
         group = self.settings.ingest_share_group or None
         filters = subscription_filters(group)
-        egov = f"{EGOV_PREFIX}+/dossiers"
-        filters.append(f"$share/{group}/{egov}" if group else egov)
+        for feed in EGOV_FEEDS:
+            egov = f"{EGOV_PREFIX}+/{feed}"
+            filters.append(f"$share/{group}/{egov}" if group else egov)
         client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
         log.info("connected to %s:%s as %s (session present: %s), subscribed to %d filters",
                  self.settings.mqtt_host, self.settings.mqtt_port, self.client_id,

@@ -1,4 +1,5 @@
-"""KPI rules, pure: which units/wards have a dossier KPI below target (given the KPI rows)."""
+"""KPI rules, pure: which units/wards have a dossier KPI — or a national service index figure — below target
+(given the rows: dossier KPI items, or ``IndexRow``s for ``766.*``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,38 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.rules.models import KpiRule
+from alerts.rules.models import SCORECARD_PREFIX, KpiRule
 
 # Which count backs each KPI (a rate over fewer than min_count dossiers does not fire).
 _DENOMINATOR = {"on_time_rate": "resolved", "online_share": "received.total",
                 "postal_receive_share": "received_post_offered", "postal_return_share": "returned_post_offered"}
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One group's national service index figure: ``value`` the ratio (the total: scaled to 100, divided by 100),
+    ``count`` the denominator backing it (None for the total)."""
+
+    code: str
+    name: str
+    value: float | None
+    count: int | None
+
+
+def index_rows(kpi: str, items: Iterable[Mapping[str, Any]]) -> list[IndexRow]:
+    """``IndexRow``s of ``kpi`` (``766.2.1``, ``766.total``) from scorecard items (``ops_center.scorecard``)."""
+    wanted = kpi.removeprefix(SCORECARD_PREFIX)
+    out = []
+    for item in items:
+        code = str(item.get("code") or "province")
+        if wanted == "total":
+            scaled = item["total"]["scaled"]
+            out.append(IndexRow(code, str(item.get("name") or code), None if scaled is None else scaled / 100, None))
+            continue
+        ind = next((i for i in item["indicators"] if i["id"] == wanted), None)
+        if ind is not None:
+            out.append(IndexRow(code, str(item.get("name") or code), ind["ratio"], int(ind["denominator"])))
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,11 +79,12 @@ def below_target(rule: KpiRule, rows: Iterable[Any]) -> list[Below]:
         code = str(code) if code is not None else ("province" if rule.level == "province" else None)
         if code is None or (codes and code not in codes):
             continue
-        value = _get(row, rule.kpi)
+        if isinstance(row, IndexRow):
+            value, count = row.value, row.count
+        else:
+            value, count = _get(row, rule.kpi), _get(row, _DENOMINATOR[rule.kpi])
         if value is None:
             continue
-        denominator = _DENOMINATOR[rule.kpi]
-        count = _get(row, denominator) if denominator else None
         if count is not None and int(count) < rule.min_count:
             continue
         if float(value) < rule.target:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from alerts.durations import parse_duration
+from ops_center.scorecard.definition import INDICATORS
 from ops_center.storable import text_problem
 
 Severity = Literal["critical", "major", "minor", "info"]
@@ -179,13 +180,22 @@ class RateRule(RuleBase):
         return v
 
 
+FEEDS: tuple[str, ...] = ("documents", "meetings", "dossiers", "petitions")
+
+
 class AbsenceRule(RuleBase):
-    """Fires for a device (or a device's metric) silent for longer than ``factor`` × its expected interval."""
+    """Fires for a device (or a device's metric) silent for longer than ``factor`` × its expected interval; or,
+    with ``feed``, for a unit whose e-government feed (documents, meetings, dossiers, petitions) has brought nothing
+    for ``business_days`` whole business days (``units``: the units to watch; default: every unit ever heard on
+    that feed)."""
 
     kind: Literal["absence"]
     metric: str | None = Field(default=None, pattern=METRIC)
     factor: Number = 3.0
     scope: Scope = Field(default_factory=Scope)
+    feed: Literal["documents", "meetings", "dossiers", "petitions"] | None = None
+    business_days: int | None = Field(default=None, ge=1, le=60, strict=True)
+    units: list[Annotated[str, Field(pattern=IDENT)]] = Field(default_factory=list, max_length=2000)
 
     @field_validator("factor")
     @classmethod
@@ -193,6 +203,19 @@ class AbsenceRule(RuleBase):
         if not 1 <= v <= 1000:
             raise ValueError(f"factor must be between 1 and 1000, got {v:g}")
         return v
+
+    @model_validator(mode="after")
+    def _feed_or_device(self) -> AbsenceRule:
+        if self.feed is None:
+            if self.business_days is not None or self.units:
+                raise ValueError("feed: business_days and units watch a unit's feed; name the feed "
+                                 f"({', '.join(FEEDS)})")
+            return self
+        if self.business_days is None:
+            raise ValueError(f"business_days: a {self.feed} feed rule needs the number of business days of silence")
+        if self.metric is not None or self.scope.type != "all":
+            raise ValueError("feed: a feed rule watches units, not devices (no metric or scope)")
+        return self
 
 
 class GeoCountRule(RuleBase):
@@ -215,14 +238,29 @@ class GeoCountRule(RuleBase):
 
 
 KpiName = Literal["on_time_rate", "online_share", "postal_receive_share", "postal_return_share"]
+DOSSIER_KPIS: tuple[str, ...] = ("on_time_rate", "online_share", "postal_receive_share", "postal_return_share")
+SCORECARD_PREFIX = "766."
+"""A national service index figure: ``766.<indicator id>`` (its ratio) or ``766.total`` (the total scaled to 100,
+divided by 100), e.g. ``766.2.1``."""
+
+
+def _kpi(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    allowed = (*DOSSIER_KPIS, *(SCORECARD_PREFIX + i for i in INDICATORS), SCORECARD_PREFIX + "total")
+    if value not in allowed:
+        raise ValueError(f"must be one of {', '.join(DOSSIER_KPIS)}, 766.<indicator> (766.1.1 … 766.5.3) or "
+                         f"766.total, got {value[:60]!r}")
+    return value
 
 
 class KpiRule(RuleBase):
-    """Fires for a unit/ward/district (or the province) whose dossier KPI for the current period is below
-    ``target`` (a rate between 0 and 1), once at least ``min_count`` dossiers back the figure."""
+    """Fires for a unit/ward/district (or the province) whose dossier KPI — or national service index figure
+    (``766.2.1``, ``766.total``) — for the current period is below ``target`` (a rate between 0 and 1; the total
+    is compared divided by 100), once at least ``min_count`` dossiers (the indicator's denominator) back it."""
 
     kind: Literal["kpi"]
-    kpi: KpiName
+    kpi: Annotated[str, BeforeValidator(_kpi)]
     level: Literal["unit", "ward", "district", "province"]
     target: Number
     period: Literal["day", "month", "year"] = "month"

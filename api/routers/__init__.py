@@ -10,12 +10,14 @@ from api.routers import auth, brief, dead_letters, devices, geo, health, reading
 from api.routers.alert_config import router as alert_config_router
 from api.routers.alerts import router as alerts_router
 from api.routers.dossiers import router as dossiers_router
+from api.routers.egov import router as egov_router
 from api.routers.federation import admin_router as federation_admin_router
 from api.routers.federation import router as federation_router
 from api.routers.incidents import router as incidents_router
 from api.routers.national import router as national_router
 from api.routers.national import screen as national_screen
 from api.routers.open311 import router as open311_router
+from api.routers.scorecard import router as scorecard_router
 
 PUBLIC: list[APIRouter] = [health.router, auth.public, live_ws.router, screens.router]
 PUBLIC.append(open311_router)
@@ -25,3 +27,4 @@ PROTECTED: list[APIRouter] = [auth.router, readings.router, live_ws.stats_router
 PROTECTED += [incidents_router, dossiers_router]
 PROTECTED += [alerts_router, alert_config_router]
 PROTECTED += [federation_admin_router, national_router]
+PROTECTED += [scorecard_router, egov_router]

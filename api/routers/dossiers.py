@@ -157,12 +157,25 @@ def get_dossier(dossier_id: Annotated[str, Path(max_length=100)], conn: ConnDep,
 
 
 class ProcedureIn(BaseModel):
+    """A catalogue entry (see ``ops_center.dossiers.procedures``); ``online_level`` (legacy) and
+    ``online_service`` may both be given when they agree."""
+
     model_config = ConfigDict(extra="forbid")
     name: StoredText = Field(min_length=1, max_length=1000)
     processing_days: int = Field(ge=0, le=365)
-    online_level: int = Field(default=2, ge=1, le=4)
+    online_level: int | None = Field(default=None, ge=1, le=4)
+    online_service: Literal["none", "partial", "full"] | None = None
     offered_by_post: bool = False
     agency: StoredText = Field(default="", max_length=500)
+    full_online_eligible: bool = False
+    has_fees: bool = False
+    paper_result: bool = False
+    citizen_facing: bool = False
+    decision_date: date | None = None
+    legal_effective_date: date | None = None
+    public_date: date | None = None
+    parts: list[Literal["name", "steps", "method", "components", "time_limit", "applicants", "agency"]] = Field(
+        default_factory=list, max_length=7)
 
 
 class ProcedureWithCode(ProcedureIn):
@@ -172,6 +185,13 @@ class ProcedureWithCode(ProcedureIn):
 class ProceduresIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     procedures: list[ProcedureWithCode] = Field(min_length=1, max_length=5000)
+
+
+def _procedure(fields: dict[str, Any], where: str) -> procedures.Procedure:
+    try:
+        return procedures.validate({k: v for k, v in fields.items() if v is not None}, where)
+    except procedures.ProcedureError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("/procedures")
@@ -189,7 +209,7 @@ def list_procedures(conn: ConnDep, _: Readers, cursor: str | None = None,
 def upsert_procedures(body: ProceduresIn, conn: ConnDep, request: Request, _: AdminOnly) -> dict[str, Any]:
     """Insert or update procedures in bulk. Dossiers already received keep the due date they were given."""
     request.state.audit_target = "procedures"
-    items = [procedures.Procedure(**p.model_dump()) for p in body.procedures]
+    items = [_procedure(p.model_dump(), f"procedures[{i}]") for i, p in enumerate(body.procedures)]
     codes = [p.code for p in items]
     if len(set(codes)) != len(codes):
         raise HTTPException(422, "procedures: the same code appears twice")
@@ -201,7 +221,7 @@ def upsert_procedures(body: ProceduresIn, conn: ConnDep, request: Request, _: Ad
 def put_procedure(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")], body: ProcedureIn,
                   conn: ConnDep, request: Request, _: AdminOnly) -> dict[str, Any]:
     request.state.audit_target = f"procedure:{code}"
-    proc = procedures.Procedure(code=code, **body.model_dump())
+    proc = _procedure({"code": code, **body.model_dump()}, "procedure")
     procedures.upsert(conn, [proc])
     return proc.as_json()
 

@@ -5,7 +5,9 @@ The username is the device or gateway id; the secret is random, returned once an
 
 - a device writes ``ops/v1/devices/{id}/telemetry``, ``.../status`` (its retained status and last will) and
   ``.../events``, and reads ``ops/v1/devices/{id}/commands/#``;
-- a gateway writes ``ops/v1/gateways/{id}/#`` and reads ``ops/v1/gateways/{id}/commands/#``.
+- a gateway writes ``ops/v1/gateways/{id}/#`` and reads ``ops/v1/gateways/{id}/commands/#``;
+- a unit's e-government system (username ``unit.{code}``) writes ``ops/v1/egov/{code}/dossiers``, ``…/documents``,
+  ``…/meetings`` and ``…/petitions`` and reads nothing.
 
 Nothing else is granted, so a device cannot write another device's topics (the broker answers PUBACK "Not
 authorized"). Disabling revokes (the account stays, disabled, and comes back with the same secret on enable);
@@ -34,6 +36,9 @@ log = logging.getLogger("ops_center.devices.credentials")
 SECRET_BYTES: Final = 24
 """``secrets.token_urlsafe(24)``: 192 random bits, 32 URL-safe characters."""
 DEVICE_CHANNELS: Final = ("telemetry", "status", "events")
+EGOV_CHANNELS: Final = ("dossiers", "documents", "meetings", "petitions")
+UNIT_PREFIX: Final = "unit."
+"""The MQTT username of a unit's e-government system is ``unit.{unit code}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,9 @@ def acl(kind: PrincipalKind, principal_id: str) -> tuple[tuple[str, ...], tuple[
     if kind == "device":
         base = f"{TOPIC_ROOT}/devices/{principal_id}"
         return tuple(f"{base}/{channel}" for channel in DEVICE_CHANNELS), (f"{base}/commands/#",)
+    if kind == "unit":
+        base = f"{TOPIC_ROOT}/egov/{principal_id.removeprefix(UNIT_PREFIX)}"
+        return tuple(f"{base}/{channel}" for channel in EGOV_CHANNELS), ()
     base = f"{TOPIC_ROOT}/gateways/{principal_id}"
     return (f"{base}/#",), (f"{base}/commands/#",)
 
@@ -112,12 +120,12 @@ def rotate(conn: Conn, kind: PrincipalKind, principal_id: str, settings: Setting
 def set_enabled(conn: Conn, principal_id: str, enabled: bool) -> bool:
     """Revoke (False) or restore (True) the account; False if there is none."""
     cur = conn.execute("UPDATE mqtt_accounts SET enabled = %s, updated_at = now() WHERE username = %s "
-                       "AND kind IN ('device', 'gateway')", (enabled, principal_id))
+                       "AND kind IN ('device', 'gateway', 'unit')", (enabled, principal_id))
     return cur.rowcount > 0
 
 
 def remove(conn: Conn, principal_id: str) -> bool:
-    cur = conn.execute("DELETE FROM mqtt_accounts WHERE username = %s AND kind IN ('device', 'gateway')",
+    cur = conn.execute("DELETE FROM mqtt_accounts WHERE username = %s AND kind IN ('device', 'gateway', 'unit')",
                        (principal_id,))
     return cur.rowcount > 0
 

@@ -8,7 +8,9 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
-PrincipalKind = Literal["device", "gateway"]
+PrincipalKind = Literal["device", "gateway", "unit"]
+"""A broker principal: a device, a gateway, or the e-government system of a unit (its one-stop-shop, document or
+meeting system publishing the unit's feeds)."""
 WardStatus = Literal["inside", "approximate", "outside"]
 GATEWAY_KIND = "gateway"
 """``RegistryEntry.kind`` of a gateway (never a device kind)."""

@@ -78,12 +78,15 @@ def _recompute(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from ops_center.dossiers import rollup
+    from ops_center.dossiers import index_rollup, rollup
+    from ops_center.petitions import service as petitions
 
     with _connect() as conn:
         n = rollup.rebuild(conn)
+        m = index_rollup.rebuild(conn)
+        p = petitions.rebuild(conn)
         conn.commit()
-    print(f"dossiers: rollup rebuilt, {n} rows")
+    print(f"dossiers: rollup rebuilt, {n} rows; national service index rollup {m} rows; petitions rollup {p} rows")
     return 0
 
 
@@ -145,7 +148,7 @@ def register(sub: Any) -> None:
     q = ds.add_parser("recompute-due", help="recompute due dates after a calendar change (open dossiers)")
     q.add_argument("--all", action="store_true", help="resolved dossiers too (changes past on-time rates)")
     q.set_defaults(func=_recompute)
-    q = ds.add_parser("rebuild-rollup", help="recompute the KPI rollup from the dossiers table")
+    q = ds.add_parser("rebuild-rollup", help="recompute the KPI and national service index rollups from the dossiers and petitions tables")
     q.set_defaults(func=_rebuild)
     q = ds.add_parser("replay-dead-letters", help="re-apply refused dossier events after a fix")
     q.add_argument("--limit", type=int, default=1000)

@@ -22,23 +22,27 @@ plus a baseline for ``open_overdue`` from a partial index of the days with overd
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from ops_center.db import Conn
 from ops_center.dossiers.calendar import LOCAL_TZ, local_date
+from ops_center.levels import (
+    LEVELS,
+    NA_DISTRICT,
+    UNKNOWN,
+    GroupSql,
+    district_rows_sql,
+    extra,
+    group_names,
+    group_sql,
+    has_geo,
+    sort_key,
+)
 
 Level = Literal["province", "district", "ward", "unit"]
 Period = Literal["day", "month", "year"]
-LEVELS: tuple[str, ...] = ("province", "district", "ward", "unit")
 PERIODS: tuple[str, ...] = ("day", "month", "year")
-
-NA_DISTRICT = "#n/a"  # internal group code: a ward of a set without districts (never a real code)
-UNKNOWN = ""  # internal group code: no ward known
-NA_NAME = "Không áp dụng: bộ ranh giới không có cấp huyện (cấp huyện bãi bỏ từ 01/07/2025) / not applicable"
-UNKNOWN_NAME = "Chưa xác định / unknown"
-PROVINCE_CODE, PROVINCE_NAME = "province", "Toàn tỉnh"
 
 _SUMS = ("received_online_l3", "received_online_l4", "received_counter", "received_postal",
          "received_post_offered", "resolved", "resolved_on_time", "returned", "returned_postal",
@@ -47,36 +51,6 @@ _SUMS = ("received_online_l3", "received_online_l4", "received_counter", "receiv
 
 class KpiError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class _Group:
-    select: str  # SQL expressions: set, code
-    join: str
-    filter_col: str
-
-
-def _has_geo(conn: Conn) -> bool:
-    row = conn.execute("SELECT to_regclass('boundary_units') IS NOT NULL").fetchone()
-    return bool(row and row[0])
-
-
-def _group(level: str, geo: bool) -> _Group:
-    if level == "unit":
-        return _Group("'' AS gset, d.unit_code AS gcode", "", "d.unit_code")
-    if level == "ward":
-        return _Group("d.ward_set AS gset, d.ward_code AS gcode", "", "d.ward_code")
-    if level == "province":
-        return _Group(f"'' AS gset, '{PROVINCE_CODE}' AS gcode", "", "''")
-    if not geo:
-        code = f"CASE WHEN d.ward_set = '' THEN '' ELSE '{NA_DISTRICT}' END"
-        return _Group(f"d.ward_set AS gset, {code} AS gcode", "", code)
-    code = (f"CASE WHEN m.parent_code IS NOT NULL THEN m.parent_code "
-            f"WHEN d.ward_set <> '' AND NOT EXISTS (SELECT 1 FROM boundary_units x WHERE x.set_name = d.ward_set "
-            f"AND x.level = 'district') THEN '{NA_DISTRICT}' ELSE '' END")
-    join = ("LEFT JOIN boundary_units m ON m.set_name = d.ward_set AND m.level = 'ward' "
-            "AND m.code = d.ward_code")
-    return _Group(f"d.ward_set AS gset, {code} AS gcode", join, code)
 
 
 def day_range(start: date | datetime | None, end: date | datetime | None) -> tuple[date, date]:
@@ -135,8 +109,7 @@ def compute(conn: Conn, level: str, period: str, start: date | datetime | None, 
     stop = min(stop, today + timedelta(days=1))
     if stop <= first:
         return []
-    geo = level == "district" and _has_geo(conn)
-    g = _group(level, geo)
+    g = group_sql(level, level == "district" and has_geo(conn))
     in_until = min(stop - timedelta(days=1), today - timedelta(days=1))  # due today is not overdue yet
     code_filter, params_filter = "", []
     if codes:
@@ -163,7 +136,7 @@ def compute(conn: Conn, level: str, period: str, start: date | datetime | None, 
         groups.setdefault(key, {})
     if level == "district":
         groups, baseline = _merge_na(groups, baseline)
-    names = _names(conn, level, list(groups))
+    names = group_names(conn, level, list(groups))
 
     periods: list[tuple[date, str]] = []
     p = _period_start(first, period)
@@ -173,12 +146,12 @@ def compute(conn: Conn, level: str, period: str, start: date | datetime | None, 
 
     items: list[dict[str, Any]] = []
     append = items.append
-    for key in sorted(groups, key=lambda k: (k[1] == NA_DISTRICT, k[1] == UNKNOWN, k[1], k[0])):
+    for key in sorted(groups, key=sort_key):
         by_period = groups[key]
         gset, gcode = key
         code = None if gcode in (NA_DISTRICT, UNKNOWN) else gcode
         name = names.get(key) or gcode
-        extra = _extra(level, gset, gcode)
+        more = extra(level, gset, gcode)
         open_overdue = baseline.get(key, 0)
         for ps, iso in periods:
             v = by_period.get(ps)
@@ -202,8 +175,8 @@ def compute(conn: Conn, level: str, period: str, start: date | datetime | None, 
                 "received_post_offered": offered, "returned": returned, "returned_postal": ret_postal,
                 "returned_post_offered": ret_offered,
             }
-            if extra:
-                item.update(extra)
+            if more:
+                item.update(more)
             append(item)
     return items
 
@@ -211,7 +184,7 @@ def compute(conn: Conn, level: str, period: str, start: date | datetime | None, 
 _ZEROS = (0,) * (len(_SUMS) + 2)
 
 
-def _parts(g: _Group, period: str, first: date, stop: date, today: date, in_until: date, code_filter: str,
+def _parts(g: GroupSql, period: str, first: date, stop: date, today: date, in_until: date, code_filter: str,
            params_filter: list[Any]) -> tuple[list[str], list[Any]]:
     """The row sources of ``[first, stop)``: whole months already over come from ``dossier_monthly`` (month and year
     periods), the rest (partial months at the edges, the current month, every day for day periods) from
@@ -262,42 +235,6 @@ def _merge_na(groups: dict[tuple[str, str], dict[date, tuple[int, ...]]], baseli
     return out, dict(merged_base)
 
 
-def _extra(level: str, gset: str, gcode: str) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    if level in ("ward", "district") and gset:
-        extra["set"] = gset
-    if gcode == NA_DISTRICT:
-        extra["note"] = ("district level does not apply: these wards belong to a boundary set without districts "
-                         "(Cà Mau abolished the district level on 2025-07-01)")
-    elif gcode == UNKNOWN and level in ("ward", "district"):
-        extra["note"] = "the dossiers named no ward and their unit has none"
-    return extra
-
-
-def _names(conn: Conn, level: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    codes = sorted({c for _, c in keys if c not in (NA_DISTRICT, UNKNOWN)})
-    out: dict[tuple[str, str], str] = {}
-    if level == "unit":
-        for code, name in conn.execute("SELECT code, name FROM units WHERE code = ANY(%s)", (codes,)).fetchall():
-            out[("", code)] = name
-    elif level == "province":
-        row = conn.execute("SELECT name FROM units WHERE level = 'province' ORDER BY code LIMIT 1").fetchone()
-        out[("", PROVINCE_CODE)] = row[0] if row else PROVINCE_NAME
-    elif _has_geo(conn):
-        lvl = "ward" if level == "ward" else "district"
-        sets = sorted({s for s, _ in keys if s})
-        for set_name, code, name in conn.execute(
-                "SELECT set_name, code, name FROM boundary_units WHERE level = %s AND set_name = ANY(%s) "
-                "AND code = ANY(%s)", (lvl, sets, codes)).fetchall():
-            out[(set_name, code)] = name
-    for key in keys:
-        if key[1] == NA_DISTRICT:
-            out[key] = NA_NAME
-        elif key[1] == UNKNOWN:
-            out[key] = UNKNOWN_NAME
-    return out
-
-
 def notes_for(level: str, items: list[dict[str, Any]]) -> list[str]:
     """Plain-language notes for an API answer (e.g. the district level not applying to part of the data)."""
     notes = []
@@ -320,12 +257,10 @@ def on_time_rate_by_ward(conn: Conn, set_name: str, level: str, start: date | da
             "SELECT ward_code, sum(resolved_on_time), sum(resolved) FROM dossier_daily WHERE ward_set = %s "
             "AND ward_code <> '' AND day >= %s AND day < %s GROUP BY 1", (set_name, first, stop)).fetchall()
     else:
-        if not _has_geo(conn):
+        if not has_geo(conn):
             return {}
-        rows = conn.execute(
-            "SELECT m.parent_code, sum(d.resolved_on_time), sum(d.resolved) FROM dossier_daily d "
-            "JOIN boundary_units m ON m.set_name = d.ward_set AND m.level = 'ward' AND m.code = d.ward_code "
-            "WHERE d.ward_set = %s AND m.parent_code IS NOT NULL AND d.day >= %s AND d.day < %s GROUP BY 1",
-            (set_name, first, stop)).fetchall()
+        rows = conn.execute(district_rows_sql("sum(d.resolved_on_time), sum(d.resolved)", "dossier_daily",
+                                              "d.ward_set = %s AND d.day >= %s AND d.day < %s"),
+                            (set_name, first, stop)).fetchall()
     return {str(code): _ratio(int(ok), int(n)) for code, ok, n in rows}
 

@@ -3,18 +3,30 @@
 An event is a JSON object::
 
     {"dossier_id": "000.00.12.H12-250102-0001", "type": "received", "at": "2025-01-02T08:30:00+07:00",
-     "channel": "online_l4", "procedure": "1.004227", "unit": "UBND-XA-TANTHANH", "ward": "32002"}
-    {"dossier_id": "...", "type": "resolved", "at": "2025-01-06T16:00:00+07:00"}
+     "channel": "online_full", "procedure": "1.004227", "unit": "UBND-XA-TANTHANH", "ward": "32002",
+     "digitised": true, "fee_due": true}
+    {"dossier_id": "...", "type": "resolved", "at": "2025-01-06T16:00:00+07:00", "electronic_result": true}
     {"dossier_id": "...", "type": "returned", "at": "2025-01-07T09:00:00+07:00", "channel": "postal"}
 
 Fields by type (anything else is refused, so a misspelt field is never silently dropped):
 
-- all: ``dossier_id`` (1–100 chars ``[A-Za-z0-9][A-Za-z0-9_.:/-]*``), ``type`` (received | resolved | returned),
-  ``at`` (ISO 8601 with a UTC offset; a naive time names no moment and is refused), optional ``unit``.
-- received: ``channel`` (online_l3 | online_l4 | counter | postal), ``procedure`` (catalogue code), ``unit``
-  (required), optional ``ward`` (ward code; default: the unit's ward) and ``ward_set`` (boundary set of that
-  code; default: the set in force on the received date).
+- all: ``dossier_id`` (1–100 chars ``[A-Za-z0-9][A-Za-z0-9_.:/-]*``), ``type``, ``at`` (ISO 8601 with a UTC offset;
+  a naive time names no moment and is refused), optional ``unit``.
+- received: ``channel`` (online_partial | online_full | counter | postal — the online kinds of Decree 42/2022; the
+  legacy online_l3 and online_l4 are read as online_partial and online_full), ``procedure`` (catalogue code),
+  ``unit`` (required), optional ``ward`` (ward code; default: the unit's ward) and ``ward_set`` (boundary set of that
+  code; default: the set in force on the received date), and the reception facts of the national service index,
+  each ``true`` or ``false`` (default false): ``digitised`` (components digitised), ``reused_data`` (a component
+  reused from digitised data), ``from_personal_store`` (a component taken from the citizen's personal store on the
+  national portal), ``population_data`` (account verified with VNeID / population data used), ``fee_due``.
+- resolved: the dossier's processing ended; optional ``outcome`` (granted | refused | withdrawn, default granted)
+  and ``electronic_result`` (true when an electronic result file was issued, default false).
 - returned: ``channel`` (postal | counter).
+- synced (to the National Public Service Portal), paid (the fee paid online), result_synced (the result synced to
+  the citizen's personal store): ``at`` only; once per dossier.
+- supplement_requested, supplement_received: ``at`` only; any number of times (at most 20 each; the same ``at``
+  again is a duplicate).
+- rated: ``rating`` (satisfied | unsatisfied | complaint); once per dossier.
 
 On the MQTT topic ``ops/v1/egov/{unit}/dossiers`` the unit comes from the topic; an event naming another unit is
 refused.
@@ -29,10 +41,19 @@ from typing import Any, Final
 
 from ops_center.storable import json_problem
 
-EVENT_TYPES: Final = ("received", "resolved", "returned")
-RECEIVE_CHANNELS: Final = ("online_l3", "online_l4", "counter", "postal")
+EVENT_TYPES: Final = ("received", "resolved", "returned", "synced", "paid", "result_synced",
+                       "supplement_requested", "supplement_received", "rated")
+RECEIVE_CHANNELS: Final = ("online_partial", "online_full", "counter", "postal")
+LEGACY_CHANNELS: Final = {"online_l3": "online_partial", "online_l4": "online_full"}
 RETURN_CHANNELS: Final = ("postal", "counter")
-ONLINE_CHANNELS: Final = ("online_l3", "online_l4")
+ONLINE_CHANNELS: Final = ("online_partial", "online_full")
+OUTCOMES: Final = ("granted", "refused", "withdrawn")
+RATINGS: Final = ("satisfied", "unsatisfied", "complaint")
+RECEPTION_FLAGS: Final = ("digitised", "reused_data", "from_personal_store", "population_data", "fee_due")
+ONCE_EVENTS: Final = {"synced": "synced_at", "paid": "paid_online_at", "result_synced": "result_synced_at"}
+SUPPLEMENT_EVENTS: Final = {"supplement_requested": "supplement_requests",
+                            "supplement_received": "supplement_receipts"}
+MAX_SUPPLEMENTS: Final = 20
 
 DOSSIER_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 CODE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -42,14 +63,17 @@ HTTP_SOURCE: Final = "http:/dossiers/events"
 
 COMMON: Final = ("dossier_id", "type", "at", "unit")
 FIELDS: Final = {
-    "received": (*COMMON, "channel", "procedure", "ward", "ward_set"),
-    "resolved": COMMON,
+    "received": (*COMMON, "channel", "procedure", "ward", "ward_set", *RECEPTION_FLAGS),
+    "resolved": (*COMMON, "outcome", "electronic_result"),
     "returned": (*COMMON, "channel"),
+    "rated": (*COMMON, "rating"),
+    **{kind: COMMON for kind in (*ONCE_EVENTS, *SUPPLEMENT_EVENTS)},
 }
 REQUIRED: Final = {
     "received": ("dossier_id", "type", "at", "channel", "procedure", "unit"),
-    "resolved": ("dossier_id", "type", "at"),
     "returned": ("dossier_id", "type", "at", "channel"),
+    "rated": ("dossier_id", "type", "at", "rating"),
+    **{kind: ("dossier_id", "type", "at") for kind in ("resolved", *ONCE_EVENTS, *SUPPLEMENT_EVENTS)},
 }
 EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE: Final = timedelta(minutes=10)
@@ -66,6 +90,11 @@ FOREIGN_UNIT: Final = "foreign_unit"
 CONFLICT: Final = "conflict"
 INCONSISTENT: Final = "inconsistent_time"
 UNSTORABLE: Final = "unstorable"
+TOO_MANY: Final = "too_many"
+
+
+class BatchTooLarge(ValueError):
+    """More items in one message or request than one batch may carry (every e-government feed)."""
 
 
 def shown(value: Any) -> str:
@@ -94,6 +123,10 @@ class DossierEvent:
     unit: str | None = None
     ward: str | None = None
     ward_set: str | None = None
+    flags: tuple[str, ...] = ()  # the reception facts given as true (received events)
+    outcome: str | None = None
+    electronic_result: bool = False
+    rating: str | None = None
 
 
 def topic_unit(source: str) -> str | None:
@@ -116,6 +149,21 @@ def _string(doc: dict[str, Any], key: str, pattern: re.Pattern[str] | None = Non
         raise Rejected(BAD_VALUE, f"{key}: {shown(value)} is not a valid code (pattern {pattern.pattern})",
                        key, value)
     return value
+
+
+def flag(doc: dict[str, Any], key: str) -> bool:
+    """A JSON boolean (absent: false); anything else, even 1 or "true", is refused."""
+    value = doc.get(key, False)
+    if type(value) is not bool:
+        raise Rejected(BAD_VALUE, f"{key}: expected true or false, got {type(value).__name__} {shown(value)}",
+                       key, value)
+    return value
+
+
+def string_field(doc: dict[str, Any], key: str, pattern: re.Pattern[str] | None = None,
+                 choices: tuple[str, ...] | None = None) -> str | None:
+    """A string field (None when absent), refused when not a string, not one of ``choices`` or not matching."""
+    return _string(doc, key, pattern, choices)
 
 
 def parse_time(value: Any, now: datetime, key: str = "at") -> datetime:
@@ -151,7 +199,7 @@ def parse_event(doc: Any, *, unit_from_topic: str | None = None, now: datetime |
         raise Rejected(UNSTORABLE, str(problem), problem.field or "event", problem.value)
     kind = doc.get("type")
     if kind is None:
-        raise Rejected(MISSING_FIELD, "type: required field is missing (received, resolved or returned)", "type")
+        raise Rejected(MISSING_FIELD, f"type: required field is missing (one of {', '.join(EVENT_TYPES)})", "type")
     if type(kind) is not str or kind not in EVENT_TYPES:
         raise Rejected(BAD_VALUE, f"type: {shown(kind)} is not one of {', '.join(EVENT_TYPES)}", "type", kind)
     allowed = FIELDS[kind]
@@ -172,7 +220,7 @@ def parse_event(doc: Any, *, unit_from_topic: str | None = None, now: datetime |
             raise Rejected(FOREIGN_UNIT, f"unit: {shown(unit)} differs from the topic's unit "
                                          f"{shown(unit_from_topic)}", "unit", unit)
         unit = unit_from_topic
-    channel = _string(doc, "channel", choices=RECEIVE_CHANNELS if kind == "received" else RETURN_CHANNELS)
+    channel = _channel(doc, kind)
     return DossierEvent(
         dossier_id=dossier_id,
         type=kind,
@@ -182,7 +230,21 @@ def parse_event(doc: Any, *, unit_from_topic: str | None = None, now: datetime |
         unit=unit,
         ward=_string(doc, "ward", CODE_RE),
         ward_set=_string(doc, "ward_set", SET_RE),
+        flags=tuple(f for f in RECEPTION_FLAGS if flag(doc, f)) if kind == "received" else (),
+        outcome=(_string(doc, "outcome", choices=OUTCOMES) or "granted") if kind == "resolved" else None,
+        electronic_result=flag(doc, "electronic_result") if kind == "resolved" else False,
+        rating=_string(doc, "rating", choices=RATINGS),
     )
+
+
+def _channel(doc: dict[str, Any], kind: str) -> str | None:
+    """The channel of a received (legacy level names mapped to Decree 42's kinds) or returned event."""
+    if kind != "received":
+        return _string(doc, "channel", choices=RETURN_CHANNELS)
+    value = doc.get("channel")
+    if type(value) is str and value in LEGACY_CHANNELS:
+        return LEGACY_CHANNELS[value]
+    return _string(doc, "channel", choices=RECEIVE_CHANNELS)
 
 
 def dead_letter_topic(source: str) -> str:

@@ -23,12 +23,15 @@ received or returned by post (it evidently was offered), so neither postal share
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from psycopg.rows import dict_row
+
+from ops_center import counters
+from ops_center.counters import CounterTables
 from ops_center.db import Conn
 from ops_center.dossiers.calendar import local_date
 
@@ -58,13 +61,40 @@ class DossierState:
     resolved_at: datetime | None = None
     returned_at: datetime | None = None
     return_channel: str | None = None
+    # the national service index (migration 0052; see ops_center.dossiers.index_rollup)
+    synced_at: datetime | None = None
+    digitised: bool = False
+    reused_data: bool = False
+    from_personal_store: bool = False
+    population_data: bool = False
+    fee_due: bool = False
+    paid_online_at: datetime | None = None
+    supplement_requests: list[datetime] = field(default_factory=list)
+    supplement_receipts: list[datetime] = field(default_factory=list)
+    outcome: str | None = None
+    electronic_result: bool = False
+    result_synced_at: datetime | None = None
+    rating: str | None = None
+    rated_at: datetime | None = None
+    paper_result: bool = False
+    full_online_eligible: bool = False
+    late_day: date | None = None
+    end_on_time: bool | None = None
 
     def copy(self) -> DossierState:
-        return DossierState(**{name: getattr(self, name) for name in self.__slots__})  # type: ignore[attr-defined]
+        values = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        values["supplement_requests"] = list(self.supplement_requests)
+        values["supplement_receipts"] = list(self.supplement_receipts)
+        return DossierState(**values)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DossierState:
         return cls(**{k: row[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+
+
+RECEIVED_COUNTER = {"online_partial": "received_online_l3", "online_full": "received_online_l4",
+                    "counter": "received_counter", "postal": "received_postal"}
+"""The counter of each receive channel (the columns keep the report's level names: l3 = partial, l4 = full)."""
 
 
 def post_offered(s: DossierState) -> bool:
@@ -79,7 +109,8 @@ def contributions(s: DossierState) -> list[tuple[Key, int]]:
     out: list[tuple[Key, int]] = []
     rday = local_date(s.received_at)
     offered = post_offered(s)
-    out.append(((rday, unit, wset, ward), IDX[f"received_{s.channel}"]))
+    assert s.channel is not None  # set with received_at
+    out.append(((rday, unit, wset, ward), IDX[RECEIVED_COUNTER[s.channel]]))
     if offered:
         out.append(((rday, unit, wset, ward), IDX["received_post_offered"]))
     resolved_day = local_date(s.resolved_at) if s.resolved_at is not None else None
@@ -102,79 +133,45 @@ def contributions(s: DossierState) -> list[tuple[Key, int]]:
     return out
 
 
-class Deltas:
+TABLES = CounterTables("dossier_daily", "dossier_monthly",
+                       (("unit_code", "text"), ("ward_set", "text"), ("ward_code", "text")), COUNTERS)
+
+
+class Deltas(counters.Deltas):
     """Accumulated counter changes per rollup key."""
 
     def __init__(self) -> None:
-        self.rows: dict[Key, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
+        super().__init__(len(COUNTERS))
 
     def add(self, before: DossierState | None, after: DossierState) -> None:
         if before is not None:
             for key, i in contributions(before):
-                self.rows[key][i] -= 1
+                self.bump(key, i, -1)
         for key, i in contributions(after):
-            self.rows[key][i] += 1
-
-    def nonzero(self) -> list[tuple[Key, list[int]]]:
-        return sorted((k, v) for k, v in self.rows.items() if any(v))
-
-
-_COLS = ", ".join(COUNTERS)
-
-
-def _upsert(table: str, bucket: str) -> str:
-    return (
-        f"INSERT INTO {table} ({bucket}, unit_code, ward_set, ward_code, {_COLS}) "
-        f"SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
-        + ", ".join(["%s::integer[]"] * len(COUNTERS))
-        + f") ON CONFLICT ({bucket}, unit_code, ward_set, ward_code) DO UPDATE SET "
-        + ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in COUNTERS)
-    )
-
-
-_UPSERT_DAILY = _upsert("dossier_daily", "day")
-_UPSERT_MONTHLY = _upsert("dossier_monthly", "month")
-
-
-def _columns(rows: list[tuple[Key, list[int]]]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[k[i] for k, _ in rows] for i in range(4)]
-    return columns + [[v[i] for _, v in rows] for i in range(len(COUNTERS))]
+            self.bump(key, i, 1)
 
 
 def apply_deltas(conn: Conn, deltas: Deltas) -> int:
     """Add the changes to ``dossier_daily`` and ``dossier_monthly``, one statement each (keys sorted, so
     concurrent batches never deadlock); returns the number of daily rows touched."""
-    rows = deltas.nonzero()
-    if not rows:
-        return 0
-    monthly: dict[Key, list[int]] = {}
-    for (day, unit, wset, ward), v in rows:
-        key = (day.replace(day=1), unit, wset, ward)
-        acc = monthly.get(key)
-        if acc is None:
-            monthly[key] = list(v)
-        else:
-            for i, x in enumerate(v):
-                acc[i] += x
-    conn.execute(_UPSERT_DAILY, _columns(rows))  # type: ignore[arg-type]
-    months = sorted((k, v) for k, v in monthly.items() if any(v))
-    if months:
-        conn.execute(_UPSERT_MONTHLY, _columns(months))  # type: ignore[arg-type]
-    return len(rows)
+    return counters.apply(conn, TABLES, deltas)
+
+
+def load_states(conn: Conn, where: str = "true", params: tuple[Any, ...] = ()) -> Iterator[DossierState]:
+    """Dossier states straight from the table (a server-side cursor: any number of rows)."""
+    fields = ", ".join(DossierState.__slots__)  # type: ignore[attr-defined]
+    with conn.transaction(), conn.cursor(name="dossier_states", row_factory=dict_row) as cur:
+        cur.itersize = 5000
+        cur.execute(f"SELECT {fields} FROM dossiers WHERE {where}", params)
+        for row in cur:
+            yield DossierState.from_row(row)
 
 
 def rebuild(conn: Conn, states: Iterable[DossierState] | None = None) -> int:
     """Recompute ``dossier_daily`` and ``dossier_monthly`` from scratch from ``dossiers`` (inside the caller's
     transaction)."""
-    from ops_center.db import fetch_all
-
-    conn.execute("LOCK TABLE dossier_daily, dossier_monthly IN EXCLUSIVE MODE")
-    conn.execute("DELETE FROM dossier_daily")
-    conn.execute("DELETE FROM dossier_monthly")
+    counters.clear(conn, TABLES)
     deltas = Deltas()
-    if states is None:
-        fields = ", ".join(DossierState.__slots__)  # type: ignore[attr-defined]
-        states = (DossierState.from_row(r) for r in fetch_all(conn, f"SELECT {fields} FROM dossiers"))
-    for s in states:
+    for s in (load_states(conn) if states is None else states):
         deltas.add(None, s)
     return apply_deltas(conn, deltas)

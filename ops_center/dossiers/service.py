@@ -30,14 +30,13 @@ from typing import Any
 from ops_center import events as live
 from ops_center.db import Conn, fetch_all, fetch_one
 from ops_center.db_errors import describe, is_retryable
-from ops_center.dossiers import refused, rollup
+from ops_center.dossiers import index_rollup, refused, rollup
+from ops_center.dossiers.apply import Batch, derive
 from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
 from ops_center.dossiers.models import (
-    CONFLICT,
-    FOREIGN_UNIT,
-    INCONSISTENT,
     UNKNOWN_PROCEDURE,
     UNKNOWN_UNIT,
+    BatchTooLarge,
     DossierEvent,
     Rejected,
     dead_letter_topic,
@@ -47,12 +46,12 @@ from ops_center.dossiers.models import (
 )
 from ops_center.dossiers.refused import Refusal
 from ops_center.dossiers.rollup import DossierState
+from ops_center.levels import set_windows
 
 log = logging.getLogger("ops_center.dossiers")
 
 MAX_BATCH = 10_000
 DEAD_LETTER_PAYLOAD_CAP = refused.PAYLOAD_CAP
-ADMIN_FAMILY = "admin"
 _STATE_COLS = DossierState.__slots__  # type: ignore[attr-defined]
 
 
@@ -68,108 +67,6 @@ class IngestResult:
             "duplicates": self.duplicates,
             "rejected": [{"index": i, "reason": r, "detail": d} for i, r, d in self.rejected],
         }
-
-
-class BatchTooLarge(ValueError):
-    pass
-
-
-def _set_windows(conn: Conn) -> list[tuple[str, date, date | None]]:
-    """The administrative boundary sets and their validity (empty when the geo tables are absent)."""
-    row = conn.execute("SELECT to_regclass('boundary_sets') IS NOT NULL").fetchone()
-    if not row or not row[0]:
-        return []
-    rows = conn.execute("SELECT name, valid_from, valid_to FROM boundary_sets WHERE family = %s "
-                        "ORDER BY valid_from DESC", (ADMIN_FAMILY,)).fetchall()
-    return [(str(r[0]), r[1], r[2]) for r in rows]
-
-
-def _set_on(windows: list[tuple[str, date, date | None]], day: date) -> str:
-    for name, start, end in windows:
-        if start <= day and (end is None or day <= end):
-            return name
-    return ""
-
-
-def _same_time(a: datetime | None, b: datetime) -> bool:
-    return a is not None and a == b
-
-
-class _Batch:
-    """The in-memory side of one batch: dossier states before and after, and what happened to each event."""
-
-    def __init__(self, calendar: BusinessCalendar, procs: dict[str, dict[str, Any]],
-                 units: dict[str, str | None], windows: list[tuple[str, date, date | None]]) -> None:
-        self.calendar, self.procs, self.units, self.windows = calendar, procs, units, windows
-        self.states: dict[str, DossierState] = {}
-        self.before: dict[str, DossierState] = {}
-        self.changed: set[str] = set()
-
-    def apply(self, ev: DossierEvent) -> bool:
-        """Apply one event; True when it changed something, False for a duplicate; ``Rejected`` otherwise."""
-        s = self.states[ev.dossier_id]
-        if ev.unit is not None and s.unit_code is not None and ev.unit != s.unit_code and ev.type != "received":
-            raise Rejected(FOREIGN_UNIT, f"unit: dossier {shown(ev.dossier_id)} belongs to unit "
-                                         f"{shown(s.unit_code)}, not {shown(ev.unit)}", "unit", ev.unit)
-        changed = getattr(self, f"_{ev.type}")(s, ev)
-        if changed:
-            self.changed.add(ev.dossier_id)
-        return bool(changed)
-
-    def _received(self, s: DossierState, ev: DossierEvent) -> bool:
-        assert ev.procedure is not None and ev.unit is not None and ev.channel is not None
-        if s.received_at is not None:
-            same = (_same_time(s.received_at, ev.at) and s.channel == ev.channel
-                    and s.procedure_code == ev.procedure and s.unit_code == ev.unit
-                    and (ev.ward is None or ev.ward == s.ward_code))
-            if same:
-                return False
-            raise Rejected(CONFLICT, f"dossier {shown(ev.dossier_id)} already has a received event "
-                                     f"({s.received_at.isoformat()}, {s.channel}, procedure {s.procedure_code}, "
-                                     f"unit {s.unit_code}) that this one contradicts; the first one stands",
-                           "dossier_id", ev.dossier_id)
-        for what, t in (("resolved", s.resolved_at), ("returned", s.returned_at)):
-            if t is not None and t < ev.at:
-                raise Rejected(INCONSISTENT, f"at: received {ev.at.isoformat()} is after the dossier's {what} "
-                                             f"time {t.isoformat()}", "at", ev.at.isoformat())
-        proc = self.procs[ev.procedure]
-        ward = ev.ward or self.units.get(ev.unit) or ""
-        s.procedure_code, s.unit_code, s.channel, s.received_at = ev.procedure, ev.unit, ev.channel, ev.at
-        s.ward_code = ward
-        s.ward_set = ev.ward_set or (_set_on(self.windows, local_date(ev.at)) if ward else "")
-        s.processing_days = int(proc["processing_days"])
-        s.offered_by_post = bool(proc["offered_by_post"])
-        s.due_date = self.calendar.due_date(ev.at, s.processing_days)
-        return True
-
-    def _resolved(self, s: DossierState, ev: DossierEvent) -> bool:
-        if s.resolved_at is not None:
-            if _same_time(s.resolved_at, ev.at):
-                return False
-            raise Rejected(CONFLICT, f"dossier {shown(ev.dossier_id)} was already resolved at "
-                                     f"{s.resolved_at.isoformat()}; the first one stands", "at", ev.at.isoformat())
-        if s.received_at is not None and ev.at < s.received_at:
-            raise Rejected(INCONSISTENT, f"at: resolved {ev.at.isoformat()} is before the dossier was received "
-                                         f"({s.received_at.isoformat()})", "at", ev.at.isoformat())
-        if s.returned_at is not None and s.returned_at < ev.at:
-            raise Rejected(INCONSISTENT, f"at: resolved {ev.at.isoformat()} is after the result was returned "
-                                         f"({s.returned_at.isoformat()})", "at", ev.at.isoformat())
-        s.resolved_at = ev.at
-        return True
-
-    def _returned(self, s: DossierState, ev: DossierEvent) -> bool:
-        if s.returned_at is not None:
-            if _same_time(s.returned_at, ev.at) and s.return_channel == ev.channel:
-                return False
-            raise Rejected(CONFLICT, f"dossier {shown(ev.dossier_id)} already has a returned event "
-                                     f"({s.returned_at.isoformat()}, {s.return_channel}); the first one stands",
-                           "at", ev.at.isoformat())
-        for what, t in (("received", s.received_at), ("resolved", s.resolved_at)):
-            if t is not None and ev.at < t:
-                raise Rejected(INCONSISTENT, f"at: returned {ev.at.isoformat()} is before the dossier was {what} "
-                                             f"({t.isoformat()})", "at", ev.at.isoformat())
-        s.returned_at, s.return_channel = ev.at, ev.channel
-        return True
 
 
 def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: BusinessCalendar | None = None,
@@ -271,7 +168,7 @@ def _apply(conn: Conn, events: list[Any], parsed: list[tuple[int, DossierEvent]]
                     UNKNOWN_UNIT, f"unit: {shown(ev.unit)} is not a known unit", "unit", ev.unit)))
                 continue
         ok.append((i, ev))
-    batch = _Batch(calendar, procs, units, _set_windows(conn) if ok else [])
+    batch = Batch(calendar, procs, units, set_windows(conn) if ok else [])
     _lock_and_load(conn, batch, sorted({ev.dossier_id for _, ev in ok}), source)
     for i, ev in ok:
         try:
@@ -287,10 +184,12 @@ def _apply(conn: Conn, events: list[Any], parsed: list[tuple[int, DossierEvent]]
     return out
 
 
-def _store(conn: Conn, batch: _Batch, source: str) -> None:
-    deltas = rollup.Deltas()
+def _store(conn: Conn, batch: Batch, source: str) -> None:
+    deltas, index_deltas = rollup.Deltas(), index_rollup.Deltas()
     for did in sorted(batch.changed):
+        derive(batch.states[did])
         deltas.add(batch.before[did], batch.states[did])
+        index_deltas.add(batch.before[did], batch.states[did])
     _write_states(conn, [batch.states[d] for d in sorted(batch.changed)], source)
     empty = [d for d, s in batch.states.items() if d not in batch.changed and batch.before[d].received_at is None
              and batch.before[d].resolved_at is None and batch.before[d].returned_at is None]
@@ -298,6 +197,7 @@ def _store(conn: Conn, batch: _Batch, source: str) -> None:
         conn.execute("DELETE FROM dossiers WHERE id = ANY(%s) AND received_at IS NULL AND resolved_at IS NULL "
                      "AND returned_at IS NULL", (empty,))
     rollup.apply_deltas(conn, deltas)
+    index_rollup.apply_deltas(conn, index_deltas)
 
 
 def _references(conn: Conn, parsed: list[tuple[int, DossierEvent]]) -> tuple[dict[str, dict[str, Any]],
@@ -305,13 +205,14 @@ def _references(conn: Conn, parsed: list[tuple[int, DossierEvent]]) -> tuple[dic
     proc_codes = sorted({ev.procedure for _, ev in parsed if ev.type == "received" and ev.procedure})
     unit_codes = sorted({ev.unit for _, ev in parsed if ev.type == "received" and ev.unit})
     procs = {r["code"]: r for r in fetch_all(
-        conn, "SELECT code, processing_days, offered_by_post FROM procedures WHERE code = ANY(%s)", (proc_codes,))}
+        conn, "SELECT code, processing_days, offered_by_post, paper_result, full_online_eligible FROM procedures "
+        "WHERE code = ANY(%s)", (proc_codes,))}
     units = {str(r[0]): r[1] for r in conn.execute(
         "SELECT code, ward_code FROM units WHERE code = ANY(%s)", (unit_codes,)).fetchall()}
     return procs, units
 
 
-def _lock_and_load(conn: Conn, batch: _Batch, ids: list[str], source: str) -> None:
+def _lock_and_load(conn: Conn, batch: Batch, ids: list[str], source: str) -> None:
     if not ids:
         return
     conn.execute("INSERT INTO dossiers (id, source) SELECT x, %s FROM unnest(%s::text[]) AS x ORDER BY x "
@@ -324,17 +225,30 @@ def _lock_and_load(conn: Conn, batch: _Batch, ids: list[str], source: str) -> No
         batch.before[s.id] = s.copy()
 
 
+_COLUMN_TYPES = {
+    "procedure_code": "text", "unit_code": "text", "ward_set": "text", "ward_code": "text", "channel": "text",
+    "received_at": "timestamptz", "processing_days": "integer", "due_date": "date", "offered_by_post": "boolean",
+    "resolved_at": "timestamptz", "returned_at": "timestamptz", "return_channel": "text",
+    "synced_at": "timestamptz", "digitised": "boolean", "reused_data": "boolean", "from_personal_store": "boolean",
+    "population_data": "boolean", "fee_due": "boolean", "paid_online_at": "timestamptz",
+    "supplement_requests": "text", "supplement_receipts": "text", "outcome": "text",
+    "electronic_result": "boolean", "result_synced_at": "timestamptz", "rating": "text", "rated_at": "timestamptz",
+    "paper_result": "boolean", "full_online_eligible": "boolean", "late_day": "date", "end_on_time": "boolean",
+}
+"""The columns ``_write_states`` sets, with their array element types (the supplement lists travel as the text
+of a ``timestamptz[]``, since arrays of arrays cannot be unnested)."""
+_ARRAY_COLUMNS = ("supplement_requests", "supplement_receipts")
 _UPDATE = (
-    "UPDATE dossiers AS d SET procedure_code = v.procedure_code, unit_code = v.unit_code, ward_set = v.ward_set, "
-    "ward_code = v.ward_code, channel = v.channel, received_at = v.received_at, "
-    "processing_days = v.processing_days, due_date = v.due_date, offered_by_post = v.offered_by_post, "
-    "resolved_at = v.resolved_at, returned_at = v.returned_at, return_channel = v.return_channel, "
-    "source = %s, updated_at = now() "
-    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], "
-    "%s::integer[], %s::date[], %s::boolean[], %s::timestamptz[], %s::timestamptz[], %s::text[]) "
-    "AS v(id, procedure_code, unit_code, ward_set, ward_code, channel, received_at, processing_days, due_date, "
-    "offered_by_post, resolved_at, returned_at, return_channel) WHERE d.id = v.id"
+    "UPDATE dossiers AS d SET "
+    + ", ".join(f"{c} = v.{c}::timestamptz[]" if c in _ARRAY_COLUMNS else f"{c} = v.{c}" for c in _COLUMN_TYPES)
+    + ", source = %s, updated_at = now() FROM unnest(%s::text[], "
+    + ", ".join(f"%s::{t}[]" for t in _COLUMN_TYPES.values())
+    + f") AS v(id, {', '.join(_COLUMN_TYPES)}) WHERE d.id = v.id"
 )
+
+
+def _array_text(times: list[datetime]) -> str:
+    return "{" + ",".join(f'"{t.isoformat()}"' for t in times) + "}"
 
 
 def _write_states(conn: Conn, states: list[DossierState], source: str) -> None:
@@ -343,13 +257,16 @@ def _write_states(conn: Conn, states: list[DossierState], source: str) -> None:
     primary-key lookups cheap, so hash and merge joins are switched off for this statement only."""
     if not states:
         return
-    columns = [[getattr(s, c) for s in states] for c in _STATE_COLS]
+    columns: list[list[Any]] = [[s.id for s in states]]
+    for c in _COLUMN_TYPES:
+        values = [getattr(s, c) for s in states]
+        columns.append([_array_text(v) for v in values] if c in _ARRAY_COLUMNS else values)
     saved = conn.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin'), "
                          "set_config('enable_hashjoin', 'off', true), "
                          "set_config('enable_mergejoin', 'off', true)").fetchone()
     assert saved is not None
     try:
-        conn.execute(_UPDATE, [source, *columns])  # type: ignore[arg-type]
+        conn.execute(_UPDATE, [source, *columns])
     finally:
         conn.execute("SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
                      (saved[0], saved[1]))
@@ -372,7 +289,10 @@ def status_of(row: dict[str, Any], calendar: BusinessCalendar, today: date) -> s
 
 _SELECT = ("SELECT d.id, d.procedure_code, p.name AS procedure_name, d.unit_code, u.name AS unit_name, d.ward_set, "
            "d.ward_code, d.channel, d.received_at, d.processing_days, d.due_date, d.offered_by_post, d.resolved_at, "
-           "d.returned_at, d.return_channel, d.updated_at FROM dossiers d "
+           "d.returned_at, d.return_channel, d.outcome, d.electronic_result, d.synced_at, d.digitised, "
+           "d.reused_data, d.from_personal_store, d.population_data, d.fee_due, d.paid_online_at, "
+           "d.supplement_requests, d.supplement_receipts, d.result_synced_at, d.rating, d.rated_at, "
+           "d.paper_result, d.full_online_eligible, d.late_day, d.end_on_time, d.updated_at FROM dossiers d "
            "LEFT JOIN procedures p ON p.code = d.procedure_code LEFT JOIN units u ON u.code = d.unit_code")
 
 
@@ -415,13 +335,20 @@ def list_dossiers(conn: Conn, calendar: BusinessCalendar, *, state: str | None =
     return [_out(r, calendar, today) for r in rows]
 
 
+def last_received_by_unit(conn: Conn) -> dict[str, datetime]:
+    """The newest received dossier per unit (one index probe per unit; the feed-silence alert rule reads it)."""
+    rows = conn.execute("SELECT u.code, (SELECT max(d.received_at) FROM dossiers d WHERE d.unit_code = u.code) "
+                        "FROM units u").fetchall()
+    return {str(code): at for code, at in rows if at is not None}
+
+
 def recompute_due_dates(conn: Conn, calendar: BusinessCalendar, *, only_open: bool = True) -> int:
     """After a calendar change: recompute due dates (open dossiers by default) and fix the rollup to match.
     Returns the number of dossiers whose due date moved."""
     cond = "received_at IS NOT NULL" + (" AND resolved_at IS NULL" if only_open else "")
     with conn.transaction():
         rows = fetch_all(conn, f"SELECT {', '.join(_STATE_COLS)} FROM dossiers WHERE {cond} ORDER BY id FOR UPDATE")
-        deltas = rollup.Deltas()
+        deltas, index_deltas = rollup.Deltas(), index_rollup.Deltas()
         moved: list[DossierState] = []
         for row in rows:
             before = DossierState.from_row(row)
@@ -430,11 +357,15 @@ def recompute_due_dates(conn: Conn, calendar: BusinessCalendar, *, only_open: bo
             if due != before.due_date:
                 after = before.copy()
                 after.due_date = due
+                derive(after)
                 deltas.add(before, after)
+                index_deltas.add(before, after)
                 moved.append(after)
         for s in moved:
-            conn.execute("UPDATE dossiers SET due_date = %s, updated_at = now() WHERE id = %s", (s.due_date, s.id))
+            conn.execute("UPDATE dossiers SET due_date = %s, late_day = %s, end_on_time = %s, updated_at = now() "
+                         "WHERE id = %s", (s.due_date, s.late_day, s.end_on_time, s.id))
         rollup.apply_deltas(conn, deltas)
+        index_rollup.apply_deltas(conn, index_deltas)
     return len(moved)
 
 

@@ -47,7 +47,7 @@ def test_batch_endpoint_with_an_integration_key(client: TestClient, db: Conn, ke
     body = r.json()
     assert (body["accepted"], body["duplicates"]) == (3, 0)
     assert body["rejected"] == [{"index": 3, "reason": "bad_value",
-                                 "detail": "channel: 'telepathy' is not one of online_l3, online_l4, counter, postal"}]
+                                 "detail": "channel: 'telepathy' is not one of online_partial, online_full, counter, postal"}]
     again = client.post("/dossiers/events", json={"events": events(cat)[:3]}, headers=headers).json()
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, [])
     rows = db.execute("SELECT action, target, status, detail FROM audit_log WHERE actor = %s ORDER BY id",

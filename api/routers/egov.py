@@ -1,0 +1,172 @@
+"""The e-government feeds besides dossiers (writing roles: admin, integration): petitions, documents exchanged
+between units, online meeting sessions, dated unit facts; and the readiness answers ("x of y") for any date
+(reading roles: admin, operator, leader). Every batch: a JSON array or ``{"events": [...]}``, at most 10,000 items
+and 8 MiB; each item accepted, a duplicate, or refused and kept in dead letters with its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from psycopg_pool import ConnectionPool
+
+from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from ops_center.auth.roles import Role
+from ops_center.db import Conn, transaction
+from ops_center.devices import credentials
+from ops_center.dossiers import refused
+from ops_center.dossiers.calendar import calendar_for, local_date
+from ops_center.dossiers.models import CODE_RE, shown
+from ops_center.feeds import MAX_BATCH, FeedResult
+from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from ops_center.petitions import service as petitions
+from ops_center.petitions.models import HTTP_SOURCE as PETITIONS_SOURCE
+from ops_center.readiness import exchange, facts, report
+
+router = APIRouter(tags=["e-government feeds"])
+Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
+MAX_BODY = 8 * 1024 * 1024
+
+
+def _dead_body(pool: ConnectionPool, source: str, body: bytes, reason: str, detail: str) -> None:
+    with transaction(pool) as conn:
+        refused.record_whole(conn, source, body, reason, detail, "body")
+
+
+async def _items(request: Request, pool: ConnectionPool, source: str) -> list[Any]:
+    """The batch of a request body, or 400/413/422 (a body that is not a batch is dead-lettered whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, f"body: {declared} bytes; at most {MAX_BODY}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HTTPException(413, f"body: more than {MAX_BODY} bytes")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        detail = f"body: not valid JSON ({exc})"
+        await anyio.to_thread.run_sync(_dead_body, pool, source, body, "parse_error", detail)
+        raise HTTPException(400, detail) from exc
+    items = doc.get("events") if isinstance(doc, dict) and set(doc) == {"events"} else doc
+    if not isinstance(items, list):
+        detail = f"body: expected a JSON array or {{\"events\": [...]}}, got {shown(doc)}"
+        await anyio.to_thread.run_sync(_dead_body, pool, source, body, "bad_shape", detail)
+        raise HTTPException(422, detail)
+    if len(items) > MAX_BATCH:
+        raise HTTPException(413, f"events: {len(items)} items; at most {MAX_BATCH} per batch")
+    return items
+
+
+async def _batch(request: Request, pool: ConnectionPool, source: str, target: str,
+                 apply: Callable[[Conn, list[Any]], FeedResult]) -> dict[str, Any]:
+    request.state.audit_target = target
+    items = await _items(request, pool, source)
+
+    def run() -> FeedResult:
+        with transaction(pool) as conn:
+            return apply(conn, items)
+
+    result = await anyio.to_thread.run_sync(run)
+    request.state.audit_detail = {"accepted": result.accepted, "duplicates": result.duplicates,
+                                  "rejected": len(result.rejected)}
+    return result.as_json()
+
+
+@router.post("/petitions/events")
+async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
+    """Petition events (received, handled, rated): see ``ops_center.petitions.models``."""
+    cal = calendar_for(settings)
+    return await _batch(request, pool, PETITIONS_SOURCE, "petitions:events",
+                        lambda conn, items: petitions.ingest_events(conn, items, PETITIONS_SOURCE, calendar=cal))
+
+
+@router.post("/egov/documents")
+async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
+    """Documents exchanged electronically between units: see ``ops_center.readiness.exchange``."""
+    feed = exchange.DOCUMENTS
+    return await _batch(request, pool, feed.http_source, "egov:documents",
+                        lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
+
+
+@router.post("/egov/meetings")
+async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
+    """Online meeting sessions of units: see ``ops_center.readiness.exchange``."""
+    feed = exchange.MEETINGS
+    return await _batch(request, pool, feed.http_source, "egov:meetings",
+                        lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
+
+
+@router.post("/readiness/facts")
+async def post_facts(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
+    """Dated unit facts (ISO 9001, meeting room, document axis, national portal, public administration center,
+    electronic certified copies, existence): ``{"unit", "fact", "since", "value"}``."""
+    return await _batch(request, pool, facts.HTTP_SOURCE, "readiness:facts",
+                        lambda conn, items: facts.ingest_facts(conn, items, facts.HTTP_SOURCE))
+
+
+@router.get("/readiness/facts")
+def list_facts(conn: ConnDep, _: Staff, unit: Annotated[str | None, Query(pattern=CODE_RE.pattern)] = None,
+               cursor: Annotated[str | None, Query(max_length=1024)] = None,
+               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> dict[str, Any]:
+    found = (decode_cursor(cursor) or {}).get("k")
+    key: list[Any] = found if isinstance(found, list) and len(found) == 3 else ["", "", ""]
+    rows = facts.list_facts(conn, unit, (str(key[0]), str(key[1]), str(key[2])), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    return {"items": rows, "next_cursor": encode_cursor({"k": [last["unit"], last["fact"], last["since"]]})
+            if more and last else None}
+
+
+@router.get("/readiness")
+def get_readiness(conn: ConnDep, _: Staff, on: Annotated[date | None, Query(alias="date")] = None,
+                  start: Annotated[date | None, Query(alias="from")] = None) -> dict[str, Any]:
+    """The report's "x of y" figures on a date (default today): facts per level (and communes per district),
+    procedures online and by post; documents, meetings and online dossiers from ``from`` (default 1 January) to
+    that date, and the same window a year earlier."""
+    day = on or local_date(datetime.now(UTC))
+    if day.year < 2000 or day.year > 2100:
+        raise HTTPException(422, f"date: {day} is outside 2000–2100")
+    try:
+        return report.readiness(conn, day, start)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+UnitCode = Annotated[str, Path(pattern=CODE_RE.pattern, max_length=64)]
+
+
+@router.post("/egov/units/{code}/mqtt-credentials")
+def unit_credentials(code: UnitCode, pool: PoolDep, settings: SettingsDep, request: Request,
+                     _: AdminOnly) -> dict[str, Any]:
+    """Issue (or replace) the MQTT account of a unit's e-government system: username ``unit.{code}``, allowed to
+    publish only ``ops/v1/egov/{code}/{dossiers,documents,meetings,petitions}``. The secret is shown once; it takes
+    effect when the broker has reloaded its files."""
+    request.state.audit_target = f"unit:{code}:mqtt"
+    with transaction(pool) as conn:
+        if conn.execute("SELECT 1 FROM units WHERE code = %s", (code,)).fetchone() is None:
+            raise HTTPException(404, f"code: {code!r} is not a known unit")
+        creds = credentials.rotate(conn, "unit", credentials.UNIT_PREFIX + code, settings, enabled=True)
+    with pool.connection() as conn:
+        synced = credentials.sync_broker(settings, conn)
+    return {"username": creds.username, "password": creds.password, "publish": list(creds.publish),
+            "subscribe": list(creds.subscribe), "broker_synced": synced}
+
+
+@router.delete("/egov/units/{code}/mqtt-credentials", status_code=204)
+def revoke_unit_credentials(code: UnitCode, pool: PoolDep, settings: SettingsDep, request: Request,
+                            _: AdminOnly) -> Response:
+    """Remove the unit's MQTT account (its system can no longer connect once the broker has reloaded)."""
+    request.state.audit_target = f"unit:{code}:mqtt"
+    with transaction(pool) as conn:
+        if not credentials.remove(conn, credentials.UNIT_PREFIX + code):
+            raise HTTPException(404, f"code: unit {code!r} has no MQTT account")
+    with pool.connection() as conn:
+        credentials.sync_broker(settings, conn)
+    return Response(status_code=204)
