@@ -61,6 +61,6 @@ def test_unit_feeds_over_mqtt(ingest_factory, client: TestClient, admin, db: Con
     letters = fetch_all(db, "SELECT topic, reason, field FROM dead_letters WHERE topic LIKE %s ORDER BY topic",
                         (f"{base}/%",))
     assert letters == [{"topic": f"{base}/meetings", "reason": "parse_error", "field": "payload"},
-                       {"topic": f"{base}/petitions", "reason": "foreign_unit", "field": "unit"}]
+                       {"topic": f"{base}/petitions", "reason": "foreign_unit", "field": "[0].unit"}]
     assert db.execute("SELECT count(*) FROM petitions WHERE id LIKE %s", (f"PK-{tag}-%",)).fetchone() == (3,)
     assert ingest.terminate() == 0

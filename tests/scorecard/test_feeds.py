@@ -1,9 +1,10 @@
 """The index's inputs on their write paths: the new dossier fields (legacy channels kept valid), petitions,
 documents, meeting sessions and unit facts — idempotency, conflicts, contradictory times, and malformed, hostile and
-oversized input refused with the field and the value named and kept in dead letters (one row per item)."""
+oversized input refused with the field and the value named and kept in dead letters (one row per message, listing every refused item)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +38,17 @@ def tag(db: Conn) -> str:
 
 
 def dead(db: Conn, topic: str, mark: int) -> list[dict[str, Any]]:
-    return fetch_all(db, "SELECT reason, field, value, detail, payload_size FROM dead_letters WHERE topic = %s "
-                         "AND id > %s ORDER BY id", (topic, mark))
+    """The reasons of the letters written since ``mark`` (one letter per message, listing each refused item as
+    ``[i].field``), one entry per reason with the item's field unprefixed."""
+    out: list[dict[str, Any]] = []
+    for row in fetch_all(db, "SELECT reasons, reason_count, payload_size FROM dead_letters WHERE topic = %s "
+                             "AND id > %s ORDER BY id", (topic, mark)):
+        assert row["reason_count"] == len(row["reasons"])
+        for r in row["reasons"]:
+            field = re.sub(r"^\[\d+\]\.?", "", r["field"] or "") or "event"
+            out.append({"reason": r["reason"], "field": field, "value": r["value"], "detail": r["detail"],
+                        "payload_size": row["payload_size"]})
+    return out
 
 
 def mark(db: Conn) -> int:
