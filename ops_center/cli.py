@@ -88,7 +88,7 @@ def _broker(args: argparse.Namespace) -> int:
     import psycopg
 
     from ops_center.broker.control import ControlError
-    from ops_center.broker.files import render_config, sync
+    from ops_center.broker.files import BrokerConfigError, render_config, sync
     from ops_center.db import connect
 
     settings = get_settings()
@@ -96,7 +96,13 @@ def _broker(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         port = args.port if args.port is not None else settings.mqtt_port
-        (run_dir / "mosquitto.conf").write_text(render_config(settings, port=port, run_dir=run_dir))
+        try:
+            (run_dir / "mosquitto.conf").write_text(render_config(settings, port=port, run_dir=run_dir))
+        except BrokerConfigError as exc:
+            print(f"broker: {exc}", file=sys.stderr)
+            return 1
+        print(f"broker: {run_dir / 'mosquitto.conf'} written")
+        return 0
     try:
         with connect(settings.database_url, connect_timeout=3) as conn:
             n = sync(settings, conn)
@@ -131,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser("broker", help="our Mosquitto's files").add_subparsers(dest="broker_command",
                                                                                  required=True)
-    p = broker.add_parser("config", help="write mosquitto.conf, then sync the accounts (as `broker sync`)")
+    p = broker.add_parser("config", help="write mosquitto.conf (then `broker sync` gives it the accounts)")
     p.add_argument("--port", type=int, default=None, help="default: OPS_MQTT_PORT")
     p.add_argument("--run-dir", default=".run/mosquitto")
     p.set_defaults(func=_broker)
