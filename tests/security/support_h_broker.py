@@ -102,7 +102,7 @@ def count_rows(db: Conn, table: str, prefix: str) -> int:
                           (like,)).fetchone()[0])
 
 
-def settled_count(db: Conn, prefix: str, want: int, *, quiet_s: float = 5.0, timeout: float = 120.0) -> int:
+def settled_count(db: Conn, prefix: str, want: int, *, quiet_s: float = 10.0, timeout: float = 180.0) -> int:
     """Readings stored for ``prefix`` once ``want`` is reached, or once nothing more arrives for ``quiet_s`` (a
     loss shows as a short count instead of a timeout)."""
     deadline = time.monotonic() + timeout
