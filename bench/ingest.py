@@ -48,7 +48,7 @@ def publishers(st: BenchStack, total: int, n: int, *, prefix: str, devices: int,
     for i in range(n):
         count = per if i < n - 1 else total - per * (n - 1)
         args = [PY, "-m", "ops_center.testing.mqtt_load", "--port", str(s.mqtt_port), "--user", s.mqtt_username,
-                "--password", s.mqtt_password.get_secret_value(), "--prefix", prefix, "--devices", str(devices),
+                f"--password={s.mqtt_password.get_secret_value()}", "--prefix", prefix, "--devices", str(devices),
                 "--count", str(count), "--start", str(i * per), "--kind", kind, "--client-id", f"bpub-{kind}-{i}",
                 "--base-ts", str(time.time() - 3000)] + (extra or [])
         procs.append(subprocess.Popen(args, env={**os.environ, **st.env}, stdout=subprocess.PIPE))
@@ -75,7 +75,7 @@ def ceiling_drain(st: BenchStack, total: int, n_pub: int) -> dict[str, Any]:
     """The bare subscriber drains ``total`` messages queued for its persistent session."""
     s = st.settings
     base = [PY, str(REPO / "bench" / "ingest_ceiling.py"), "--port", str(s.mqtt_port), "--user", s.mqtt_username,
-            "--password", s.mqtt_password.get_secret_value(), "--count", str(total)]
+            f"--password={s.mqtt_password.get_secret_value()}", "--count", str(total)]
     subprocess.run(base + ["--subscribe-only"], check=True, stdout=subprocess.DEVNULL)
     for p in publishers(st, total, n_pub, prefix="c", devices=1000):
         p.wait()

@@ -89,7 +89,8 @@ def _broker(args: argparse.Namespace) -> int:
 
     import psycopg
 
-    from ops_center.broker.files import render_config, sync
+    from ops_center.broker.control import ControlError
+    from ops_center.broker.files import BrokerConfigError, render_config, sync
     from ops_center.db import connect
 
     settings = get_settings()
@@ -97,13 +98,24 @@ def _broker(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         port = args.port if args.port is not None else settings.mqtt_port
-        (run_dir / "mosquitto.conf").write_text(render_config(settings, port=port, run_dir=run_dir))
+        try:
+            (run_dir / "mosquitto.conf").write_text(render_config(settings, port=port, run_dir=run_dir))
+        except BrokerConfigError as exc:
+            print(f"broker: {exc}", file=sys.stderr)
+            return 1
+        print(f"broker: {run_dir / 'mosquitto.conf'} written")
+        return 0
     try:
         with connect(settings.database_url, connect_timeout=3) as conn:
             n = sync(settings, conn)
     except psycopg.OperationalError:
+        print("broker: database unreachable: files written with the service accounts only, a running broker "
+              "left alone", file=sys.stderr)
         n = sync(settings, None)
-    print(f"broker: {n} accounts written to {settings.mqtt_passwd_file.parent}")
+    except ControlError as exc:
+        print(f"broker: {exc}", file=sys.stderr)
+        return 1
+    print(f"broker: {n} accounts synced ({settings.mqtt_passwd_file}, {settings.mqtt_dynsec_file})")
     return 0
 
 
@@ -127,11 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser("broker", help="our Mosquitto's files").add_subparsers(dest="broker_command",
                                                                                  required=True)
-    p = broker.add_parser("config", help="write mosquitto.conf, the password file and the ACL file")
+    p = broker.add_parser("config", help="write mosquitto.conf (then `broker sync` gives it the accounts)")
     p.add_argument("--port", type=int, default=None, help="default: OPS_MQTT_PORT")
     p.add_argument("--run-dir", default=".run/mosquitto")
     p.set_defaults(func=_broker)
-    p = broker.add_parser("sync", help="re-render the password and ACL files from the database and reload")
+    p = broker.add_parser("sync", help="bring the broker's rights (dynamic security) and password file up to the "
+                          "database: over $CONTROL and SIGHUP when it runs, else its files")
     p.set_defaults(func=_broker)
 
     p = sub.add_parser("worker", help="run a Celery worker")

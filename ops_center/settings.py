@@ -40,7 +40,12 @@ class Settings(BaseSettings):
     mqtt_username: str = "ops-ingest"
     mqtt_password: SecretStr = SecretStr("")
     mqtt_passwd_file: Path = REPO_ROOT / ".run" / "mosquitto" / "passwd"
-    mqtt_acl_file: Path = REPO_ROOT / ".run" / "mosquitto" / "acl"
+    # the broker's access control: Mosquitto's dynamic security plugin, its JSON state file (no secrets in it) and the
+    # account that manages it at run time over $CONTROL (empty password: derived from mqtt_password)
+    mqtt_dynsec_file: Path = REPO_ROOT / ".run" / "mosquitto" / "dynsec.json"
+    mqtt_dynsec_plugin: Path | None = None
+    mqtt_admin_username: str = "ops-broker-admin"
+    mqtt_admin_password: SecretStr = SecretStr("")
     mqtt_pid_file: Path | None = REPO_ROOT / ".run" / "mosquitto" / "mosquitto.pid"
 
     redis_url: str = "redis://127.0.0.1:6379/0"

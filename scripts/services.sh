@@ -4,8 +4,9 @@
 #   - where a binary is missing and we are root on Debian/Ubuntu, install it from the distribution and start it;
 #   - else use `docker compose` where a Docker engine is up;
 #   - else stop with a message that names what is missing.
-# Mosquitto always runs with OUR config (MQTT v5, persistence, no anonymous access, managed password and ACL files),
-# as our own instance under .run/mosquitto on OPS_MQTT_PORT (default 18830), whatever else runs on 1883.
+# Mosquitto always runs with OUR config (MQTT v5, persistence, no anonymous access, the managed password file and the
+# dynamic-security plugin for rights), as our own instance under .run/mosquitto on OPS_MQTT_PORT (default 18830),
+# whatever else runs on 1883. A running instance whose config changed is restarted (a SIGHUP does not load plugins).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -25,8 +26,9 @@ OPS_MQTT_PORT=18830
 OPS_MQTT_USERNAME=ops-ingest
 OPS_MQTT_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 OPS_JWT_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
+OPS_MQTT_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 OPS_MQTT_PASSWD_FILE=$RUN/mosquitto/passwd
-OPS_MQTT_ACL_FILE=$RUN/mosquitto/acl
+OPS_MQTT_DYNSEC_FILE=$RUN/mosquitto/dynsec.json
 OPS_MQTT_PID_FILE=$RUN/mosquitto/mosquitto.pid
 ENV
 }
@@ -74,19 +76,29 @@ ensure_mosquitto_binary() {
   apt_install mosquitto mosquitto-clients || missing+=("Mosquitto")
 }
 
+broker_pid() { # the pid of our running Mosquitto, if any
+  local pidf="$RUN/mosquitto/mosquitto.pid"
+  [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null && cat "$pidf"
+}
+
 start_our_broker() {
   load_env
-  local port="${OPS_MQTT_PORT:-18830}"
-  mkdir -p "$RUN/mosquitto"
-  "$VENV/bin/ops-center" broker config --port "$port" --run-dir "$RUN/mosquitto" >/dev/null
-  if [ -f "$RUN/mosquitto/mosquitto.pid" ] && kill -0 "$(cat "$RUN/mosquitto/mosquitto.pid")" 2>/dev/null; then
-    kill -HUP "$(cat "$RUN/mosquitto/mosquitto.pid")"
-    return 0
+  local port="${OPS_MQTT_PORT:-18830}" dir="$RUN/mosquitto" pid
+  mkdir -p "$dir"
+  "$VENV/bin/ops-center" broker config --port "$port" --run-dir "$dir" >/dev/null
+  if pid=$(broker_pid) && ! cmp -s "$dir/mosquitto.conf" "$dir/mosquitto.conf.running"; then
+    say "our Mosquitto's config changed: restarting it"
+    kill -TERM "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   fi
+  # accounts: over $CONTROL and SIGHUP to a running broker, else the files it starts from
+  "$VENV/bin/ops-center" broker sync >/dev/null
+  if broker_pid >/dev/null; then return 0; fi
   port_open "$port" && die "port $port is taken by another program; set OPS_MQTT_PORT in .env"
   say "starting our Mosquitto on 127.0.0.1:$port"
   local bin; bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-  "$bin" -d -c "$RUN/mosquitto/mosquitto.conf"
+  "$bin" -d -c "$dir/mosquitto.conf"
+  cp "$dir/mosquitto.conf" "$dir/mosquitto.conf.running"
   wait_port "$port" 15 Mosquitto
 }
 

@@ -1,5 +1,7 @@
-"""Our Mosquitto broker's configuration, password file and ACL file, managed by the project.
+"""Our Mosquitto broker: its configuration, its accounts and their rights, managed by the project.
 
-The ``mqtt_accounts`` table is the source of truth for device and gateway accounts; the service accounts come from
-settings. ``sync`` renders both files atomically and asks the broker to reload them (SIGHUP).
+The ``mqtt_accounts`` table is the source of truth for device, gateway and integration accounts; the service
+accounts (ingest/API, broker admin) come from settings. Passwords are checked against a ``$7$`` password file,
+rights by Mosquitto's dynamic-security plugin; ``files.sync`` brings a running broker up to date (``$CONTROL`` for
+the rights, the file and SIGHUP for the passwords).
 """

@@ -1,7 +1,8 @@
 """MQTT credentials of devices and gateways: every one is its own broker principal.
 
 The username is the device or gateway id; the secret is random, returned once and stored only as a Mosquitto
-``$7$`` hash in ``mqtt_accounts``, from which ``ops_center.broker.files`` renders the password and ACL files. ACLs:
+``$7$`` hash in ``mqtt_accounts``, from which ``ops_center.broker`` renders the password file and the broker's
+dynamic-security rights. Rights:
 
 - a device writes ``ops/v1/devices/{id}/telemetry``, ``.../status`` (its retained status and last will) and
   ``.../events``, and reads ``ops/v1/devices/{id}/commands/#``;
@@ -10,9 +11,10 @@ The username is the device or gateway id; the secret is random, returned once an
   ``…/meetings`` and ``…/petitions`` and reads nothing.
 
 Nothing else is granted, so a device cannot write another device's topics (the broker answers PUBACK "Not
-authorized"). Disabling revokes (the account stays, disabled, and comes back with the same secret on enable);
-deleting removes the account; rotating replaces the secret. Every change takes effect when the caller's transaction
-has committed and ``sync_broker`` has re-rendered the files and signalled the broker (SIGHUP), never before.
+authorized") nor subscribe to anything but its own commands (SUBACK "Not authorized": no shared subscription, no
+wildcard over other devices). Disabling revokes (the account stays, disabled, and comes back with the same secret on
+enable); deleting removes the account; rotating replaces the secret. Every change takes effect when the caller's
+transaction has committed and ``sync_broker`` has updated the broker, never before.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from typing import Final
 
 import psycopg
 
-from ops_center.broker.files import TOPIC_ROOT, sync
+from ops_center.broker.accounts import TOPIC_ROOT, reserved_usernames
+from ops_center.broker.files import sync
 from ops_center.broker.passwd import mosquitto_hash
 from ops_center.db import Conn
 from ops_center.devices.models import Conflict, NotFound, PrincipalKind, shown
@@ -78,12 +81,16 @@ def new_secret() -> str:
     return secrets.token_urlsafe(SECRET_BYTES)
 
 
+def _refuse_reserved(principal_id: str, settings: Settings) -> None:
+    if principal_id in reserved_usernames(settings):
+        raise Conflict("id", principal_id, f"value {shown(principal_id)} is reserved for a service account")
+
+
 def issue(conn: Conn, kind: PrincipalKind, principal_id: str, settings: Settings, *,
           enabled: bool = True) -> Credentials:
     """Create the account of a new device or gateway; ``Conflict`` if the username is taken (the service
-    account's name is reserved)."""
-    if principal_id == settings.mqtt_username:
-        raise Conflict("id", principal_id, f"value {shown(principal_id)} is reserved for the service account")
+    accounts' names are reserved)."""
+    _refuse_reserved(principal_id, settings)
     publish, subscribe = acl(kind, principal_id)
     secret = new_secret()
     try:
@@ -101,8 +108,7 @@ def issue(conn: Conn, kind: PrincipalKind, principal_id: str, settings: Settings
 def rotate(conn: Conn, kind: PrincipalKind, principal_id: str, settings: Settings, *, enabled: bool) -> Credentials:
     """A new secret for the account (the old one stops working at the next broker sync). An account that is missing
     (a device registered without credentials) is created. ``enabled`` is the principal's state."""
-    if principal_id == settings.mqtt_username:
-        raise Conflict("id", principal_id, f"value {shown(principal_id)} is reserved for the service account")
+    _refuse_reserved(principal_id, settings)
     existing = get_account(conn, principal_id)
     if existing is not None and existing.kind != kind:
         raise Conflict("id", principal_id, f"MQTT username {shown(principal_id)} belongs to a {existing.kind}")
@@ -147,10 +153,10 @@ _sync_lock = threading.Lock()
 
 
 def sync_broker(settings: Settings, conn: Conn) -> bool:
-    """Re-render the broker's password and ACL files from committed data and reload the broker. Call it after the
-    transaction that changed accounts has committed. Never raises: a failure is logged (the database stays the
-    source of truth; ``ops-center broker sync`` repairs) and False is returned."""
-    with _sync_lock:  # one writer at a time: the files are written through fixed temporary names
+    """Bring the broker's rights and password file up to the committed data. Call it after the transaction that
+    changed accounts has committed. Never raises: a failure is logged (the database stays the source of truth;
+    ``ops-center broker sync`` repairs) and False is returned."""
+    with _sync_lock:  # one sync per process at a time (``sync`` also serialises processes with an advisory lock)
         try:
             sync(settings, conn)
         except Exception:

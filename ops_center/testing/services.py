@@ -20,7 +20,8 @@ from pathlib import Path
 
 import psycopg
 
-from ops_center.broker.files import render_config, service_accounts, write_files
+from ops_center.broker.accounts import service_accounts
+from ops_center.broker.files import BrokerConfigError, render_config, write_files
 from ops_center.settings import Settings
 
 ADMIN_DSN = os.environ.get("OPS_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -84,7 +85,10 @@ class Broker:
 
     def start(self) -> None:
         conf = self.run_dir / "mosquitto.conf"
-        conf.write_text(render_config(self.settings, port=self.port, run_dir=self.run_dir))
+        try:
+            conf.write_text(render_config(self.settings, port=self.port, run_dir=self.run_dir))
+        except BrokerConfigError as exc:
+            raise ServiceUnavailable(str(exc)) from exc
         log = open(self.run_dir / "stderr.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen([_binary("mosquitto"), "-c", str(conf)], stdout=log, stderr=log)
         wait_port(self.port, proc=self.proc, what="mosquitto")
@@ -112,7 +116,8 @@ class Broker:
 
 @contextmanager
 def broker(settings: Settings, run_dir: Path) -> Iterator[Broker]:
-    """Our Mosquitto config on a free port, with the settings' service account; files under ``run_dir``."""
+    """Our Mosquitto config on a free port, with the settings' service accounts (ingest, broker admin); files under
+    ``run_dir``. Accounts added later reach it through ``ops_center.broker.files.sync``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_files(settings, service_accounts(settings))
     b = Broker(settings.mqtt_port, run_dir, settings)
@@ -149,7 +154,8 @@ def test_settings(run_dir: Path, database_url: str, mqtt_port: int, redis_port: 
         mqtt_username="ops-ingest",
         mqtt_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
         mqtt_passwd_file=run_dir / "mosquitto" / "passwd",
-        mqtt_acl_file=run_dir / "mosquitto" / "acl",
+        mqtt_dynsec_file=run_dir / "mosquitto" / "dynsec.json",
+        mqtt_admin_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
         mqtt_pid_file=run_dir / "mosquitto" / "mosquitto.pid",
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         jwt_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
@@ -167,7 +173,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "OPS_MQTT_USERNAME": settings.mqtt_username,
         "OPS_MQTT_PASSWORD": settings.mqtt_password.get_secret_value(),
         "OPS_MQTT_PASSWD_FILE": str(settings.mqtt_passwd_file),
-        "OPS_MQTT_ACL_FILE": str(settings.mqtt_acl_file),
+        "OPS_MQTT_DYNSEC_FILE": str(settings.mqtt_dynsec_file),
+        "OPS_MQTT_ADMIN_PASSWORD": settings.mqtt_admin_password.get_secret_value(),
         "OPS_MQTT_PID_FILE": str(settings.mqtt_pid_file or ""),
         "OPS_REDIS_URL": settings.redis_url,
         "OPS_JWT_SECRET": settings.jwt_secret.get_secret_value(),

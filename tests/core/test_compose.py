@@ -55,4 +55,15 @@ def test_broker_config_mounted_is_ours() -> None:
     mounts = COMPOSE["services"]["broker"]["volumes"]
     conf = next(m for m in mounts if m.endswith("/mosquitto/config/mosquitto.conf:ro"))
     text = (Path(__file__).resolve().parents[2] / conf.split(":")[0]).read_text()
-    assert "allow_anonymous false" in text and "persistence true" in text and "acl_file" in text
+    assert "allow_anonymous false" in text and "persistence true" in text and "password_file" in text
+    # rights by the dynamic-security plugin, never an acl_file (it lets every SUBSCRIBE through)
+    lines = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert not [line for line in lines if line[0] == "acl_file"]
+    assert ["plugin", "/usr/lib/mosquitto_dynamic_security.so"] in lines
+    state = next(line[1] for line in lines if line[0] == "plugin_opt_config_file")
+    # the state file is the one the app writes, through the shared broker-auth volume, before the broker starts
+    auth = next(m.split(":")[1] for m in mounts if m.startswith("broker-auth:"))
+    app_auth = next(m.split(":")[1] for m in COMPOSE["x-app"]["volumes"] if m.startswith("broker-auth:"))
+    assert state.startswith(auth + "/")
+    assert COMPOSE["x-app"]["environment"]["OPS_MQTT_DYNSEC_FILE"] == app_auth + state[len(auth):]
+    assert COMPOSE["services"]["broker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

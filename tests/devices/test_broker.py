@@ -1,8 +1,9 @@
 """Devices are real broker principals: proven with real MQTT v5 clients against the test stack's Mosquitto, with
 credentials provisioned through the API.
 
-The broker reloads its password and ACL files on SIGHUP, asynchronously, so a test waits (``eventually``) for a
-change to take effect; nothing here measures time."""
+The broker reloads its password file on SIGHUP, asynchronously, so a test waits (``eventually``) for a change to
+take effect; nothing here measures time. (Rights change through the dynamic-security plugin's ``$CONTROL`` topic,
+answered before the API returns; tests/security/test_device_subscribe_acl.py covers SUBSCRIBE rights.)"""
 
 from __future__ import annotations
 
@@ -51,11 +52,11 @@ def test_device_publishes_its_own_telemetry(new_device, mqtt_client, service_sub
     # its status (retained, as its last will would be) and events too
     assert rc(m.publish(f"ops/v1/devices/{d['id']}/status", b"online", retain=True)) == 0
     assert rc(m.publish(f"ops/v1/devices/{d['id']}/events", b'{"ts": 1, "kind": "door_open"}')) == 0
-    # it hears its own commands, never another device's (Mosquitto grants the SUBSCRIBE but checks every delivery)
+    # it hears its own commands, never another device's: the broker refuses those SUBSCRIBEs (SUBACK 0x87)
     other = new_device()
     assert not m.subscribe(f"ops/v1/devices/{d['id']}/commands/#")[0].is_failure
-    m.subscribe(f"ops/v1/devices/{other['id']}/commands/#")
-    m.subscribe("ops/v1/#")
+    assert rc(m.subscribe(f"ops/v1/devices/{other['id']}/commands/#")[0]) == NOT_AUTHORIZED
+    assert rc(m.subscribe("ops/v1/#")[0]) == NOT_AUTHORIZED
     assert rc(service_subscriber.publish(f"ops/v1/devices/{other['id']}/commands/reboot", b"not-for-you")) == 0
     assert rc(service_subscriber.publish(f"ops/v1/devices/{d['id']}/commands/reboot", b"for-you")) == 0
     heard = m.receive_until(lambda msg: msg.payload == b"for-you")

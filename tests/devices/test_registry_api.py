@@ -44,7 +44,14 @@ def test_create_returns_secret_once_and_stores_only_a_hash(client: TestClient, a
     assert secret not in dump
     passwd = settings.mqtt_passwd_file.read_text()
     assert f"{device_id}:$7$" in passwd and secret not in passwd
-    assert f"user {device_id}\ntopic write ops/v1/devices/{device_id}/telemetry" in settings.mqtt_acl_file.read_text()
+    # its rights are in the broker's dynamic-security state (saved by the plugin), which holds no secret either
+    saved = settings.mqtt_dynsec_file.read_text()
+    role = next(r for r in json.loads(saved)["roles"] if r["rolename"] == f"account:{device_id}")
+    assert {(a["acltype"], a["topic"]) for a in role["acls"] if a["allow"]} == {
+        *(("publishClientSend", f"ops/v1/devices/{device_id}/{c}") for c in ("telemetry", "status", "events")),
+        ("subscribePattern", f"ops/v1/devices/{device_id}/commands/#"),
+        ("publishClientReceive", f"ops/v1/devices/{device_id}/commands/#")}
+    assert secret not in saved
     got = client.get(f"/devices/{device_id}", headers=admin.headers).json()
     assert "credentials" not in got and secret not in str(got)
 
