@@ -43,3 +43,14 @@ def placement(conn: Conn, set_name: str) -> dict[str, str]:
 def ward_device_ids(conn: Conn, set_name: str, code: str) -> list[str]:
     """The enabled devices that lie in ward ``code`` of ``set_name``, by id."""
     return sorted(d for d, c in placement(conn, set_name).items() if c == code)
+
+
+def ward_unit_name(conn: Conn, set_name: str | None, code: str | None) -> str | None:
+    """The name of ward ``code`` of ``set_name`` (None when either is unknown)."""
+    if set_name is None or code is None:
+        return None
+    try:
+        unit = geo.indexed_set(conn, set_name, "ward").by_code.get(code)
+    except GeoStoreError:
+        return None
+    return unit.name if unit else None

@@ -15,7 +15,7 @@ from alerts import service as alerts
 from alerts.rules.applicable import thresholds_for
 from api import charts
 from api.deps import ConnDep, SettingsDep, Staff, StoreDep
-from api.placement import placement, resolve_set
+from api.placement import placement, resolve_set, ward_unit_name
 from api.routers.alerts import AlertOut, SeverityQ, StateQ
 from api.routers.devices import DeviceId, DeviceOut, registry_errors
 from api.screen_models import (
@@ -67,6 +67,7 @@ class DeviceOverview(BaseModel):
     state: DeviceStateName
     kind_label_vi: str | None
     kind_label_en: str | None
+    ward_name: str | None = Field(description="name of the device's ward (in the set in force)")
     metrics: list[str] = Field(description="the kind's metrics, then any other metric the device has sent")
     latest: list[LatestValue]
     thresholds: list[Threshold]
@@ -117,8 +118,10 @@ def overview(device_id: DeviceId, conn: ConnDep, store: StoreDep, settings: Sett
     open_alerts = alerts.open_by_device(conn, [device.id]).get(device.id, (0, ""))[0]
     open_incidents = len(incidents.list_incidents(conn, with_contact=False, status="open", device=device.id,
                                                   limit=MAX_LIMIT))
+    ward_name = ward_unit_name(conn, device.ward_set, device.ward_code)
     return DeviceOverview(device=DeviceOut.model_validate(device), state=device.state,
                           kind_label_vi=labels[0] if labels else None, kind_label_en=labels[1] if labels else None,
+                          ward_name=ward_name,
                           metrics=metrics, latest=latest, thresholds=thresholds, open_alerts=open_alerts,
                           open_incidents=open_incidents)
 
