@@ -86,6 +86,8 @@ def register(sub: Any) -> None:
     p.add_argument("--stats-every", type=float, default=60.0, help="log progress every N seconds (0: never)")
     p.add_argument("--dry-run", action="store_true", help="generate and describe the fleet; no database, no MQTT")
     p.add_argument("--geojson", type=Path, default=None, help="write the fleet as GeoJSON to this file")
+    p.add_argument("--device-history-hours", type=float, default=0.0, metavar="H",
+                   help="first write each device's readings of the last H hours into the store (default 0)")
     from ingest.simulator.onestop_cli import add_arguments
 
     add_arguments(p)
@@ -158,6 +160,10 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
                        "gateways": [g.id for g in gateways]})
     with connect(settings.database_url, autocommit=True) as conn:
         report = provision(conn, settings, devices, gateways, state)
+        if args.device_history_hours > 0:
+            from ingest.simulator.history import write_history
+
+            write_history(conn, [d for d in devices if d.id not in set(report.disabled)], args.device_history_hours)
     log.info("provisioned the fleet: %s; secrets in %s", report.summary(), state_path)
     skip = set(report.disabled)
     devices = [d for d in devices if d.id not in skip and d.gateway_id not in skip]
