@@ -111,7 +111,9 @@ def views(page: Any, base: str, token: str, out: Path) -> None:
     page.wait_for_timeout(1500)
     page.screenshot(path=str(out / "devices.png"))
     markers = http("GET", f"{base}/map/devices?kind=salinity&limit=500", token)["items"]
-    dev = max(markers, key=lambda m: (m["alerts"], m["state"] == "online"))
+    old = {m["id"]: m["ward_code"] for m in http("GET", f"{base}/map/devices?set=camau-2019&limit=500",
+                                                 token)["items"]}
+    dev = max(markers, key=lambda m: (bool(old.get(m["id"])), m["alerts"], m["state"] == "online"))
     page.goto(f"{base}/view/device/{dev['id']}")
     expect(page.locator("figure.chart").first).to_be_attached(timeout=30000)
     page.wait_for_timeout(2000)
@@ -124,8 +126,7 @@ def views(page: Any, base: str, token: str, out: Path) -> None:
     expect(page.locator("#devices tbody tr").first).to_be_attached(timeout=30000)
     page.wait_for_timeout(2500)
     page.screenshot(path=str(out / "ward.png"))
-    old = http("GET", f"{base}/map/devices?set=camau-2019&limit=500", token)["items"]
-    code19 = next((m["ward_code"] for m in old if m["id"] == dev["id"] and m["ward_code"]), None)
+    code19 = old.get(dev["id"])
     if code19:
         page.goto(f"{base}/view/ward/camau-2019/{code19}")
         expect(page.locator("#ward-name")).not_to_have_text("–", timeout=30000)

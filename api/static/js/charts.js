@@ -14,11 +14,11 @@ function tzDate(ts) {
   return U.tzDate(new Date(ts * 1e3), TZ);
 }
 
-/** Columns with a null after each gap longer than 1.5 buckets, so lines do not bridge missing data. */
-export function withGaps(s, intervalS) {
+/** Columns with a null after each gap longer than ``gapS`` seconds, so lines do not bridge missing data. */
+export function withGaps(s, intervalS, gapS = 1.5 * intervalS) {
   const out = { t: [], min: [], max: [], mean: [] };
   for (let i = 0; i < s.t.length; i += 1) {
-    if (i && s.t[i] - s.t[i - 1] > 1.5 * intervalS) {
+    if (i && s.t[i] - s.t[i - 1] > gapS) {
       out.t.push(s.t[i - 1] + intervalS);
       out.min.push(null); out.max.push(null); out.mean.push(null);
     }
@@ -74,7 +74,7 @@ export function bandChart(figure, { thresholds = [], height = 230, unit = "" } =
       { label: "" },
       { label: t("chart_min"), stroke: "rgba(93,173,236,.55)", width: 1, points: { show: false } },
       { label: t("chart_max"), stroke: "rgba(93,173,236,.55)", width: 1, points: { show: false } },
-      { label: t("chart_mean"), stroke: "#5dadec", width: 2, points: { show: false } },
+      { label: t("chart_mean"), stroke: "#5dadec", width: 2 },
     ],
     bands: [{ series: [2, 1], fill: "rgba(93,173,236,.2)" }],
     hooks: { draw: [(u) => drawThresholds(u, thresholds)] },
@@ -84,8 +84,9 @@ export function bandChart(figure, { thresholds = [], height = 230, unit = "" } =
   const state = { points: 0, last: null };
   return {
     plot,
-    update(series, intervalS) {
-      const s = withGaps(series, intervalS);
+    /** ``reportS``: how often the devices report; buckets may be finer, which is no gap in the data. */
+    update(series, intervalS, reportS = 0) {
+      const s = withGaps(series, intervalS, Math.max(1.5 * intervalS, 2.5 * reportS));
       plot.setData([s.t, s.min, s.max, s.mean]);
       state.points = series.t.length;
       state.last = series.t.length ? { t: series.t.at(-1), min: series.min.at(-1), max: series.max.at(-1), mean: series.mean.at(-1) } : null;

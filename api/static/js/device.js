@@ -78,7 +78,7 @@ async function loadSeries() {
     const th = state.overview?.thresholds || [];
     for (const s of chart.series) {
       const entry = figureFor(s, th.filter((x) => x.metric === s.metric));
-      entry.chart.update(s, chart.interval_s);
+      entry.chart.update(s, chart.interval_s, state.overview?.device.expected_interval_s ?? 0);
       const label = `${metricLabel(s.metric)}${s.unit ? ` (${s.unit})` : ""}`;
       entry.caption.textContent = `${label} — ${t("chart_band")} ${intervalText(chart.interval_s)} (${t(`source_${chart.source}`)})`
         + (s.t.length ? "" : ` — ${t("no_readings")}`);

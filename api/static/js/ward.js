@@ -120,7 +120,7 @@ async function loadSeries() {
         entry = { figure, caption, chart: bandChart(figure, { unit: s.unit || "", height: 180 }) };
         state.charts.set(s.metric, entry);
       }
-      entry.chart.update(s, chart.interval_s);
+      entry.chart.update(s, chart.interval_s, 900); // the ward's devices report every 5 to 15 minutes
       const label = `${metricLabel(s.metric)}${s.unit ? ` (${s.unit})` : ""}`;
       entry.caption.textContent = `${label} — ${chart.devices} ${t("devices_shown")}`;
       entry.figure.setAttribute("aria-label", s.t.length ? `${label}: ${t("chart_max")} ${fmtNumber(Math.max(...s.max), 2)}` : `${label}: ${t("no_readings")}`);
