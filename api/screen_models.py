@@ -30,8 +30,9 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the problem answers a route gives besides 401/403/422."""
     text = {400: "bad cursor", 401: "not authenticated", 403: "role not allowed", 404: "not found",
             422: "invalid parameter (the field and the value are named)"}
-    return {s: {"model": Problem, "description": text.get(s, "error"),
-                "content": {"application/problem+json": {}}} for s in (401, 403, *statuses)}
+    schema = Problem.model_json_schema()
+    return {s: {"description": text.get(s, "error"), "content": {"application/problem+json": {"schema": schema}}}
+            for s in (401, 403, *statuses)}
 
 
 class AlertPage(BaseModel):

@@ -229,3 +229,19 @@ def test_trend_shows_the_same_month_a_year_earlier(client, admin, db) -> None:  
                         params={"level": "province", "to": f"{datetime.now().year + 1}-12"}).json()
     assert future["items"][0]["kpis"]["received"]["current"][-1] is None  # a month not begun
     assert client.get("/kpis/dossiers/trend", headers=admin.headers, params={"to": "2019-13"}).status_code == 422
+
+
+def test_openapi_documents_the_routes(client) -> None:  # type: ignore[no-untyped-def]
+    """Every drill-down route has a real answer schema and its problems as application/problem+json."""
+    doc = client.get("/openapi.json").json()
+    device = [f"/devices/{{device_id}}/{x}" for x in ("overview", "series", "status-history", "alerts", "incidents")]
+    paths = [p for p in doc["paths"] if p.startswith(("/wards/", "/map/devices", "/kpis/dossiers/trend"))] + device
+    assert len(paths) == 12, paths
+    for path in paths:
+        op = doc["paths"][path]["get"]
+        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert "$ref" in ok, (path, ok)
+        for status in ("401", "403"):
+            problem = op["responses"][status]["content"]
+            assert list(problem) == ["application/problem+json"], (path, status)
+            assert "detail" in problem["application/problem+json"]["schema"]["properties"]
