@@ -127,8 +127,8 @@ const LISTS = {
     path: `/devices/${enc}/status-history`,
     columns: [
       { label: "col_time", value: (s) => fmtTime(s.at, true), csv: (s) => s.at },
-      { label: "col_state", value: (s) => s.state },
-      { label: "col_previous", value: (s) => s.previous || "–" },
+      { label: "col_state", value: (s) => t(`state_${s.state}`), csv: (s) => s.state },
+      { label: "col_previous", value: (s) => (s.previous ? t(`state_${s.previous}`) : "–"), csv: (s) => s.previous ?? "" },
     ],
   },
   dead: {
