@@ -14,10 +14,11 @@ SEVERITY_KEYS = ("critical", "major", "minor", "info")
 def list_alerts(conn: Conn, *, state: str | None = None, severity: str | None = None, ward: str | None = None,
                 rule: str | None = None, before_id: int | None = None, limit: int = 50,
                 now: datetime | None = None, device: str | None = None, ward_set: str | None = None,
-                open_only: bool = False) -> tuple[list[dict[str, Any]], bool]:
+                open_only: bool = False, ward_devices: list[str] | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Alerts newest first; returns (items as alert JSON, more). ``rule`` is a rule id or a rule name; ``device``
     the ``device`` label; ``ward_set`` keeps the ward filter to alerts labelled with that set or with none (as the
-    map's alert layer counts them); ``open_only``: not resolved (firing, acknowledged or muted)."""
+    map's alert layer counts them); ``ward_devices`` widens the ward filter to the alerts about these devices (the
+    devices lying in the ward, whatever ward their labels name); ``open_only``: not resolved."""
     now = now or utcnow()
     where = ["true"]
     params: dict[str, Any] = {"now": now, "limit": limit + 1}
@@ -31,11 +32,15 @@ def list_alerts(conn: Conn, *, state: str | None = None, severity: str | None = 
         where.append("a.severity = %(severity)s")
         params["severity"] = severity
     if ward is not None:
-        where.append("a.labels ->> 'ward' = %(ward)s")
+        in_ward = "a.labels ->> 'ward' = %(ward)s"
         params["ward"] = ward
-    if ward_set is not None:
-        where.append("(a.labels ->> 'ward_set' IS NULL OR a.labels ->> 'ward_set' = %(ward_set)s)")
-        params["ward_set"] = ward_set
+        if ward_set is not None:
+            in_ward += " AND (a.labels ->> 'ward_set' IS NULL OR a.labels ->> 'ward_set' = %(ward_set)s)"
+            params["ward_set"] = ward_set
+        if ward_devices:
+            in_ward = f"({in_ward}) OR (a.labels ? 'device' AND a.labels ->> 'device' = ANY(%(ward_devices)s))"
+            params["ward_devices"] = ward_devices
+        where.append(f"({in_ward})")
     if device is not None:
         where.append("a.labels ? 'device' AND a.labels ->> 'device' = %(device)s")
         params["device"] = device

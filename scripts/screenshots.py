@@ -1,6 +1,6 @@
 """Current screenshots of every view for ``docs/screenshots/`` (1920×1080), taken from a private stack with live
 data: its own database, Mosquitto and Redis; the API, ingest and the simulator as real processes (devices with three
-days of history, the one-stop-shop with 2018–2019 — the seed report's years — and the last 400 days of dossiers,
+days of history, the one-stop-shop with 2018–2019 — the seed report's years — and the last 600 days of dossiers,
 citizens' reports); alert rules and a few incidents seeded through the API. Nothing of ``make up`` is touched.
 
 Run: ``.venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--warmup 60]``
@@ -193,7 +193,7 @@ def main() -> int:
                     [OPS, "simulate", "--devices", str(args.devices), "--interval", "5", "--stats-every", "0",
                      "--anomaly-rate", "salinity_spike=0.01", "--anomaly-rate", "flood_tide=0.01",
                      "--device-history-hours", "72", "--state", str(logs / "fleet.json"),
-                     "--onestop", "--history-days", "400", "--onestop-scale", "0.05", "--citizen-reports", "120",
+                     "--onestop", "--history-days", "600", "--onestop-scale", "0.05", "--citizen-reports", "120",
                      "--api-url", base, "--onestop-state", str(logs / "onestop.json")],
                     cwd=REPO, env=env, stdout=(logs / "simulator.log").open("ab"), stderr=subprocess.STDOUT))
                 print(f"stack up on {base}; warming up {args.warmup:g} s", flush=True)

@@ -2,7 +2,8 @@
 alerts, incidents, dossier KPIs and charts of its key series.
 
 Which devices: those lying in the ward's outline in that set (``api.placement``). Which alerts: those labelled
-with the ward (and with that set or none), as the map's alert layer counts them. Which incidents: those assigned
+with the ward (and with that set or none), as the map's alert layer counts them, and those about its devices (a
+2019 ward's device alerts carry today's ward). Which incidents: those assigned
 to the ward in that set at report time. Which dossiers: those whose ward in the set in force on their received
 date is this one (a 2019 ward has the dossiers until 30 June 2025, a 2025 ward those after)."""
 
@@ -89,7 +90,7 @@ class WardOverview(BaseModel):
     ward: WardInfo
     devices: DeviceCounts
     metrics: list[str] = Field(description="the key series its devices measure")
-    alerts_open: int = Field(description="open, unmuted alerts labelled with the ward (the map's count)")
+    alerts_open: int = Field(description="open alerts labelled with the ward or about a device lying in it")
     incidents_open: int
     dossiers: WardDossiers
 
@@ -141,7 +142,8 @@ def ward_overview(set_name: SetPath, code: CodePath, conn: ConnDep, store: Store
         counts.total += 1
         setattr(counts, d.state, getattr(counts, d.state) + 1)
     sent = {r.metric for r in store.latest(conn, ids)} if ids else set()
-    n_alerts = len(alerts.list_alerts(conn, ward=code, ward_set=set_name, open_only=True, limit=MAX_LIMIT)[0])
+    n_alerts = len(alerts.list_alerts(conn, ward=code, ward_set=set_name, ward_devices=ids, open_only=True,
+                                      limit=MAX_LIMIT)[0])
     n_incidents = len(incidents.list_incidents(conn, with_contact=False, status="open", ward=code,
                                                ward_set=set_name, limit=MAX_LIMIT))
     info = WardInfo(set=set_name, set_valid_from=info_set.valid_from, set_valid_to=info_set.valid_to, code=unit.code, name=unit.name, unit_type=unit.unit_type,
@@ -176,9 +178,11 @@ def ward_devices(set_name: SetPath, code: CodePath, conn: ConnDep, _: Staff,
 def ward_alerts(set_name: SetPath, code: CodePath, conn: ConnDep, _: Staff, state: StateQ | None = None,
                 open_only: Annotated[bool, Query(alias="open", description="not resolved")] = True,
                 cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> AlertPage:
-    """Alerts labelled with the ward (and with this set or none), newest first; open ones by default."""
+    """Alerts labelled with the ward (and with this set or none) or about a device lying in it, newest first;
+    open ones by default."""
     _ward(conn, set_name, code)
-    items, more = alerts.list_alerts(conn, state=state, ward=code, ward_set=set_name, open_only=open_only,
+    items, more = alerts.list_alerts(conn, state=state, ward=code, ward_set=set_name,
+                                     ward_devices=ward_device_ids(conn, set_name, code), open_only=open_only,
                                      before_id=id_cursor(cursor), limit=limit)
     return AlertPage(items=[AlertOut(**i) for i in items],
                      next_cursor=encode_cursor({"id": items[-1]["id"]}) if more and items else None)

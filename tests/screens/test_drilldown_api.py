@@ -198,6 +198,10 @@ def test_ward_detail_2025_and_2019(client, admin, db, device, camau) -> None:  #
     assert o19["dossiers"]["months"][-1]["month"] == "2025-06-01"
     devs19 = client.get(f"/wards/camau-2019/{old['ward_code']}/devices", headers=admin.headers).json()["items"]
     assert device["id"] in [d["id"] for d in devs19]
+    about_device = fire_alert(db, ward["code"], f"Độ mặn tại trạm {tag()}", "major", device=device["id"])
+    alerts19 = client.get(f"/wards/camau-2019/{old['ward_code']}/alerts", headers=admin.headers).json()["items"]
+    ids19 = [a["id"] for a in alerts19]
+    assert about_device["id"] in ids19 and alert["id"] not in ids19  # its device's, not the 2025 ward's own
     r = client.get(f"/wards/camau-2019/{ward['code']}x", headers=admin.headers)
     assert r.status_code == 404 and r.json()["field"] == "code"
 
