@@ -13,8 +13,12 @@ SEVERITY_KEYS = ("critical", "major", "minor", "info")
 
 def list_alerts(conn: Conn, *, state: str | None = None, severity: str | None = None, ward: str | None = None,
                 rule: str | None = None, before_id: int | None = None, limit: int = 50,
-                now: datetime | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """Alerts newest first; returns (items as alert JSON, more). ``rule`` is a rule id or a rule name."""
+                now: datetime | None = None, device: str | None = None, ward_set: str | None = None,
+                open_only: bool = False, ward_devices: list[str] | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Alerts newest first; returns (items as alert JSON, more). ``rule`` is a rule id or a rule name; ``device``
+    the ``device`` label; ``ward_set`` keeps the ward filter to alerts labelled with that set or with none (as the
+    map's alert layer counts them); ``ward_devices`` widens the ward filter to the alerts about these devices (the
+    devices lying in the ward, whatever ward their labels name); ``open_only``: not resolved."""
     now = now or utcnow()
     where = ["true"]
     params: dict[str, Any] = {"now": now, "limit": limit + 1}
@@ -22,12 +26,24 @@ def list_alerts(conn: Conn, *, state: str | None = None, severity: str | None = 
         if state not in STATES:
             raise ValueError(f"state: must be one of {', '.join(STATES)}, got {state!r}")
         where.append(state_filter(state))
+    if open_only:
+        where.append("(a.ends_at IS NULL OR a.ends_at > %(now)s)")
     if severity is not None:
         where.append("a.severity = %(severity)s")
         params["severity"] = severity
     if ward is not None:
-        where.append("a.labels ->> 'ward' = %(ward)s")
+        in_ward = "a.labels ->> 'ward' = %(ward)s"
         params["ward"] = ward
+        if ward_set is not None:
+            in_ward += " AND (a.labels ->> 'ward_set' IS NULL OR a.labels ->> 'ward_set' = %(ward_set)s)"
+            params["ward_set"] = ward_set
+        if ward_devices:
+            in_ward = f"({in_ward}) OR (a.labels ? 'device' AND a.labels ->> 'device' = ANY(%(ward_devices)s))"
+            params["ward_devices"] = ward_devices
+        where.append(f"({in_ward})")
+    if device is not None:
+        where.append("a.labels ? 'device' AND a.labels ->> 'device' = %(device)s")
+        params["device"] = device
     if rule is not None:
         if rule.isdigit() and len(rule) < 19:
             where.append("a.rule_id = %(rule_id)s")
@@ -103,3 +119,19 @@ def deliveries(conn: Conn, *, alert_id: int | None = None, status: str | None = 
         {"alert": alert_id, "status": status, "before": before_id, "limit": limit + 1},
     )
     return rows[:limit], len(rows) > limit
+
+
+def open_by_device(conn: Conn, device_ids: list[str], now: datetime | None = None) -> dict[str, tuple[int, str]]:
+    """Open, unmuted alerts per device (``device`` label) of ``device_ids``: ``{device: (count, worst severity)}``
+    — what a device's map marker shows."""
+    now = now or utcnow()
+    rows = conn.execute(
+        "SELECT a.labels ->> 'device', a.severity, count(*) FROM alerts a WHERE a.labels ? 'device' "
+        "AND a.labels ->> 'device' = ANY(%s) AND (a.ends_at IS NULL OR a.ends_at > %s) AND NOT a.muted "
+        "GROUP BY 1, 2", (device_ids, now)).fetchall()
+    out: dict[str, tuple[int, str]] = {}
+    rank = {s: i for i, s in enumerate(SEVERITY_KEYS)}
+    for device, severity, n in rows:
+        count, worst = out.get(device, (0, "info"))
+        out[device] = (count + int(n), severity if rank.get(severity, 9) < rank.get(worst, 9) else worst)
+    return out

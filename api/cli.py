@@ -17,6 +17,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    from api import schemas
+
+    schemas.register(sub)
     p = sub.add_parser("api", help="serve the HTTP API, WebSocket feed and screens")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

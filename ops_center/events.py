@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -21,3 +23,26 @@ def emit(conn: Conn, topic: str, payload: dict[str, Any], *, subject: str | None
     row = conn.execute("SELECT ops_emit(%s, %s, %s, %s)", (topic, subject, ward_code, Jsonb(payload))).fetchone()
     assert row is not None
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    at: datetime
+    topic: str
+    subject: str | None
+    ward_code: str | None
+    payload: dict[str, Any]
+
+
+def history(conn: Conn, topic: str, subject: str, *, before_id: int | None = None,
+            limit: int = 50) -> tuple[list[StoredEvent], bool]:
+    """The events of ``topic`` about ``subject``, newest first, before the id ``before_id``; returns (events,
+    more). A device's status history is ``history(conn, "device_status", device_id)`` (indexed, migration 0060)."""
+    if topic not in TOPICS:
+        raise ValueError(f"topic: must be one of {TOPICS}, got {topic!r}")
+    rows = conn.execute(
+        "SELECT id, at, topic, subject, ward_code, payload FROM events WHERE topic = %s AND subject = %s "
+        "AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+        (topic, subject, before_id, before_id, limit + 1)).fetchall()
+    return [StoredEvent(*r) for r in rows[:limit]], len(rows) > limit

@@ -5,8 +5,8 @@ Both storage flavours serve the same calls with the same results:
 - ``write_batch`` is idempotent: a reading is keyed by (device_id, metric, time); writing it again changes nothing,
   so redelivered MQTT messages are harmless. It returns how many readings were new.
 - ``range`` reads raw readings; ``bucketed`` aggregates over any interval, from the hourly or daily rollup when the
-  interval is a whole number of hours or days (never a raw scan then), else from raw readings; ``latest`` reads the
-  latest-value table.
+  interval is a whole number of hours or days (never a raw scan then), else from raw readings; ``band`` does the same
+  for charts (count, min, max, mean of several metrics in one statement); ``latest`` reads the latest-value table.
 
 Buckets are aligned on local midnight in Việt Nam (UTC+7, no daylight saving): a "day" is a Cà Mau day.
 In the ``postgres`` flavour the store keeps the rollups current itself, in the same statement as the insert, and
@@ -53,6 +53,18 @@ class Bucket:
     metric: str
     value: float | None
     count: int
+
+
+@dataclass(frozen=True)
+class BandBucket:
+    """One bucket of a metric over a set of devices: what a chart's min–max band and mean line need."""
+
+    bucket: datetime
+    metric: str
+    count: int
+    min: float
+    max: float
+    mean: float
 
 
 @dataclass(frozen=True)
@@ -231,6 +243,34 @@ class ReadingsStore:
             return self._from_rollup(conn, "readings_hourly", metric, start, end, interval, agg, device_ids)
         return self._from_raw(conn, metric, start, end, interval, agg, device_ids)
 
+    def band(self, conn: Conn, device_ids: Sequence[str], metrics: Sequence[str], start: datetime, end: datetime,
+             interval: timedelta) -> list[BandBucket]:
+        """Count, min, max and mean per (metric, bucket) of ``metrics`` over all ``device_ids`` in [start, end),
+        in one statement, ordered by metric then bucket. Like ``bucketed``: buckets aligned on local midnight, whole
+        days or hours from the daily or hourly rollup (never a raw scan then), other intervals from raw readings."""
+        if interval <= timedelta(0):
+            raise ValueError(f"interval must be positive, got {interval}")
+        if not device_ids or not metrics or end <= start:
+            return []
+        secs = interval.total_seconds()
+        if secs % 3600 == 0:
+            table = "readings_daily" if secs % 86400 == 0 else "readings_hourly"
+            sql = (f"SELECT date_bin(%(iv)s, bucket, {ORIGIN_SQL}) AS b, metric, sum(count)::bigint, min(min), "
+                   f"max(max), sum(sum) / NULLIF(sum(count), 0) FROM {table} WHERE device_id = ANY(%(d)s) "
+                   "AND metric = ANY(%(m)s) AND bucket >= %(s)s AND bucket < %(e)s GROUP BY 2, 1 ORDER BY 2, 1")
+        else:
+            sql = (f"SELECT {self._raw_bucket()} AS b, metric, count(*), min(value), max(value), avg(value) "
+                   "FROM readings WHERE device_id = ANY(%(d)s) AND metric = ANY(%(m)s) AND time >= %(s)s "
+                   "AND time < %(e)s GROUP BY 2, 1 ORDER BY 2, 1")
+        params = {"iv": interval, "d": list(device_ids), "m": list(metrics), "s": start, "e": end}
+        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return [BandBucket(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in rows]
+
+    def _raw_bucket(self) -> str:
+        if self.flavour == "timescale":
+            return f"time_bucket(%(iv)s, time, origin => {ORIGIN_SQL})"
+        return f"date_bin(%(iv)s, time, {ORIGIN_SQL})"
+
     def _from_rollup(self, conn: Conn, table: str, metric: str, start: datetime, end: datetime,
                      interval: timedelta, agg: Agg, device_ids: Sequence[str] | None) -> list[Bucket]:
         value = {
@@ -262,12 +302,8 @@ class ReadingsStore:
             "avg": "avg(value)",
             "last": "(array_agg(value ORDER BY time DESC))[1]",
         }[agg]
-        if self.flavour == "timescale":
-            bucket = f"time_bucket(%(iv)s, time, origin => {ORIGIN_SQL})"
-        else:
-            bucket = f"date_bin(%(iv)s, time, {ORIGIN_SQL})"
         sql = (
-            f"SELECT {bucket} AS b, device_id, {value} AS v, count(*) AS n FROM readings "
+            f"SELECT {self._raw_bucket()} AS b, device_id, {value} AS v, count(*) AS n FROM readings "
             "WHERE metric = %(m)s AND time >= %(s)s AND time < %(e)s"
             + (" AND device_id = ANY(%(d)s)" if device_ids is not None else "")
             + " GROUP BY 1, 2 ORDER BY 1, 2"

@@ -1,6 +1,7 @@
-"""Current screenshots of the screens for ``docs/screenshots/`` (1920×1080), taken from a private stack with live
-data: its own database, Mosquitto and Redis; the API, ingest and the device simulator as real processes; alert
-rules, a day of dossier events and a few incidents seeded through the API. Nothing of ``make up`` is touched.
+"""Current screenshots of every view for ``docs/screenshots/`` (1920×1080), taken from a private stack with live
+data: its own database, Mosquitto and Redis; the API, ingest and the simulator as real processes (devices with three
+days of history, the one-stop-shop with 2018–2019 — the seed report's years — and the last 600 days of dossiers,
+citizens' reports); alert rules and a few incidents seeded through the API. Nothing of ``make up`` is touched.
 
 Run: ``.venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--warmup 60]``
 """
@@ -18,7 +19,6 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -93,29 +93,6 @@ def seed(base: str, token: str, conn: Any, set_name: str, rng: random.Random) ->
         for code, name, _, _ in wards:
             conn.execute("INSERT INTO units (code, name, level, ward_code) VALUES (%s, %s, 'commune', %s) "
                          "ON CONFLICT DO NOTHING", (f"ubnd-{code}", f"UBND {name}", code))
-    http("POST", f"{base}/procedures", token, {"procedures": [
-        {"code": "1.004227", "name": "Đăng ký khai sinh", "processing_days": 1, "online_level": 4},
-        {"code": "1.001612", "name": "Cấp giấy phép xây dựng nhà ở riêng lẻ", "processing_days": 15,
-         "online_level": 3, "offered_by_post": True},
-        {"code": "2.000908", "name": "Chứng thực bản sao từ bản chính", "processing_days": 0, "online_level": 2},
-    ]})
-    today = datetime.now(TZ).replace(hour=7, minute=30, second=0, microsecond=0)
-    events: list[dict[str, Any]] = []
-    for n in range(420):
-        code = rng.choice(wards)[0]
-        at = today - timedelta(days=rng.choice([0, 0, 0, 1, 2, 5, 9]), minutes=-rng.randint(0, 420))
-        if at > datetime.now(TZ):
-            at = datetime.now(TZ) - timedelta(minutes=rng.randint(1, 60))
-        did = f"H12.{code}-{at:%y%m%d}-{n:04d}"
-        proc = rng.choice(["1.004227", "1.004227", "2.000908", "1.001612"])
-        events.append({"dossier_id": did, "type": "received", "at": at.isoformat(), "unit": f"ubnd-{code}",
-                       "procedure": proc, "channel": rng.choice(["online_l3", "online_l4", "counter", "counter",
-                                                                 "postal"])})
-        if rng.random() < 0.7:
-            done = at + timedelta(hours=rng.choice([2, 5, 20, 30, 80, 200]))
-            if done < datetime.now(TZ):
-                events.append({"dossier_id": did, "type": "resolved", "at": done.isoformat()})
-    http("POST", f"{base}/dossiers/events", token, events)
     for i, (title, category) in enumerate(INCIDENTS):
         _, _, lon, lat = wards[(i * 11 + 5) % len(wards)]
         inc = http("POST", f"{base}/incidents", token, {"title": title, "category": category, "lon": lon,
@@ -123,6 +100,46 @@ def seed(base: str, token: str, conn: Any, set_name: str, rng: random.Random) ->
         if i % 3 == 1:
             http("POST", f"{base}/incidents/{inc['id']}/transition", token,
                  {"to": "assigned", "note": "Giao UBND xã xử lý", "unit": f"ubnd-{inc['ward_code']}"})
+
+
+def views(page: Any, base: str, token: str, out: Path) -> None:
+    """The drill-down views: devices, a device with alerts, its ward (2025 and 2019), trends."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/view/devices")
+    expect(page.locator("#devices tbody tr").first).to_be_attached(timeout=30000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "devices.png"))
+    markers = http("GET", f"{base}/map/devices?kind=salinity&limit=500", token)["items"]
+    old = {m["id"]: m["ward_code"] for m in http("GET", f"{base}/map/devices?set=camau-2019&limit=500",
+                                                 token)["items"]}
+    dev = max(markers, key=lambda m: (bool(old.get(m["id"])), m["alerts"], m["state"] == "online"))
+    page.goto(f"{base}/view/device/{dev['id']}")
+    expect(page.locator("figure.chart").first).to_be_attached(timeout=30000)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(out / "device.png"))
+    page.click(".range[data-range='7d']")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "device-7d.png"))
+    device = http("GET", f"{base}/devices/{dev['id']}", token)
+    page.goto(f"{base}/view/ward/{device['ward_set']}/{device['ward_code']}")
+    expect(page.locator("#devices tbody tr").first).to_be_attached(timeout=30000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(out / "ward.png"))
+    code19 = old.get(dev["id"])
+    if code19:
+        page.goto(f"{base}/view/ward/camau-2019/{code19}")
+        expect(page.locator("#ward-name")).not_to_have_text("–", timeout=30000)
+        page.wait_for_timeout(2500)
+        page.screenshot(path=str(out / "ward-2019.png"))
+    page.goto(f"{base}/view/trends?level=district&to=2019-12")
+    expect(page.locator("figure.trend").first).to_be_attached(timeout=30000)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(out / "trends-2019.png"))
+    page.goto(f"{base}/view/trends?level=unit")
+    expect(page.locator("#trend-table tbody tr").first).to_be_attached(timeout=30000)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(out / "trends.png"))
 
 
 def main() -> int:
@@ -165,12 +182,19 @@ def main() -> int:
                 token = http("POST", f"{base}/auth/token", form={"username": "dieuhanh",
                                                                     "password": password})["access_token"]
                 seed(base, token, conn, str(set_name), random.Random(20251125))
+                print("one-stop-shop: 2018-2019 (the seed report's years) at scale 0.1", flush=True)
+                subprocess.run([OPS, "simulate", "--onestop-only", "--no-live", "--history-from", "2018-01-01",
+                                "--history-to", "2019-12-31", "--onestop-scale", "0.1", "--api-url", base,
+                                "--onestop-state", str(logs / "onestop-2019.json")], cwd=REPO, env=env, check=True,
+                               stdout=(logs / "onestop-2019.log").open("ab"), stderr=subprocess.STDOUT)
                 procs.append(subprocess.Popen([OPS, "ingest"], cwd=REPO, env=env,
                                               stdout=(logs / "ingest.log").open("ab"), stderr=subprocess.STDOUT))
                 procs.append(subprocess.Popen(
                     [OPS, "simulate", "--devices", str(args.devices), "--interval", "5", "--stats-every", "0",
                      "--anomaly-rate", "salinity_spike=0.01", "--anomaly-rate", "flood_tide=0.01",
-                     "--state", str(logs / "fleet.json")],
+                     "--device-history-hours", "72", "--state", str(logs / "fleet.json"),
+                     "--onestop", "--history-days", "600", "--onestop-scale", "0.05", "--citizen-reports", "120",
+                     "--api-url", base, "--onestop-state", str(logs / "onestop.json")],
                     cwd=REPO, env=env, stdout=(logs / "simulator.log").open("ab"), stderr=subprocess.STDOUT))
                 print(f"stack up on {base}; warming up {args.warmup:g} s", flush=True)
                 time.sleep(args.warmup)
@@ -206,6 +230,7 @@ def main() -> int:
                     page.select_option("#level", "district")
                     page.wait_for_timeout(3000)
                     page.screenshot(path=str(out / "summary-2019-districts.png"))
+                    views(page, base, token, out)
                     browser.close()
                 pdf = http("GET", f"{base}/brief/daily.pdf", token)
                 (logs / "brief.pdf").write_bytes(pdf)

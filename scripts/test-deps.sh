@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What the test suite needs on this machine: PostgreSQL running (tests create their own databases), the
 # mosquitto and redis-server binaries (tests start their own instances on free ports), Node.js for the TimescaleDB
-# (PGlite) server, Chromium for the browser tests, pdftotext for the PDF check, libfaketime for a clock ahead.
+# (PGlite) server and the pinned browser libraries (axe-core for the accessibility checks), Chromium for the browser
+# tests, pdftotext for the PDF check, curl, jq and mosquitto_pub for the integration guide's examples, libfaketime for
+# a clock ahead.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -15,8 +17,11 @@ have npm || need+=(npm)
 have chromium || need+=(chromium)
 have pdftotext || need+=(poppler-utils)
 have faketime || need+=(faketime)  # a province's clock ahead in the federation deployment test
+have jq || need+=(jq)
+have curl || need+=(curl)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing test dependencies: ${need[*]}"
   apt_install "${need[@]}" || die "could not install: ${need[*]} (need root on Debian/Ubuntu)"
 fi
+"$ROOT/scripts/web-deps.sh" >/dev/null

@@ -53,7 +53,7 @@ start api "$OPS" api --host 127.0.0.1 --port "$API_PORT"
 has_cmd ingest && start ingest "$OPS" ingest
 start worker "$OPS" worker --concurrency 2 --hostname "worker@%h"
 start beat "$OPS" beat --schedule "$RUN/celerybeat-schedule"
-has_cmd simulate && start simulator "$OPS" simulate
+has_cmd simulate && start simulator "$OPS" simulate --device-history-hours 168 --onestop --api-url "http://127.0.0.1:$API_PORT"
 
 say "waiting for /readyz"
 for _ in $(seq 1 100); do

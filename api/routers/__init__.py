@@ -6,7 +6,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.live import ws as live_ws
-from api.routers import auth, brief, dead_letters, devices, geo, health, readings, screens
+from api.routers import (
+    auth,
+    brief,
+    dead_letters,
+    device_detail,
+    devices,
+    geo,
+    health,
+    readings,
+    screens,
+    trends,
+    wards,
+)
 from api.routers.alert_config import router as alert_config_router
 from api.routers.alerts import router as alerts_router
 from api.routers.dossiers import router as dossiers_router
@@ -28,3 +40,4 @@ PROTECTED += [incidents_router, dossiers_router]
 PROTECTED += [alerts_router, alert_config_router]
 PROTECTED += [federation_admin_router, national_router]
 PROTECTED += [scorecard_router, egov_router]
+PROTECTED += [device_detail.router, wards.router, trends.router]

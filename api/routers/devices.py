@@ -25,6 +25,7 @@ from ops_center.devices import credentials, provisioning, service
 from ops_center.devices.models import (
     Device,
     DeviceFilter,
+    DeviceState,
     Gateway,
     GatewayFilter,
     PrincipalKind,
@@ -316,10 +317,12 @@ def list_devices(
     gateway: Annotated[str | None, Query(max_length=64, description="gateway id")] = None,
     enabled: bool | None = None,
     q: Annotated[str | None, Query(max_length=SEARCH_MAX, description="id or name; accents optional")] = None,
+    state: Annotated[DeviceState | None, Query(description="disabled, else stale, else the last status said")] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> DevicePage:
-    filters = DeviceFilter(kind=kind, ward_code=ward, unit_code=unit, gateway_id=gateway, enabled=enabled, q=q)
+    filters = DeviceFilter(kind=kind, ward_code=ward, unit_code=unit, gateway_id=gateway, enabled=enabled, q=q,
+                           state=state)
     with registry_errors(), transaction(pool) as conn:
         page = service.list_devices(conn, filters, after=after_from(cursor), limit=limit)
     return DevicePage(items=[_device_out(d) for d in page.items],

@@ -22,6 +22,7 @@ from ops_center.dossiers import kpis, procedures, refused
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.dossiers.models import HTTP_SOURCE, shown
+from ops_center.dossiers.schema import batch_schema
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from ops_center.settings import Settings
 
@@ -57,11 +58,29 @@ def _parse(body: bytes) -> Any:
             raise ValueError(str(exc)) from None
 
 
-@router.post("/dossiers/events")
+class RejectedEvent(BaseModel):
+    index: int = Field(description="position of the event in the batch")
+    reason: str = Field(description="missing_field, bad_value, bad_timestamp, bad_shape, unknown_procedure, "
+                                    "unknown_unit, foreign_unit, conflict, inconsistent_time")
+    detail: str = Field(description="names the field and the value")
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int = Field(description="events already known with the same content (harmless re-sends)")
+    rejected: list[RejectedEvent] = Field(description="kept in dead letters; replay after the fix")
+
+
+_BATCH_BODY = {"required": True, "content": {"application/json": {"schema": {
+    k: v for k, v in batch_schema().items() if k != "$schema"}}}}
+
+
+@router.post("/dossiers/events", response_model=IngestOut, openapi_extra={"requestBody": _BATCH_BODY})
 async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
-    """A batch of dossier events: a JSON array, or ``{"events": [...]}``, at most 10,000 events and 8 MiB.
-    Each event is accepted, recognised as a duplicate, or refused (kept in dead letters with its reason): the
-    answer says which, by index. See ``ops_center.dossiers.models`` for the event shape."""
+    """A batch of dossier events: a JSON array, or ``{"events": [...]}``, at most 10,000 events and 8 MiB; the
+    units and procedures they name must be registered first (``POST /units``, ``POST /procedures``). Each event
+    is accepted, recognised as a duplicate, or refused (kept in dead letters with its reason): the answer says
+    which, by index. The same events arrive on MQTT at ``ops/v1/egov/{unit}/dossiers``."""
     request.state.audit_target = "dossiers:events"
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:

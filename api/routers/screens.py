@@ -1,4 +1,5 @@
-"""The screens: ``/`` operator wall screen, ``/login``, ``/summary`` leader view, and their static files.
+"""The screens: ``/`` operator wall screen, ``/login``, ``/summary`` leader view, the drill-down views
+(``/view/devices``, ``/view/device/{id}``, ``/view/ward/{set}/{code}``, ``/view/trends``) and their static files.
 
 Pages and scripts are public (they hold no data); every figure they show comes from authenticated API calls made
 with the JWT the login page keeps in ``sessionStorage``. Plain ES modules, no CDN, no external tiles or fonts.
@@ -52,6 +53,26 @@ def login_page() -> FileResponse:
 @router.get("/summary")
 def leader_view() -> FileResponse:
     return _file("summary.html")
+
+
+@router.get("/view/devices")
+def devices_view() -> FileResponse:
+    return _file("devices.html")
+
+
+@router.get("/view/device/{device_id}")
+def device_view(device_id: str) -> FileResponse:
+    return _file("device.html")
+
+
+@router.get("/view/ward/{set_name}/{code}")
+def ward_view(set_name: str, code: str) -> FileResponse:
+    return _file("ward.html")
+
+
+@router.get("/view/trends")
+def trends_view() -> FileResponse:
+    return _file("trends.html")
 
 
 @router.get("/static/{path:path}")

@@ -21,6 +21,7 @@ import os
 import random
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,11 @@ def register(sub: Any) -> None:
     p.add_argument("--stats-every", type=float, default=60.0, help="log progress every N seconds (0: never)")
     p.add_argument("--dry-run", action="store_true", help="generate and describe the fleet; no database, no MQTT")
     p.add_argument("--geojson", type=Path, default=None, help="write the fleet as GeoJSON to this file")
+    p.add_argument("--device-history-hours", type=float, default=0.0, metavar="H",
+                   help="first write each device's readings of the last H hours into the store (default 0)")
+    from ingest.simulator.onestop_cli import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -120,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"simulate: --boundaries: {exc}", file=sys.stderr)
         return 2
+    if args.onestop_only:
+        return _onestop_only(args, settings, geo)
     devices = generate_fleet(geo, args.devices, args.seed, args.prefix)
     gateways: list[Any] = []
     if args.gateway:
@@ -133,11 +141,11 @@ def run(args: argparse.Namespace) -> int:
                           "wards": len(wards), "busiest_wards": dict(wards.most_common(5)),
                           "boundaries": str(boundaries)}, ensure_ascii=False, indent=1))
         return 0
-    return _simulate(args, settings, devices, gateways, rates, AnomalyEngine)
+    return _simulate(args, settings, devices, gateways, rates, AnomalyEngine, geo)
 
 
 def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gateways: list[Any],
-              rates: dict[str, float], engine_cls: Any) -> int:
+              rates: dict[str, float], engine_cls: Any, geo: Any = None) -> int:
     from ingest.simulator.provision import DEFAULT_STATE, FleetState, provision
     from ingest.simulator.runner import Options, Simulator, open_log
     from ops_center.db import connect
@@ -152,6 +160,10 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
                        "gateways": [g.id for g in gateways]})
     with connect(settings.database_url, autocommit=True) as conn:
         report = provision(conn, settings, devices, gateways, state)
+        if args.device_history_hours > 0:
+            from ingest.simulator.history import write_history
+
+            write_history(conn, [d for d in devices if d.id not in set(report.disabled)], args.device_history_hours)
     log.info("provisioned the fleet: %s; secrets in %s", report.summary(), state_path)
     skip = set(report.disabled)
     devices = [d for d in devices if d.id not in skip and d.gateway_id not in skip]
@@ -167,9 +179,15 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
     anomaly_log = open_log(args.anomaly_log)
     sim = Simulator(devices, gateways, state.secrets, settings.mqtt_host, settings.mqtt_port, options, engine, rng,
                     anomaly_log)
+    onestop_stop = threading.Event()
+    if args.onestop:
+        from ingest.simulator.onestop_cli import prepare, start_background
+
+        start_background(prepare(args, settings, geo, onestop_stop))
 
     def _stop(signum: int, frame: Any) -> None:
         log.info("signal %d: stopping (devices say offline)", signum)
+        onestop_stop.set()
         sim.stop()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -187,3 +205,16 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
         print("simulate: no connection was accepted by the broker (see the log)", file=sys.stderr)
         return 1
     return 0
+
+
+def _onestop_only(args: argparse.Namespace, settings: Any, geo: Any) -> int:
+    """The one-stop-shop alone: history, then (unless --no-live) live events until --duration or a signal."""
+    from ingest.simulator.onestop_cli import prepare
+
+    stop = threading.Event()
+    shop = prepare(args, settings, geo, stop)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    summary = shop.run()
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0 if summary["rejected"] == 0 else 1

@@ -16,6 +16,10 @@ GATEWAY_KIND = "gateway"
 """``RegistryEntry.kind`` of a gateway (never a device kind)."""
 
 STALE_FACTOR = 2
+DeviceState = Literal["online", "offline", "stale", "disabled"]
+DEVICE_STATES: tuple[DeviceState, ...] = ("online", "offline", "stale", "disabled")
+"""What a map marker shows: ``disabled`` (by an operator), else ``stale`` (silent), else the last ``online`` or
+``offline`` the device said (a device that never said either but reports is ``online``)."""
 """A device is stale when nothing arrived for ``STALE_FACTOR`` times its expected reporting interval."""
 
 
@@ -108,6 +112,14 @@ class Device:
     stale: bool = False
     """Derived from timestamps: nothing seen within ``STALE_FACTOR`` expected intervals (or never)."""
 
+    @property
+    def state(self) -> DeviceState:
+        if not self.enabled:
+            return "disabled"
+        if self.stale:
+            return "stale"
+        return "offline" if self.status == "offline" else "online"
+
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
@@ -157,6 +169,8 @@ class DeviceFilter:
     gateway_id: str | None = None
     enabled: bool | None = None
     q: str | None = None
+    state: DeviceState | None = None
+    ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,14 +152,22 @@ def list_units(conn: Conn, *, after: str | None = None, limit: int = 50) -> Page
 
 # ---------------------------------------------------------------------------------------------------------- devices
 
+_STALE_SQL: Final = (f"(d.last_seen IS NULL "
+                     f"OR d.last_seen < now() - make_interval(secs => d.expected_interval_s * {STALE_FACTOR}))")
 _DEVICE_SELECT: Final = f"""
     SELECT d.id, d.kind, d.name, d.lon, d.lat, d.ward_set, d.ward_code, d.ward_status, d.unit_code, d.gateway_id,
            d.enabled, d.last_seen, d.expected_interval_s, d.metadata, d.created_at, d.updated_at,
-           s.state AS status, s.at AS status_at,
-           (d.last_seen IS NULL
-            OR d.last_seen < now() - make_interval(secs => d.expected_interval_s * {STALE_FACTOR})) AS stale
+           s.state AS status, s.at AS status_at, {_STALE_SQL} AS stale
     FROM devices d LEFT JOIN device_status s ON s.device_id = d.id
 """
+
+
+_STATE_SQL: Final = {  # the same decision as Device.state
+    "disabled": "NOT d.enabled",
+    "stale": f"d.enabled AND {_STALE_SQL}",
+    "offline": f"d.enabled AND NOT {_STALE_SQL} AND s.state = 'offline'",
+    "online": f"d.enabled AND NOT {_STALE_SQL} AND s.state IS DISTINCT FROM 'offline'",
+}
 
 
 def _device(row: Mapping[str, Any]) -> Device:
@@ -176,6 +184,12 @@ def require_device(conn: Conn, device_id: str) -> Device:
     if device is None:
         raise NotFound("device_id", device_id, f"no device {shown(device_id)}")
     return device
+
+
+def get_devices(conn: Conn, device_ids: list[str]) -> list[Device]:
+    """The devices of ``device_ids`` that exist, by id."""
+    rows = fetch_all(conn, _DEVICE_SELECT + " WHERE d.id = ANY(%s) ORDER BY d.id", (device_ids,))
+    return [_device(r) for r in rows]
 
 
 def _id_free(conn: Conn, principal_id: str) -> None:
@@ -320,6 +334,13 @@ def list_devices(conn: Conn, filters: DeviceFilter | None = None, *, after: str 
             where.append(f"d.{column} = %({column})s")
             params[column] = value
     _search(f.q, "d", where, params)
+    if f.state is not None:
+        if f.state not in _STATE_SQL:
+            raise InvalidValue("state", f.state, f"value {shown(f.state)} is not one of {', '.join(_STATE_SQL)}")
+        where.append(_STATE_SQL[f.state])
+    if f.ids is not None:
+        where.append("d.id = ANY(%(ids)s)")
+        params["ids"] = list(f.ids)
     rows = fetch_all(conn, _DEVICE_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY d.id LIMIT %(n)s", params)
     return _page([_device(r) for r in rows], limit, lambda d: d.id)
 

@@ -305,9 +305,11 @@ def reports(conn: Conn, incident_id: int, *, with_contact: bool) -> list[dict[st
 def list_incidents(conn: Conn, *, with_contact: bool, status: str | None = None, category: str | None = None,
                    ward: str | None = None, source: str | None = None, before_id: int | None = None,
                    limit: int = 50, since: datetime | None = None, until: datetime | None = None,
-                   ids: list[int] | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+                   ids: list[int] | None = None, now: datetime | None = None, ward_set: str | None = None,
+                   device: str | None = None) -> list[dict[str, Any]]:
     """Newest first (by id). ``status`` is a status, ``open`` (new, assigned, in_progress) or ``done`` (resolved,
-    closed)."""
+    closed); ``ward_set`` the boundary set the incident was assigned in; ``device`` a device whose events filed a
+    report of the incident."""
     where: list[str] = ["TRUE"]
     params: list[Any] = []
     if status == "done":
@@ -320,7 +322,12 @@ def list_incidents(conn: Conn, *, with_contact: bool, status: str | None = None,
             raise IncidentError(f"status: {status!r} is not one of open, done, {', '.join(STATUSES)}")
         where.append("i.status = %s")
         params.append(status)
-    for col, value in (("i.category", category), ("i.ward_code", ward), ("i.source", source)):
+    if device is not None:
+        where.append("EXISTS (SELECT 1 FROM incident_reports r WHERE r.source = 'device_event' "
+                     "AND r.actor = %s AND r.incident_id = i.id)")
+        params.append(f"device:{device}")
+    for col, value in (("i.category", category), ("i.ward_code", ward), ("i.source", source),
+                       ("i.ward_set", ward_set)):
         if value is not None:
             where.append(f"{col} = %s")
             params.append(value)

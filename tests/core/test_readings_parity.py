@@ -136,3 +136,33 @@ def test_days_are_local_days(flavour_conn) -> None:  # type: ignore[no-untyped-d
     store.refresh(conn)
     got = store.bucketed(conn, "rain_mm", day - timedelta(days=1), day + timedelta(days=1), timedelta(days=1), "sum")
     assert [(b.bucket, b.value) for b in got] == [(day - timedelta(days=1), 3.0), (day, 5.0)]
+
+
+@pytest.mark.parametrize("interval", [timedelta(hours=1), timedelta(days=1), timedelta(minutes=5)],
+                         ids=["1h", "1d", "5m"])
+def test_band_matches_python(flavour_conn, interval: timedelta) -> None:  # type: ignore[no-untyped-def]
+    """``band``: count, min, max and mean per bucket over a set of devices (the chart of a device or a ward)."""
+    _, conn = flavour_conn
+    store = ReadingsStore.for_connection(conn)
+    store.refresh(conn)
+    rows = _rows(2000, seed=1) + _rows(300, seed=2, span_h=30)  # what the tests before wrote (first write wins)
+    devices = ["tram-1", "trạm-ba"]
+    start, end = T0, T0 + timedelta(days=3)
+    groups: dict[datetime, list[float]] = defaultdict(list)
+    stored: dict[tuple[float, str], float] = {}
+    for t, d, _m, v in rows:
+        stored.setdefault((t, d), v)
+    for (t, d), v in stored.items():
+        if d not in devices:
+            continue
+        ts = datetime.fromtimestamp(t, UTC)
+        if start <= ts < end:
+            groups[ORIGIN + math.floor((ts - ORIGIN) / interval) * interval].append(v)
+    got = store.band(conn, devices, ["salinity_ppt", "rain_mm"], start, end, interval)
+    assert [b.bucket for b in got] == sorted(groups)
+    for b in got:
+        vs = groups[b.bucket]
+        assert b.metric == "salinity_ppt" and b.count == len(vs)
+        assert (b.min, b.max) == (min(vs), max(vs))
+        assert b.mean == pytest.approx(sum(vs) / len(vs), rel=1e-9)
+    assert store.band(conn, [], ["salinity_ppt"], start, end, interval) == []

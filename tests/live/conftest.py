@@ -230,3 +230,18 @@ def browser_login(page, server: Server, username: str, password: str, path: str 
     page.fill("#password", password)
     page.click("#submit")
     page.wait_for_url(f"{server.url}{path}")
+
+
+def click_ward(page, code: str) -> None:  # type: ignore[no-untyped-def]
+    """Click ward ``code`` of the map where the ward itself is under the pointer (not a device marker on it)."""
+    point = page.evaluate("""(code) => {
+        const p = document.querySelector(`svg.ward-map path.ward[data-code='${code}']`);
+        const b = p.getBoundingClientRect();
+        for (let i = 1; i < 16; i += 1) for (let j = 1; j < 16; j += 1) {
+            const x = b.left + (b.width * i) / 16, y = b.top + (b.height * j) / 16;
+            if (document.elementFromPoint(x, y) === p) return [x, y];
+        }
+        return null;
+    }""", code)
+    assert point, f"ward {code} is nowhere clickable"
+    page.mouse.click(*point)

@@ -103,5 +103,8 @@ def test_static_files_have_no_external_references() -> None:
     root = Path(__file__).resolve().parents[2] / "api" / "static"
     for f in root.rglob("*"):
         if f.suffix in (".html", ".js", ".css"):
-            urls = re.findall(r"https?://[^\s\"'`)]+", f.read_text())
+            text = f.read_text()
+            if "vendor" in f.parts:  # a vendored library's licence banner names its home page; nothing loads it
+                text = re.sub(r"^/\*!.*?\*/", "", text, flags=re.S)
+            urls = re.findall(r"https?://[^\s\"'`)]+", text)
             assert all(u.startswith("http://www.w3.org/") for u in urls), (f, urls)

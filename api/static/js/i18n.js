@@ -201,6 +201,11 @@ const STRINGS = {
   },
 };
 
+/** More strings (a screen's own), merged into both languages. */
+export function addStrings(extra) {
+  for (const lang of Object.keys(STRINGS)) Object.assign(STRINGS[lang], extra[lang] || {});
+}
+
 const listeners = new Set();
 let lang = localStorage.getItem("ops.lang") === "en" ? "en" : "vi";
 

@@ -11,9 +11,10 @@ export class LiveFeed {
    * @param {(event: object) => void} o.onEvent called once per event (deduplicated by id, telemetry excepted)
    * @param {(state: "connecting"|"live"|"offline") => void} [o.onState]
    * @param {() => void} [o.onResync] the screen must reload its lists (first connection, or too much missed)
+   * @param {{devices?: string[], wards?: string[]}} [o.filters] narrow telemetry and device status
    */
-  constructor({ token, topics, onEvent, onState = () => {}, onResync = () => {} }) {
-    Object.assign(this, { token, topics, onEvent, onState, onResync });
+  constructor({ token, topics, onEvent, onState = () => {}, onResync = () => {}, filters = {} }) {
+    Object.assign(this, { token, topics, onEvent, onState, onResync, filters });
     this.lastId = null;
     this.seen = new Set();
     this.retry = 0;
@@ -66,7 +67,7 @@ export class LiveFeed {
       case "hello": {
         const first = this.lastId === null;
         if (first) this.lastId = msg.last_event_id;
-        this.send({ type: "subscribe", topics: this.topics, last_event_id: this.lastId });
+        this.send({ type: "subscribe", topics: this.topics, last_event_id: this.lastId, ...this.filters });
         if (first) this.onResync();
         break;
       }

@@ -123,14 +123,22 @@ const SVG = "http://www.w3.org/2000/svg";
  * A choropleth in `container` (an element; the SVG fills it) with a legend in `legendEl`.
  * Returns {update(fc), setLayer(key), layer, features}.
  */
-export function createMap(container, legendEl, { layer = "alerts", onHover = null, width = 1000, height = 860 } = {}) {
+export function createMap(container, legendEl, {
+  layer = "alerts", onHover = null, onSelect = null, label = "", width = 1000, height = 860,
+} = {}) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-  svg.setAttribute("role", "img");
+  // a map whose wards can be chosen is a group of links; otherwise one image
+  svg.setAttribute("role", onSelect ? "group" : "img");
+  if (label) svg.setAttribute("aria-label", label);
   svg.classList.add("ward-map");
+  const wardsG = document.createElementNS(SVG, "g");
+  const overlay = document.createElementNS(SVG, "g");
+  overlay.setAttribute("class", "overlay");
+  svg.append(wardsG, overlay);
   container.replaceChildren(svg);
-  const state = { layer, features: [], paths: new Map(), signature: "" };
+  const state = { layer, features: [], paths: new Map(), signature: "", project: null, onBuild: [] };
 
   function legend() {
     const L = LAYERS[state.layer];
@@ -171,9 +179,9 @@ export function createMap(container, legendEl, { layer = "alerts", onHover = nul
   function build(fc) {
     const features = fc.features || [];
     const project = projection(features, width, height);
-    svg.replaceChildren();
+    state.project = project;
+    wardsG.replaceChildren();
     state.paths.clear();
-    const g = document.createElementNS(SVG, "g");
     for (const f of features) {
       const p = document.createElementNS(SVG, "path");
       p.setAttribute("d", pathData(f.geometry, project));
@@ -185,17 +193,36 @@ export function createMap(container, legendEl, { layer = "alerts", onHover = nul
       if (onHover) {
         p.addEventListener("mouseenter", () => onHover(f));
         p.addEventListener("mouseleave", () => onHover(null));
+        p.addEventListener("focus", () => onHover(f));
+        p.addEventListener("blur", () => onHover(null));
       }
-      g.append(p);
+      if (onSelect) { // keyboard: Tab to a ward, Enter or Space opens it
+        p.setAttribute("tabindex", "0");
+        p.setAttribute("role", "link");
+        p.setAttribute("aria-label", f.properties.name);
+        p.addEventListener("click", () => onSelect(f));
+        p.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onSelect(f); }
+        });
+      }
+      wardsG.append(p);
       state.paths.set(f.properties.code, p);
     }
-    svg.append(g);
+    for (const fn of state.onBuild) fn(project);
   }
 
   return {
     get layer() { return state.layer; },
     get features() { return state.features; },
+    /** lon/lat → SVG user units (null until the first update) */
+    get project() { return state.project; },
     svg,
+    overlay,
+    size: { width, height },
+    onBuild(fn) { state.onBuild.push(fn); if (state.project) fn(state.project); },
+    highlight(code) {
+      for (const [c, p] of state.paths) p.classList.toggle("selected", c === code);
+    },
     update(fc) {
       const features = fc.features || [];
       const signature = features.map((f) => f.properties.code).join(",");

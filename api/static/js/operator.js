@@ -6,6 +6,9 @@ import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, fmtTime, onLangChange, t } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { createMap, LAYERS } from "./map.js";
+import { markerLayer } from "./markers.js";
+import { panZoom } from "./panzoom.js";
+import "./strings-views.js";
 
 const session = await requireSession(); // stops here (login page) when signed out
 const SUMMARY_LAYERS = "devices,sensors,alerts,incidents,dossiers";
@@ -25,7 +28,12 @@ const state = {
 const map = createMap(document.getElementById("map"), document.getElementById("legend"), {
   layer: localStorage.getItem("ops.layer") || "alerts",
   onHover: showHover,
+  label: t("map_label"),
+  onSelect: (f) => location.assign(`/view/ward/${encodeURIComponent(state.summary?.set?.name ?? "")}/${encodeURIComponent(f.properties.code)}`),
 });
+const zoomer = panZoom(map, document.getElementById("map"), { onChange: () => markers.render() });
+const markers = markerLayer(map, { zoom: () => zoomer.view.k, onCluster: (...box) => zoomer.zoomTo(...box),
+  visible: localStorage.getItem("ops.markers") !== "off" });
 
 // ---------------------------------------------------------------- map
 
@@ -41,6 +49,37 @@ function renderLayerButtons() {
     },
   })));
 }
+
+function renderMarkerToggle() {
+  let b = document.getElementById("markers-toggle");
+  if (!b) {
+    b = el("button", { type: "button", id: "markers-toggle", class: "layer toggle", onclick: () => {
+      markers.setVisible(!markers.visible);
+      localStorage.setItem("ops.markers", markers.visible ? "on" : "off");
+      renderMarkerToggle();
+    } });
+    document.getElementById("layers").after(b);
+  }
+  b.textContent = t("layer_markers");
+  b.setAttribute("aria-pressed", String(markers.visible));
+  b.classList.toggle("active", markers.visible);
+}
+
+async function loadMarkers() {
+  try {
+    const items = [];
+    let cursor = null;
+    do {
+      const page = await api.get(`/map/devices${qs({ limit: 500, cursor })}`);
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    markers.update(items);
+  } catch (err) {
+    console.warn("device markers:", err.message);
+  }
+}
+const refreshMarkers = debounce(loadMarkers, 3000);
 
 function renderMapMeta() {
   const meta = document.getElementById("map-meta");
@@ -315,6 +354,7 @@ function onEvent(ev) {
       upsertAlert(ev.payload);
       renderAlerts();
       refreshSummary();
+      if (ev.payload?.labels?.device) refreshMarkers();
       break;
     case "incident":
       if (upsertIncident(ev.payload)) renderIncidents();
@@ -323,6 +363,7 @@ function onEvent(ev) {
       break;
     case "device_status":
       refreshSummary();
+      refreshMarkers();
       break;
     case "dossier":
       refreshKpis();
@@ -336,26 +377,32 @@ function onEvent(ev) {
 }
 
 function loadAll() {
-  return Promise.all([loadSummary(), loadAlerts(), loadIncidents(), loadKpis()]);
+  return Promise.all([loadSummary(), loadAlerts(), loadIncidents(), loadKpis(), loadMarkers()]);
 }
 
 initHeader(session);
 renderLayerButtons();
+renderMarkerToggle();
 onLangChange(() => {
   renderLayerButtons();
+  renderMarkerToggle();
+  zoomer.relabel();
+  markers.render();
   map.relabel();
   renderMapMeta();
   renderAlerts();
   renderIncidents();
   setConn(document.getElementById("conn").dataset.state);
 });
-new LiveFeed({
-  token: session.token,
-  topics: ["alert", "incident", "device_status", "dossier", "telemetry"],
-  onEvent,
-  onState: setConn,
-  onResync: loadAll,
-}).start();
-setInterval(loadSummary, 60000);
-setInterval(loadKpis, 60000);
-window.opsScreen = { state, map }; // for the browser tests and for debugging at the wall
+if (session) { // else: on the way to the login page
+  new LiveFeed({
+    token: session.token,
+    topics: ["alert", "incident", "device_status", "dossier", "telemetry"],
+    onEvent,
+    onState: setConn,
+    onResync: loadAll,
+  }).start();
+  setInterval(loadSummary, 60000);
+  setInterval(loadKpis, 60000);
+}
+window.opsScreen = { state, map, markers, zoomer }; // for the browser tests and for debugging at the wall

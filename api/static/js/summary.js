@@ -5,6 +5,8 @@ import { addDays, api, el, localDate, qs, requireSession } from "./api.js";
 import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, onLangChange, t } from "./i18n.js";
 import { createMap, LAYERS } from "./map.js";
+import "./strings-views.js";
+import { csvButton, sparkline } from "./tables.js";
 
 const session = await requireSession(); // stops here (login page) when signed out
 const SUMMARY_LAYERS = "devices,sensors,alerts,incidents,dossiers";
@@ -13,6 +15,11 @@ const state = { summary: null, kpis: [], sort: { key: "name", dir: 1 } };
 
 const map = createMap($("map"), $("legend"), {
   layer: localStorage.getItem("ops.summary.layer") || "ontime", width: 880, height: 760, onHover: showHover,
+  label: t("map_label"),
+  onSelect: (f) => { // a ward opens its detail (in the set shown); a district has none
+    if ($("level").value !== "ward") return;
+    location.assign(`/view/ward/${encodeURIComponent(state.summary?.set?.name ?? "")}/${encodeURIComponent(f.properties.code)}`);
+  },
 });
 
 function showHover(f) {
@@ -60,10 +67,16 @@ function renderUnits() {
     if (y === null || y === undefined) return -1;
     return (col.text ? String(x).localeCompare(String(y), "vi") : x - y) * dir;
   });
-  const head = el("tr", {}, ...cols.map((c) => el("th", {
-    text: t(c.label) + (c.key === key ? (dir > 0 ? " ▲" : " ▼") : ""),
-    onclick: () => { state.sort = { key: c.key, dir: c.key === key ? -dir : (c.text ? 1 : -1) }; renderUnits(); },
-  })));
+  const head = el("tr", {}, ...cols.map((c) => el("th", { // a button per header: sorting works from the keyboard
+    scope: "col", "aria-sort": c.key === key ? (dir > 0 ? "ascending" : "descending") : null,
+  }, el("button", {
+    type: "button", class: "sort", dataset: { key: c.key }, text: t(c.label) + (c.key === key ? (dir > 0 ? " ▲" : " ▼") : ""),
+    onclick: () => {
+      state.sort = { key: c.key, dir: c.key === key ? -dir : (c.text ? 1 : -1) };
+      renderUnits();
+      $("units").querySelector(`button.sort[data-key="${c.key}"]`)?.focus();
+    },
+  }))));
   const rows = feats.map((p) => el("tr", { dataset: { code: p.code } }, ...cols.map((c) => el("td", {
     class: c.text ? "text" : null,
     text: c.show ? c.show(p) : c.text ? c.value(p) : fmtNumber(c.value(p), c.digits || 0),
@@ -74,8 +87,9 @@ function renderUnits() {
 function aggregateKpis(items) {
   const by = new Map();
   for (const it of items) {
-    const k = by.get(it.code) || { code: it.code, name: it.name, received: 0, online: 0, resolved: 0, on_time: 0, overdue: 0 };
+    const k = by.get(it.code) || { code: it.code, name: it.name, received: 0, online: 0, resolved: 0, on_time: 0, overdue: 0, days: new Map() };
     k.received += it.received?.total ?? 0;
+    k.days.set(it.period_start, (k.days.get(it.period_start) ?? 0) + (it.received?.total ?? 0));
     k.online += (it.received?.online_l3 ?? 0) + (it.received?.online_l4 ?? 0);
     k.resolved += it.resolved ?? 0;
     k.on_time += it.resolved_on_time ?? 0;
@@ -91,17 +105,27 @@ function renderKpis() {
     received: s.received + r.received, online: s.online + r.online, resolved: s.resolved + r.resolved,
     on_time: s.on_time + r.on_time, overdue: s.overdue + r.overdue,
   }), { received: 0, online: 0, resolved: 0, on_time: 0, overdue: 0 });
+  const days = periodDays();
   const line = (r, cls) => el("tr", { class: cls }, el("td", { class: "text", text: r.name }),
-    el("td", { text: fmtNumber(r.received) }),
+    el("td", { dataset: { csv: r.days ? days.map((d) => r.days.get(d) ?? 0).join(" ") : "" } },
+      r.days ? sparkline(days.map((d) => r.days.get(d) ?? 0), { label: `${t("col_received")}: ${days.map((d) => r.days.get(d) ?? 0).join(", ")}` }) : ""),
+    el("td", { text: fmtNumber(r.received), dataset: { csv: String(r.received) } }),
     el("td", { text: fmtPercent(r.received ? r.online / r.received : null) }),
     el("td", { text: fmtNumber(r.resolved) }),
     el("td", { text: fmtPercent(r.resolved ? r.on_time / r.resolved : null) }),
     el("td", { text: fmtNumber(r.overdue) }));
   $("kpis").replaceChildren(
-    el("thead", {}, el("tr", {}, ...["col_name", "col_received", "col_online_share", "col_resolved", "col_on_time_rate", "col_overdue"]
+    el("thead", {}, el("tr", {}, ...["col_name", "sparkline_days", "col_received", "col_online_share", "col_resolved", "col_on_time_rate", "col_overdue"]
       .map((k) => el("th", { text: t(k) })))),
     el("tbody", {}, ...rows.map((r) => line(r)), rows.length ? line({ ...total, name: t("total") }, "total") : null),
   );
+}
+
+/** The local days of the chosen period, oldest first (the KPI table's sparklines have one point per day). */
+function periodDays() {
+  const out = [];
+  for (let d = $("from").value; d && d <= $("to").value && out.length < 400; d = addDays(d, 1)) out.push(d);
+  return out;
 }
 
 function windowParams() {
@@ -175,6 +199,8 @@ function setDays(days) {
 
 initHeader(session);
 renderLayerButtons();
+$("units-csv").append(csvButton($("units"), () => `don-vi-${$("level").value}-${$("from").value}-${$("to").value}`));
+$("kpis-csv").append(csvButton($("kpis"), () => `chi-so-dvc-${$("level").value}-${$("from").value}-${$("to").value}`));
 setDays(6);
 $("brief-date").value = localDate();
 for (const b of document.querySelectorAll(".quick")) b.addEventListener("click", () => { setDays(Number(b.dataset.days)); load(); });
@@ -183,5 +209,5 @@ $("level").addEventListener("change", load);
 $("set").addEventListener("change", load);
 $("brief").addEventListener("click", brief);
 onLangChange(() => { renderLayerButtons(); map.relabel(); renderUnits(); renderKpis(); });
-loadSets().then(load);
+if (session) loadSets().then(load); // else: on the way to the login page
 window.opsSummary = { state, map };

@@ -1,0 +1,76 @@
+"""JSON Schema (draft 2020-12) of dossier events, generated from the validator's own definitions in
+``ops_center.dossiers.models`` (event types, which fields each type takes and needs, channels, id patterns): the
+OpenAPI request body of ``POST /dossiers/events``, the MQTT payload of ``ops/v1/egov/{unit}/dossiers`` and
+``docs/integration.md`` all come from here.
+
+A new event field needs its entry in ``FIELD_SCHEMAS`` (tests/dossiers/test_schema.py fails until it has one).
+The schema describes the shape; ``parse_event`` also checks what JSON Schema cannot say (``at`` no later than
+10 minutes ahead, references to known procedures and units, consistency with earlier events)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ops_center.dossiers.models import (
+    CODE_RE,
+    DOSSIER_ID_RE,
+    EVENT_TYPES,
+    FIELDS,
+    RECEIVE_CHANNELS,
+    REQUIRED,
+    RETURN_CHANNELS,
+    SET_RE,
+)
+from ops_center.dossiers.service import MAX_BATCH
+
+DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+RFC3339: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$"
+Schema = dict[str, Any]
+
+
+def _code(pattern: str, description: str) -> Schema:
+    return {"type": "string", "pattern": f"^{pattern}$", "description": description}
+
+
+FIELD_SCHEMAS: Final[dict[str, Schema]] = {
+    "dossier_id": _code(DOSSIER_ID_RE.pattern, "the dossier's number in the one-stop-shop system"),
+    "type": {"enum": list(EVENT_TYPES)},
+    "at": {"type": "string", "pattern": RFC3339, "maxLength": 40,
+           "description": "when it happened, ISO 8601 with a UTC offset (e.g. 2025-01-02T08:30:00+07:00)"},
+    "unit": _code(CODE_RE.pattern, "code of the receiving unit (GET /units); on MQTT the topic's unit"),
+    "channel": {"type": "string", "description": "received: online_l3, online_l4, counter or postal; "
+                                                 "returned: postal or counter"},
+    "procedure": _code(CODE_RE.pattern, "code of the procedure in the catalogue (GET /procedures)"),
+    "ward": _code(CODE_RE.pattern, "ward code of the applicant (default: the unit's ward)"),
+    "ward_set": _code(SET_RE.pattern, "boundary set of that ward code (default: the set in force that day)"),
+}
+CHANNELS: Final = {"received": list(RECEIVE_CHANNELS), "returned": list(RETURN_CHANNELS)}
+
+
+def event_schema(*, unit_from_topic: bool = False) -> Schema:
+    """One event: one variant per type, each with exactly its fields (anything else is refused)."""
+    variants = []
+    for kind in EVENT_TYPES:
+        props: dict[str, Schema] = {}
+        for name in FIELDS[kind]:
+            spec = dict(FIELD_SCHEMAS[name])
+            if name == "type":
+                spec = {"const": kind}
+            elif name == "channel":
+                spec = {**spec, "enum": CHANNELS[kind]}
+            props[name] = spec
+        required = [f for f in REQUIRED[kind] if not (unit_from_topic and f == "unit")]
+        variants.append({"title": f"{kind} event", "type": "object", "properties": props, "required": required,
+                         "additionalProperties": False})
+    return {"$schema": DIALECT, "title": "Dossier event", "type": "object", "required": ["type"],
+            "oneOf": variants}
+
+
+def batch_schema(*, unit_from_topic: bool = False) -> Schema:
+    """A batch: a JSON array of events, or ``{"events": [...]}`` (HTTP: at most 10,000 events and 8 MiB)."""
+    event = event_schema(unit_from_topic=unit_from_topic)
+    event.pop("$schema")
+    events = {"type": "array", "items": event, "maxItems": MAX_BATCH}
+    return {"$schema": DIALECT, "title": "Dossier events (a batch)", "oneOf": [
+        events, {"type": "object", "properties": {"events": events}, "required": ["events"],
+                 "additionalProperties": False}]}
