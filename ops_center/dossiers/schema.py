@@ -16,6 +16,9 @@ from ops_center.dossiers.models import (
     DOSSIER_ID_RE,
     EVENT_TYPES,
     FIELDS,
+    LEGACY_CHANNELS,
+    OUTCOMES,
+    RATINGS,
     RECEIVE_CHANNELS,
     REQUIRED,
     RETURN_CHANNELS,
@@ -32,19 +35,33 @@ def _code(pattern: str, description: str) -> Schema:
     return {"type": "string", "pattern": f"^{pattern}$", "description": description}
 
 
+def _flag(description: str) -> Schema:
+    return {"type": "boolean", "description": f"{description} (default false)"}
+
+
 FIELD_SCHEMAS: Final[dict[str, Schema]] = {
     "dossier_id": _code(DOSSIER_ID_RE.pattern, "the dossier's number in the one-stop-shop system"),
     "type": {"enum": list(EVENT_TYPES)},
     "at": {"type": "string", "pattern": RFC3339, "maxLength": 40,
            "description": "when it happened, ISO 8601 with a UTC offset (e.g. 2025-01-02T08:30:00+07:00)"},
     "unit": _code(CODE_RE.pattern, "code of the receiving unit (GET /units); on MQTT the topic's unit"),
-    "channel": {"type": "string", "description": "received: online_l3, online_l4, counter or postal; "
+    "channel": {"type": "string", "description": "received: online_partial, online_full (Decree 42/2022; legacy "
+                                                 "online_l3 = partial, online_l4 = full), counter or postal; "
                                                  "returned: postal or counter"},
     "procedure": _code(CODE_RE.pattern, "code of the procedure in the catalogue (GET /procedures)"),
     "ward": _code(CODE_RE.pattern, "ward code of the applicant (default: the unit's ward)"),
     "ward_set": _code(SET_RE.pattern, "boundary set of that ward code (default: the set in force that day)"),
+    "digitised": _flag("the dossier's components were digitised at reception"),
+    "reused_data": _flag("a component was reused from digitised data"),
+    "from_personal_store": _flag("a component was taken from the citizen's personal store on the national portal"),
+    "population_data": _flag("the account was verified with VNeID / population data was used"),
+    "fee_due": _flag("the procedure charges this dossier a fee"),
+    "outcome": {"enum": list(OUTCOMES), "description": "how processing ended (default granted); refused and "
+                                                       "withdrawn end a dossier without resolving it"},
+    "electronic_result": _flag("an electronic result file was issued"),
+    "rating": {"enum": list(RATINGS), "description": "the citizen's rating"},
 }
-CHANNELS: Final = {"received": list(RECEIVE_CHANNELS), "returned": list(RETURN_CHANNELS)}
+CHANNELS: Final = {"received": [*RECEIVE_CHANNELS, *LEGACY_CHANNELS], "returned": list(RETURN_CHANNELS)}
 
 
 def event_schema(*, unit_from_topic: bool = False) -> Schema:
