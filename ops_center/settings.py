@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     ingest_registry_refresh_s: float = 5.0
     dead_letter_payload_cap: int = 8192
 
+    # the center's signing key and its X.509 certificate (PEM files; public warnings are signed with them).
+    # `make up` and the test stacks generate a self-signed pair (ops-center keys ensure); never committed.
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_ttl_s: int = 900
     api_base_url: str = "http://127.0.0.1:8000"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs on this machine: PostgreSQL running (tests create their own databases), the
 # mosquitto and redis-server binaries (tests start their own instances on free ports), Node.js for the TimescaleDB
-# (PGlite) server, Chromium for the browser tests, pdftotext for the PDF check.
+# (PGlite) server, Chromium for the browser tests, pdftotext for the PDF check, xmlsec1 to verify CAP signatures
+# with an outside tool.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +15,7 @@ have node || need+=(nodejs)
 have npm || need+=(npm)
 have chromium || need+=(chromium)
 have pdftotext || need+=(poppler-utils)
+have xmlsec1 || need+=(xmlsec1)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing test dependencies: ${need[*]}"

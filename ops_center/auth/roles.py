@@ -14,3 +14,29 @@ class Role(StrEnum):
 
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 STAFF: tuple[Role, ...] = (Role.admin, Role.operator, Role.leader)
+
+
+class Permission(StrEnum):
+    """Rights finer than a role. Public warnings (CAP) follow a two-person rule: one person drafts, another with
+    ``publish_warnings`` approves; nobody approves a message they drafted or edited (checked by the warnings
+    domain, and by a constraint on its table)."""
+
+    draft_warnings = "warnings.draft"
+    publish_warnings = "warnings.publish"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: frozenset({Permission.draft_warnings, Permission.publish_warnings}),
+    Role.operator: frozenset({Permission.draft_warnings}),
+    Role.leader: frozenset({Permission.publish_warnings}),
+    Role.integration: frozenset(),
+}
+
+
+def has_permission(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def roles_with(permission: Permission) -> tuple[Role, ...]:
+    """The roles that hold ``permission``, in the order of ``Role``."""
+    return tuple(r for r in Role if has_permission(r, permission))
