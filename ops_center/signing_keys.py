@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from ops_center.settings import Settings
 
-DEV_SUBJECT = "Trung tâm Điều hành Thông minh tỉnh Cà Mau (development key)"
+DEV_SUBJECT = "IOC Cà Mau - khóa phát triển (development key)"
 
 
 class SigningKeyMissing(RuntimeError):
@@ -38,7 +38,8 @@ class SigningPair:
 
 def _self_signed(common_name: str, days: int) -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+    cn = common_name.encode("utf-8")[:64].decode("utf-8", "ignore")  # X.509: at most 64 bytes
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
                       x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")])
     now = datetime.now(UTC)
     usage = x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,

@@ -33,9 +33,24 @@ def send_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, recei
             else ops_body(payload))
     headers = {**cfg.headers, "Content-Type": "application/json", "Idempotency-Key": key,
                "User-Agent": "ops-center-alerts/1", "X-Ops-Event": payload["event"]}
+    return _post(cfg.url, orjson.dumps(body), headers, cfg.timeout_s or timeout_s)
+
+
+CAP_MEDIA_TYPE = "application/cap+xml"
+
+
+def send_cap_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, timeout_s: float) -> SendResult:
+    """POST a signed CAP document as it was published (``application/cap+xml``, UTF-8), byte for byte, so the
+    receiver can verify its signature."""
+    headers = {**cfg.headers, "Content-Type": f"{CAP_MEDIA_TYPE}; charset=utf-8", "Idempotency-Key": key,
+               "User-Agent": "ops-center-warnings/1", "X-Ops-Event": "cap",
+               "X-CAP-Identifier": payload["identifier"], "X-CAP-MsgType": payload["msg_type"]}
+    return _post(cfg.url, payload["xml"].encode("utf-8"), headers, cfg.timeout_s or timeout_s)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> SendResult:
     try:
-        r = httpx.post(cfg.url, content=orjson.dumps(body), headers=headers,
-                       timeout=cfg.timeout_s or timeout_s, follow_redirects=False)
+        r = httpx.post(url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False)
     except httpx.TimeoutException as exc:
         return SendResult(False, True, None, f"timeout: {type(exc).__name__}")
     except httpx.TransportError as exc:
