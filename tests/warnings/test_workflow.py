@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from ops_center.db import Conn
 from tests.warnings.conftest import (
-    CAP_NS,
     RealWard,
     approve_and_publish,
     check_cap,
