@@ -28,6 +28,8 @@ OPS_JWT_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
 OPS_MQTT_PASSWD_FILE=$RUN/mosquitto/passwd
 OPS_MQTT_ACL_FILE=$RUN/mosquitto/acl
 OPS_MQTT_PID_FILE=$RUN/mosquitto/mosquitto.pid
+OPS_SIGNING_KEY_FILE=$RUN/keys/signing-key.pem
+OPS_SIGNING_CERT_FILE=$RUN/keys/signing-cert.pem
 ENV
 }
 

@@ -21,6 +21,14 @@ say "migrating"
 
 "$ROOT/scripts/services.sh"   # now our broker, with the accounts from the database
 
+# the center's signing key for public warnings: a self-signed development pair under .run/keys (never committed)
+if ! grep -q '^OPS_SIGNING_KEY_FILE=' "$ROOT/.env" 2>/dev/null; then
+  printf 'OPS_SIGNING_KEY_FILE=%s\nOPS_SIGNING_CERT_FILE=%s\n' "$RUN/keys/signing-key.pem" \
+    "$RUN/keys/signing-cert.pem" >> "$ROOT/.env"
+  load_env
+fi
+"$OPS" keys ensure
+
 has_cmd() { "$OPS" --help 2>/dev/null | grep -qE "[{,]$1[,}]"; }
 
 if has_cmd wards; then
