@@ -76,6 +76,7 @@ cat <<MSG
 
   ops_center is up:   http://127.0.0.1:$API_PORT/      (API docs: http://127.0.0.1:$API_PORT/docs)
   first admin:        $username / $password      (stored in .run/admin-credentials)
+  public warnings:    http://127.0.0.1:$API_PORT/cap/feed.atom  (CAP 1.2, signed; docs/cap.md)
   more users:         .venv/bin/ops-center users create NAME --role operator|leader|admin|integration
   stop everything:    make down
 

@@ -10,6 +10,7 @@ approves a message they drafted or edited; the table enforces it too."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from alerts.warnings import store
 from alerts.warnings.compose import compose
@@ -19,11 +20,20 @@ from alerts.warnings.publishing import publish_message
 from alerts.warnings.schemas import CancelIn, Content, DecisionIn, DraftIn, EditIn, Inputs, Texts, TextsIn
 from ops_center.auth.roles import Permission, has_permission
 from ops_center.db import Conn
+from ops_center.events import emit
 from ops_center.signing_keys import SigningPair
 
 CANCEL_HEADLINE: dict[Lang, str] = {"vi": "Hủy cảnh báo: ", "en": "Cancelled: "}
 CANCEL_INSTRUCTION: dict[Lang, str] = {"vi": "Cảnh báo trước đây không còn hiệu lực; không cần ứng phó thêm.",
                                        "en": "The earlier warning no longer applies; no further action is needed."}
+
+
+def _step(conn: Conn, warning_id: int, message_id: int | None, kind: str, actor: Actor,
+          detail: dict[str, Any]) -> None:
+    """Record a step in the warning's audit trail and tell the live feed (topic ``warning``) at commit."""
+    store.add_event(conn, warning_id, message_id, kind, actor, detail)
+    emit(conn, "warning", {"warning_id": warning_id, "message_id": message_id, "step": kind, "actor": actor.name,
+                           "detail": detail}, subject=f"warning:{warning_id}")
 
 
 def _need(actor: Actor, *permissions: Permission) -> None:
@@ -53,7 +63,7 @@ def draft(conn: Conn, inputs: DraftIn, actor: Actor, now: datetime, config: Warn
     warning = store.create_warning(conn, content.hazard, actor)
     message = store.insert_message(conn, warning.id, "Alert", inputs.cap_status, _document(inputs, content), actor)
     store.add_sources(conn, message.id, [s.model_dump() for s in content.sources])
-    store.add_event(conn, warning.id, message.id, "drafted", actor, {"msg_type": "Alert", "version": 1})
+    _step(conn, warning.id, message.id, "drafted", actor, {"msg_type": "Alert", "version": 1})
     return warning.id
 
 
@@ -75,7 +85,7 @@ def edit(conn: Conn, warning_id: int, change: EditIn, actor: Actor, now: datetim
     content = compose(conn, inputs, now, config)
     updated = store.update_content(conn, message.id, _document(inputs, content), inputs.cap_status, actor)
     store.add_sources(conn, message.id, [s.model_dump() for s in content.sources])
-    store.add_event(conn, warning_id, message.id, "edited", actor,
+    _step(conn, warning_id, message.id, "edited", actor,
                     {"version": updated.version, "fields": sorted(change.model_fields_set - {"version"}),
                      "approval_withdrawn": message.status == "approved"})
 
@@ -93,7 +103,7 @@ def approve(conn: Conn, warning_id: int, decision: DecisionIn, actor: Actor, now
     if expires <= now:
         raise Conflict("expires", f"the message expired at {expires.isoformat()}; edit it first")
     store.set_approval(conn, message.id, actor, message.version)
-    store.add_event(conn, warning_id, message.id, "approved", actor,
+    _step(conn, warning_id, message.id, "approved", actor,
                     {"version": message.version, "note": decision.note})
 
 
@@ -105,7 +115,7 @@ def reject(conn: Conn, warning_id: int, decision: DecisionIn, actor: Actor) -> N
         raise Forbidden("approver", f"{actor.name!r} drafted or edited this message: discard it instead")
     if message.status == "approved":
         store.set_approval(conn, message.id, None, message.version)
-    store.add_event(conn, warning_id, message.id, "rejected", actor,
+    _step(conn, warning_id, message.id, "rejected", actor,
                     {"version": message.version, "note": decision.note})
 
 
@@ -118,10 +128,10 @@ def publish(conn: Conn, warning_id: int, actor: Actor, now: datetime, config: Wa
         raise Conflict("status", "the message is not approved: a second person with the right to publish must "
                                  "approve it first (two-person rule)")
     row, outbox_ids = publish_message(conn, message, actor, now, config, pair)
-    store.add_event(conn, warning_id, message.id, "published", actor,
+    _step(conn, warning_id, message.id, "published", actor,
                     {"identifier": row.identifier, "msg_type": row.msg_type, "approved_by": row.approved_by})
     if outbox_ids:
-        store.add_event(conn, warning_id, message.id, "delivery_queued", actor, {"outbox": outbox_ids})
+        _step(conn, warning_id, message.id, "delivery_queued", actor, {"outbox": outbox_ids})
     return outbox_ids
 
 
@@ -150,7 +160,7 @@ def update(conn: Conn, warning_id: int, change: Inputs, actor: Actor, now: datet
     content = compose(conn, inputs, now, config)
     message = store.insert_message(conn, warning_id, "Update", inputs.cap_status, _document(inputs, content), actor)
     store.add_sources(conn, message.id, [s.model_dump() for s in content.sources])
-    store.add_event(conn, warning_id, message.id, "drafted", actor, {"msg_type": "Update", "version": 1})
+    _step(conn, warning_id, message.id, "drafted", actor, {"msg_type": "Update", "version": 1})
 
 
 def cancel(conn: Conn, warning_id: int, request: CancelIn, actor: Actor, now: datetime) -> None:
@@ -166,7 +176,7 @@ def cancel(conn: Conn, warning_id: int, request: CancelIn, actor: Actor, now: da
     inputs = Inputs.model_validate(last.content["inputs"])
     message = store.insert_message(conn, warning_id, "Cancel", last.cap_status,
                                    _document(inputs, Content.model_validate(cancelled.model_dump())), actor)
-    store.add_event(conn, warning_id, message.id, "drafted", actor,
+    _step(conn, warning_id, message.id, "drafted", actor,
                     {"msg_type": "Cancel", "version": 1, "reason": request.reason})
 
 
@@ -183,4 +193,4 @@ def discard(conn: Conn, warning_id: int, actor: Actor) -> None:
     _need(actor, Permission.draft_warnings)
     message = _open(conn, warning_id)
     store.set_discarded(conn, message.id)
-    store.add_event(conn, warning_id, message.id, "discarded", actor, {"version": message.version})
+    _step(conn, warning_id, message.id, "discarded", actor, {"version": message.version})

@@ -166,3 +166,26 @@ def test_nothing_unpublished_reaches_the_public(client: TestClient, people: dict
     guess = f"vn.camau.ioc.20250101.{_open(w)['id']}"
     assert client.get(f"/cap/messages/{guess}.xml").status_code == 404
     assert client.get("/warnings").status_code == 401
+
+
+def test_every_step_is_audited_and_announced(client: TestClient, people: dict[str, Any], conn: Conn,
+                                             ward: RealWard) -> None:
+    op, leader = people["operator"], people["leader"]
+    w = _draft(client, op, {"alerts": [fire_alert(conn, ward=ward.code, value=4.8)["id"]]})
+    client.post(f"/warnings/{w['id']}/reject", json={"version": 1, "note": "Thiếu hướng dẫn"}, headers=leader.headers)
+    client.patch(f"/warnings/{w['id']}", json={"version": 1, "texts": {"vi": {"instruction": "Đóng cống ngay."}}},
+                 headers=op.headers)
+    approve_and_publish(client, client.get(f"/warnings/{w['id']}", headers=op.headers).json(), op, leader)
+    trail = client.get(f"/warnings/{w['id']}", headers=leader.headers).json()["events"]
+    assert [(e["kind"], e["actor"]) for e in trail] == [
+        ("drafted", op.username), ("rejected", leader.username), ("edited", op.username),
+        ("approved", leader.username), ("published", op.username)]
+    assert trail[1]["detail"]["note"] == "Thiếu hướng dẫn" and trail[1]["actor_role"] == "leader"
+    audit = conn.execute("SELECT actor, action, status FROM audit_log WHERE target = %s ORDER BY id",
+                         (f"warning:{w['id']}",)).fetchall()
+    live = conn.execute("SELECT payload ->> 'step' FROM events WHERE topic = 'warning' AND subject = %s ORDER BY id",
+                        (f"warning:{w['id']}",)).fetchall()
+    conn.commit()
+    assert [(a, s) for a, _, s in audit] == [(op.username, 201), (leader.username, 200), (op.username, 200),
+                                             (leader.username, 200), (op.username, 200)]
+    assert [r[0] for r in live] == ["drafted", "rejected", "edited", "approved", "published"]
