@@ -189,3 +189,29 @@ def test_every_step_is_audited_and_announced(client: TestClient, people: dict[st
     assert [(a, s) for a, _, s in audit] == [(op.username, 201), (leader.username, 200), (op.username, 200),
                                              (leader.username, 200), (op.username, 200)]
     assert [r[0] for r in live] == ["drafted", "rejected", "edited", "approved", "published"]
+
+
+def test_draft_from_an_erosion_incident(client: TestClient, people: dict[str, Any], ward: RealWard) -> None:
+    r = client.post("/incidents", headers=people["operator"].headers, json={
+        "title": "Sạt lở bờ sông Ông Đốc", "category": "riverbank_erosion", "lon": ward.lon, "lat": ward.lat,
+        "address": "Bờ kè ấp 3, cạnh chợ", "description": "Sạt lở dài khoảng 40 m, nứt đường."})
+    assert r.status_code == 201, r.text
+    w = _draft(client, people["operator"], {"incidents": [r.json()["id"]]})
+    content = _open(w)["content"]
+    assert w["hazard"] == "erosion" and content["wards"] == [ward.code]
+    assert content["risk_level"] == 1 and content["severity"] == "Minor" and content["response_type"] == "Evacuate"
+    assert "Bờ kè ấp 3, cạnh chợ" in content["texts"]["vi"]["description"]
+    assert content["event_codes"] == ["OET-179", "OET-119"]
+
+
+def test_markup_in_texts_is_text_in_the_document(client: TestClient, people: dict[str, Any], ward: RealWard,
+                                                cap_schema: Any, tmp_path: Path) -> None:
+    tricky = 'Mặn <b>cao</b> & "bất thường" ]]> <?pi x?> <!--c-->'
+    w = publish_flow(client, people["admin"], people["admin2"], {
+        "hazard": "salinity", "wards": [ward.code], "values": {"value": 5.0},
+        "texts": {"vi": {"headline": tricky}, "en": {"instruction": "<script>alert(1)</script>"}}})
+    msg = next(m for m in w["messages"] if m["status"] == "published")
+    root = check_cap(fetch_public(client, f"/cap/messages/{msg['identifier']}.xml"),
+                     fetch_public(client, "/cap/certificate.pem"), cap_schema, tmp_path)
+    assert texts_of(root, "cap:info/cap:headline")[0] == tricky
+    assert texts_of(root, "cap:info/cap:instruction")[1] == "<script>alert(1)</script>"
