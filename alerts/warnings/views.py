@@ -4,7 +4,7 @@ clock, filters, cursor pagination) and one warning with its messages, its audit 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from alerts.notify import outbox
@@ -74,3 +74,35 @@ def warning_detail(conn: Conn, warning_id: int, now: datetime) -> dict[str, Any]
             "messages": [_message_json(m) for m in messages],
             "events": [dataclasses.asdict(e) for e in store.events(conn, warning_id)],
             "deliveries": outbox.cap_deliveries(conn, published_ids) if published_ids else []}
+
+
+SEVERITY_ORDER = ("Unknown", "Minor", "Moderate", "Severe", "Extreme")
+
+
+def active_by_ward(conn: Conn, set_name: str, level: str = "ward",
+                   now: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """Warnings in force per ward (or district) of ``set_name``, for the map: ``{code: {"count", "severity"
+    (the highest), "warning_ids"}}``. A warning counts where its last published message is not a Cancel and has
+    not expired; its wards are those of that message (named in its boundary set)."""
+    rows = conn.execute(
+        "SELECT warning_id, content -> 'content' ->> 'severity', jsonb_array_elements_text(content -> 'content' "
+        "-> 'wards') FROM (SELECT DISTINCT ON (warning_id) * FROM warning_messages WHERE status = 'published' "
+        "ORDER BY warning_id, id DESC) last WHERE msg_type <> 'Cancel' AND expires_at > %s "
+        "AND content -> 'content' ->> 'ward_set' = %s", (now or datetime.now(UTC), set_name)).fetchall()
+    parent: dict[str, str | None] = {}
+    if level != "ward":
+        parent = {r[0]: r[1] for r in conn.execute(
+            "SELECT code, parent_code FROM boundary_units WHERE set_name = %s AND level = 'ward'",
+            (set_name,)).fetchall()}
+    out: dict[str, dict[str, Any]] = {}
+    for warning_id, severity, ward in rows:
+        code = ward if level == "ward" else parent.get(ward)
+        if code is None:
+            continue
+        entry = out.setdefault(code, {"count": 0, "severity": None, "warning_ids": []})
+        if warning_id not in entry["warning_ids"]:
+            entry["warning_ids"].append(warning_id)
+            entry["count"] += 1
+        if entry["severity"] is None or SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(entry["severity"]):
+            entry["severity"] = severity
+    return out

@@ -18,7 +18,7 @@ from alerts.warnings.config import get_config
 from ops_center.db import Conn
 from ops_center.settings import Settings
 from ops_center.testing.services import free_port
-from tests.warnings.conftest import RealWard, fetch_public, fire_alert, publish_flow
+from tests.warnings.conftest import RealWard, approve_and_publish, fetch_public, fire_alert, publish_flow
 
 ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
 
@@ -86,3 +86,22 @@ def test_rate_limit_holds_without_redis(settings: Settings, strict_limit: None) 
     down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     with TestClient(_app(down), client=("203.0.113.9", 40004)) as c:
         assert [c.get("/cap/feed.atom").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_map_layer_of_warnings_in_force(client: TestClient, people: dict[str, Any], conn: Conn,
+                                        ward: RealWard) -> None:
+    def props() -> dict[str, Any]:
+        r = client.get("/map/summary", params={"set": "camau-2025", "level": "ward", "layers": "warnings"},
+                       headers=people["leader"].headers)
+        assert r.status_code == 200, r.text
+        return {f["properties"]["code"]: f["properties"] for f in r.json()["features"]}[ward.code]
+
+    before = props()["warnings_active"]
+    w = publish_flow(client, people["operator"], people["leader"],
+                     {"alerts": [fire_alert(conn, ward=ward.code, value=8.8)["id"]]})
+    after = props()
+    assert after["warnings_active"] == before + 1 and w["id"] in after["warning_ids"]
+    assert after["warning_severity"] in ("Moderate", "Severe", "Extreme")
+    r = client.post(f"/warnings/{w['id']}/cancel", json={"reason": "Hết mặn"}, headers=people["operator"].headers)
+    approve_and_publish(client, r.json(), people["operator"], people["leader"])
+    assert w["id"] not in props()["warning_ids"]
