@@ -10,7 +10,7 @@ from typing import cast
 
 from alerts.warnings import store, subscriptions
 from alerts.warnings.areas import ward_areas
-from alerts.warnings.cap_xml import Envelope, build, reference
+from alerts.warnings.cap_xml import Envelope, build, reference, to_bytes
 from alerts.warnings.config import WarningsConfig
 from alerts.warnings.models import Actor, CapStatus, MsgType
 from alerts.warnings.schemas import Content
@@ -34,14 +34,9 @@ def listed_until(msg_type: str, content: Content, sent: datetime, earlier: list[
     return max([floor, *(m.expires_at for m in earlier if m.expires_at is not None)])
 
 
-def publish_message(conn: Conn, message: store.MessageRow, actor: Actor, now: datetime, config: WarningsConfig,
-                    pair: SigningPair) -> tuple[store.MessageRow, list[int]]:
-    """Sign and store ``message`` (approved) as published; returns it and the outbox ids written for it."""
-    content = Content.model_validate(message.content["content"])
-    earlier = store.published(conn, message.warning_id)
-    sent = now.astimezone(LOCAL_TZ).replace(microsecond=0)
-    identifier = f"{config.identifier_prefix}.{sent:%Y%m%d}.{message.id}"
-    env = Envelope(
+def _envelope(conn: Conn, message: store.MessageRow, content: Content, earlier: list[store.MessageRow],
+              sent: datetime, identifier: str, config: WarningsConfig) -> Envelope:
+    return Envelope(
         identifier=identifier, sender=config.sender, sent=sent, status=_cap_status(message.cap_status),
         msg_type=_msg_type(message.msg_type),
         references=tuple(reference(config.sender, m.identifier, m.sent) for m in earlier
@@ -49,6 +44,26 @@ def publish_message(conn: Conn, message: store.MessageRow, actor: Actor, now: da
         note=content.note, sender_names={"vi": config.sender_name_vi, "en": config.sender_name_en},
         web=message_url(config, identifier), contact=config.contact,
         geocode_value_name=config.geocode_value_name)
+
+
+def preview(conn: Conn, message: store.MessageRow, now: datetime, config: WarningsConfig) -> bytes:
+    """The document ``message`` would become if published now, unsigned, with a provisional identifier."""
+    content = Content.model_validate(message.content["content"])
+    sent = now.astimezone(LOCAL_TZ).replace(microsecond=0)
+    env = _envelope(conn, message, content, store.published(conn, message.warning_id), sent,
+                    f"{config.identifier_prefix}.preview.{message.id}.v{message.version}", config)
+    return to_bytes(build(env, content, ward_areas(conn, content.ward_set, content.wards, content.ward_names,
+                                                   config)))
+
+
+def publish_message(conn: Conn, message: store.MessageRow, actor: Actor, now: datetime, config: WarningsConfig,
+                    pair: SigningPair) -> tuple[store.MessageRow, list[int]]:
+    """Sign and store ``message`` (approved) as published; returns it and the outbox ids written for it."""
+    content = Content.model_validate(message.content["content"])
+    earlier = store.published(conn, message.warning_id)
+    sent = now.astimezone(LOCAL_TZ).replace(microsecond=0)
+    identifier = f"{config.identifier_prefix}.{sent:%Y%m%d}.{message.id}"
+    env = _envelope(conn, message, content, earlier, sent, identifier, config)
     areas = ward_areas(conn, content.ward_set, content.wards, content.ward_names, config)
     xml = sign(build(env, content, areas), pair)
     verify(xml, pair.cert_pem)  # never publish a document that does not verify

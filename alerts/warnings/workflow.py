@@ -16,7 +16,7 @@ from alerts.warnings import store
 from alerts.warnings.compose import compose
 from alerts.warnings.config import WarningsConfig
 from alerts.warnings.models import LANGS, Actor, Conflict, Forbidden, Lang
-from alerts.warnings.publishing import publish_message
+from alerts.warnings.publishing import preview, publish_message
 from alerts.warnings.schemas import CancelIn, Content, DecisionIn, DraftIn, EditIn, Inputs, Texts, TextsIn
 from ops_center.auth.roles import Permission, has_permission
 from ops_center.db import Conn
@@ -194,3 +194,12 @@ def discard(conn: Conn, warning_id: int, actor: Actor) -> None:
     message = _open(conn, warning_id)
     store.set_discarded(conn, message.id)
     _step(conn, warning_id, message.id, "discarded", actor, {"version": message.version})
+
+
+def preview_open(conn: Conn, warning_id: int, now: datetime, config: WarningsConfig) -> bytes:
+    """The unsigned CAP document of the message in preparation, as an approver would publish it."""
+    store.get_warning(conn, warning_id)
+    message = store.open_message(conn, warning_id)
+    if message is None:
+        raise Conflict("warning_id", f"warning {warning_id} has no message in preparation")
+    return preview(conn, message, now, config)

@@ -100,6 +100,15 @@ def read(warning_id: WarningId, conn: ConnDep, _: Staff) -> dict[str, Any]:
         return views.warning_detail(conn, warning_id, _now())
 
 
+@router.get("/warnings/{warning_id}/preview.xml", response_class=Response,
+            responses={200: {"content": {"application/cap+xml": {}}}})
+def preview(warning_id: WarningId, conn: ConnDep, _: Staff) -> Response:
+    """The message in preparation as the CAP document it would be (unsigned, provisional identifier)."""
+    with _problems():
+        body = workflow.preview_open(conn, warning_id, _now(), get_config())
+    return Response(body, media_type="application/cap+xml; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+
 @router.patch("/warnings/{warning_id}")
 def edit(warning_id: WarningId, body: EditIn, request: Request, conn: ConnDep,
          principal: Drafters) -> dict[str, Any]:

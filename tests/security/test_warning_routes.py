@@ -29,6 +29,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str] | None]] = [
     ("POST", "/warnings", "/warnings", {"hazard": "no_such_hazard"}, DRAFTERS),
     ("GET", "/warnings/templates", "/warnings/templates", None, STAFF),
     ("GET", "/warnings/{warning_id}", f"/warnings/{NOBODY}", None, STAFF),
+    ("GET", "/warnings/{warning_id}/preview.xml", f"/warnings/{NOBODY}/preview.xml", None, STAFF),
     ("PATCH", "/warnings/{warning_id}", f"/warnings/{NOBODY}", {"version": 1}, DRAFTERS),
     ("POST", "/warnings/{warning_id}/approve", f"/warnings/{NOBODY}/approve", {"version": 1}, PUBLISHERS),
     ("POST", "/warnings/{warning_id}/reject", f"/warnings/{NOBODY}/reject", {"version": 1}, PUBLISHERS),

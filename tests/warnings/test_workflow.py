@@ -68,6 +68,9 @@ def test_the_drafter_cannot_approve_their_own_warning(client: TestClient, people
     assert r.status_code == 200, r.text
     r = client.post(f"/warnings/{w['id']}/approve", json={"version": 2}, headers=admin2.headers)
     assert r.status_code == 403
+    preview = client.get(f"/warnings/{w['id']}/preview.xml", headers=people["leader"].headers)
+    assert preview.status_code == 200 and b"<msgType>Alert</msgType>" in preview.content
+    assert ward.name.encode() in preview.content and b"Signature" not in preview.content
     r = client.post(f"/warnings/{w['id']}/approve", json={"version": 2}, headers=people["leader"].headers)
     assert r.status_code == 200 and r.json()["open_status"] == "approved"
     # the table refuses it as well, whoever writes it
