@@ -65,7 +65,7 @@ def _warnings(fn: Callable[..., Mapping[str, Mapping[str, Any]]]):  # type: igno
     return layer
 
 
-SOURCES = (
+SOURCES: tuple[tuple[str, str, str, Callable[..., Any], dict[str, Any]], ...] = (
     ("alerts", "alerts.service", "active_by_ward", _alerts, {"alerts": ALERT_ZERO}),
     ("incidents", "ops_center.incidents.service", "open_by_ward", _incidents, {"incidents_open": 0}),
     ("dossiers", "ops_center.dossiers.kpis", "on_time_rate_by_ward", _dossiers, {"dossier_on_time_rate": None}),
