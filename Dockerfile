@@ -8,4 +8,6 @@ COPY geo geo
 COPY alerts alerts
 COPY api api
 RUN pip install --no-cache-dir -c constraints.txt .
+# a new named volume mounted here takes this owner, so the migrate step can write the signing key
+RUN mkdir -p /signing && chown nobody /signing && chmod 700 /signing
 USER nobody

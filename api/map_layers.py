@@ -1,4 +1,4 @@
-"""Registers the summary layers other domains provide (alerts, incidents, dossiers) with ``geo.summary``.
+"""Registers the summary layers other domains provide (alerts, incidents, dossiers, public warnings) with ``geo.summary``.
 
 Each is looked up by name when the first map summary is asked for; a domain whose module or function does not
 exist (yet) is simply absent from the map, and one that fails at run time is reported by the summary as
@@ -85,11 +85,21 @@ def _scorecard_numeric() -> dict[str, str]:
         out[f"scorecard_{ind.id.replace('.', '_')}"] = f"Chỉ số 766 — {ind.id} {ind.vi} (tỷ lệ)"
     return out
 
-SOURCES = (
+
+def _warnings(fn: Callable[..., Mapping[str, Mapping[str, Any]]]):  # type: ignore[no-untyped-def]
+    def layer(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return {code: {"warnings_active": int(v["count"]), "warning_severity": v["severity"],
+                       "warning_ids": list(v["warning_ids"])} for code, v in fn(conn, set_name, level).items()}
+    return layer
+
+
+SOURCES: tuple[tuple[str, str, str, Callable[..., Any], dict[str, Any]], ...] = (
     ("alerts", "alerts.service", "active_by_ward", _alerts, {"alerts": ALERT_ZERO}),
     ("incidents", "ops_center.incidents.service", "open_by_ward", _incidents, {"incidents_open": 0}),
     ("dossiers", "ops_center.dossiers.kpis", "on_time_rate_by_ward", _dossiers, {"dossier_on_time_rate": None}),
     ("scorecard", "ops_center.scorecard.service", "by_ward", _scorecard, {"scorecard": SCORECARD_ZERO}),
+    ("warnings", "alerts.warnings.views", "active_by_ward", _warnings,
+     {"warnings_active": 0, "warning_severity": None, "warning_ids": []}),
 )
 
 

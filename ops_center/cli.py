@@ -119,6 +119,23 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_ensure(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ops_center.signing_keys import ensure_pair
+
+    settings = get_settings()
+    key = Path(args.key) if args.key else settings.signing_key_file
+    cert = Path(args.cert) if args.cert else settings.signing_cert_file
+    if key is None or cert is None:
+        print("keys ensure: give --key and --cert, or set OPS_SIGNING_KEY_FILE and OPS_SIGNING_CERT_FILE",
+              file=sys.stderr)
+        return 1
+    wrote = ensure_pair(key, cert, args.common_name) if args.common_name else ensure_pair(key, cert)
+    print(f"keys: {'generated a self-signed pair' if wrote else 'kept the existing pair'}: {key}, {cert}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ops-center", description="Operations center backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = broker.add_parser("sync", help="bring the broker's rights (dynamic security) and password file up to the "
                           "database: over $CONTROL and SIGHUP when it runs, else its files")
     p.set_defaults(func=_broker)
+
+    keys = sub.add_parser("keys", help="the center's signing key").add_subparsers(dest="keys_command",
+                                                                               required=True)
+    p = keys.add_parser("ensure", help="generate a self-signed development key and certificate unless present")
+    p.add_argument("--key", help="private key file (default: OPS_SIGNING_KEY_FILE)")
+    p.add_argument("--cert", help="certificate file (default: OPS_SIGNING_CERT_FILE)")
+    p.add_argument("--common-name", help="the certificate's subject common name")
+    p.set_defaults(func=_keys_ensure)
 
     p = sub.add_parser("worker", help="run a Celery worker")
     p.add_argument("--loglevel", default="INFO")

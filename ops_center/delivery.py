@@ -34,9 +34,14 @@ def backoff(attempt: int, base_s: float, max_s: float, rng: random.Random | None
 
 def post_json(url: str, content: bytes, headers: Mapping[str, str], timeout_s: float) -> SendResult:
     """POST ``content`` (already JSON-encoded) once; never raises for network or HTTP failures."""
+    return post(url, content, {**headers, "Content-Type": "application/json"}, timeout_s)
+
+
+def post(url: str, content: bytes, headers: Mapping[str, str], timeout_s: float) -> SendResult:
+    """POST ``content`` once with ``headers`` (which name its Content-Type); never raises for network or HTTP
+    failures: the result says whether a failure is worth retrying."""
     try:
-        r = httpx.post(url, content=content, headers={**headers, "Content-Type": "application/json"},
-                       timeout=timeout_s, follow_redirects=False)
+        r = httpx.post(url, content=content, headers=dict(headers), timeout=timeout_s, follow_redirects=False)
     except httpx.TimeoutException as exc:
         return SendResult(False, True, None, f"timeout: {type(exc).__name__}")
     except httpx.TransportError as exc:

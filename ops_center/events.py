@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from ops_center.db import Conn
 
 CHANNEL = "ops_events"
-TOPICS = ("alert", "incident", "device_status", "telemetry", "dossier", "system")
+TOPICS = ("alert", "incident", "device_status", "telemetry", "dossier", "system", "warning")
 
 
 def emit(conn: Conn, topic: str, payload: dict[str, Any], *, subject: str | None = None,

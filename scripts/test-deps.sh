@@ -3,7 +3,7 @@
 # mosquitto and redis-server binaries (tests start their own instances on free ports), Node.js for the TimescaleDB
 # (PGlite) server and the pinned browser libraries (axe-core for the accessibility checks), Chromium for the browser
 # tests, pdftotext for the PDF check, curl, jq and mosquitto_pub for the integration guide's examples, libfaketime for
-# a clock ahead.
+# a clock ahead, xmlsec1 to verify CAP signatures with an outside tool.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +19,7 @@ have pdftotext || need+=(poppler-utils)
 have faketime || need+=(faketime)  # a province's clock ahead in the federation deployment test
 have jq || need+=(jq)
 have curl || need+=(curl)
+have xmlsec1 || need+=(xmlsec1)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing test dependencies: ${need[*]}"

@@ -21,6 +21,14 @@ say "migrating"
 
 "$ROOT/scripts/services.sh"   # now our broker, with the accounts from the database
 
+# the center's signing key for public warnings: a self-signed development pair under .run/keys (never committed)
+if ! grep -q '^OPS_SIGNING_KEY_FILE=' "$ROOT/.env" 2>/dev/null; then
+  printf 'OPS_SIGNING_KEY_FILE=%s\nOPS_SIGNING_CERT_FILE=%s\n' "$RUN/keys/signing-key.pem" \
+    "$RUN/keys/signing-cert.pem" >> "$ROOT/.env"
+  load_env
+fi
+"$OPS" keys ensure
+
 has_cmd() { "$OPS" --help 2>/dev/null | grep -qE "[{,]$1[,}]"; }
 
 if has_cmd wards; then
@@ -68,6 +76,7 @@ cat <<MSG
 
   ops_center is up:   http://127.0.0.1:$API_PORT/      (API docs: http://127.0.0.1:$API_PORT/docs)
   first admin:        $username / $password      (stored in .run/admin-credentials)
+  public warnings:    http://127.0.0.1:$API_PORT/cap/feed.atom  (CAP 1.2, signed; docs/cap.md)
   more users:         .venv/bin/ops-center users create NAME --role operator|leader|admin|integration
   stop everything:    make down
 

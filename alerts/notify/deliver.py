@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from alerts.config import AlertsConfig, get_config
 from alerts.models import ALERT_COLUMNS, alert_json
 from alerts.notify.channels import EmailConfig, WebhookConfig, parse_config
-from alerts.notify.senders import SendResult, send_email, send_webhook
+from alerts.notify.senders import SendResult, send_cap_webhook, send_email, send_webhook
 from ops_center.db import Conn, connect, fetch_one
 from ops_center.delivery import backoff as delivery_backoff
 from ops_center.events import emit
@@ -64,6 +64,10 @@ def send(row: dict[str, Any], cfg: AlertsConfig, external_url: str) -> SendResul
         ch = parse_config(row["channel_type"], row["channel_config"])
     except ValueError as exc:
         return SendResult(False, False, None, f"channel {row['channel_name']!r} config invalid: {exc}")
+    if row["event"] == "cap":
+        if not isinstance(ch, WebhookConfig):
+            return SendResult(False, False, None, f"channel {row['channel_name']!r}: warnings go to webhooks only")
+        return send_cap_webhook(ch, row["payload"], row["idempotency_key"], timeout_s=cfg.http_timeout_s)
     if isinstance(ch, WebhookConfig):
         return send_webhook(ch, row["payload"], row["idempotency_key"], receiver=row["channel_name"],
                             external_url=external_url, timeout_s=cfg.http_timeout_s)

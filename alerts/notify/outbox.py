@@ -57,3 +57,39 @@ def notified_channels(conn: Conn, alert_id: int) -> list[str]:
         (alert_id,),
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def cap_idempotency_key(message_id: int, channel_id: int) -> str:
+    return f"cap-{message_id}-{channel_id}"
+
+
+def enqueue_cap(conn: Conn, message_id: int, channel_ids: Iterable[int], payload: dict[str, Any]) -> list[int]:
+    """Outbox rows carrying a published CAP message (``payload["xml"]``) to each (enabled) channel, written in
+    the transaction that publishes it; one row per (message, channel): writing them again adds nothing."""
+    ids: list[int] = []
+    max_attempts = get_config().max_attempts
+    channels = fetch_all(conn, "SELECT id, name FROM notify_channels WHERE id = ANY(%s) AND enabled ORDER BY id",
+                         (sorted(set(channel_ids)),))
+    for ch in channels:
+        key = cap_idempotency_key(message_id, ch["id"])
+        body = {**payload, "event": "cap", "channel": ch["name"], "idempotency_key": key}
+        row = conn.execute(
+            "INSERT INTO notification_outbox (alert_id, warning_message_id, channel_id, event, idempotency_key, "
+            "payload, max_attempts, next_attempt_at) VALUES (NULL, %s, %s, 'cap', %s, %s, %s, now()) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            (message_id, ch["id"], key, Jsonb(body), max_attempts),
+        ).fetchone()
+        if row:
+            ids.append(int(row[0]))
+    return ids
+
+
+def cap_deliveries(conn: Conn, message_ids: list[int]) -> list[dict[str, Any]]:
+    """The outbox rows of published warnings' messages, with their channel: what was sent to whom, and how it went."""
+    return fetch_all(
+        conn,
+        "SELECT o.id, o.warning_message_id AS message_id, c.name AS channel, o.idempotency_key, o.status, "
+        "o.attempts, o.last_error, o.created_at, o.delivered_at FROM notification_outbox o "
+        "JOIN notify_channels c ON c.id = o.channel_id WHERE o.warning_message_id = ANY(%s) ORDER BY o.id",
+        (message_ids,),
+    )

@@ -13,9 +13,9 @@ import orjson
 
 from alerts.notify.channels import EmailConfig, WebhookConfig
 from alerts.notify.payloads import alertmanager_body, email_subject, email_text, ops_body
-from ops_center.delivery import RETRYABLE_HTTP, SendResult, post_json
+from ops_center.delivery import RETRYABLE_HTTP, SendResult, post, post_json
 
-__all__ = ["RETRYABLE_HTTP", "SendResult", "build_email", "send_email", "send_webhook"]
+__all__ = ["RETRYABLE_HTTP", "SendResult", "build_email", "send_cap_webhook", "send_email", "send_webhook"]
 
 
 def send_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, receiver: str, external_url: str,
@@ -25,6 +25,18 @@ def send_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, recei
     headers = {**cfg.headers, "Idempotency-Key": key, "User-Agent": "ops-center-alerts/1",
                "X-Ops-Event": payload["event"]}
     return post_json(cfg.url, orjson.dumps(body), headers, cfg.timeout_s or timeout_s)
+
+
+CAP_MEDIA_TYPE = "application/cap+xml"
+
+
+def send_cap_webhook(cfg: WebhookConfig, payload: dict[str, Any], key: str, *, timeout_s: float) -> SendResult:
+    """POST a signed CAP document as it was published (``application/cap+xml``, UTF-8), byte for byte, so the
+    receiver can verify its signature."""
+    headers = {**cfg.headers, "Content-Type": f"{CAP_MEDIA_TYPE}; charset=utf-8", "Idempotency-Key": key,
+               "User-Agent": "ops-center-warnings/1", "X-Ops-Event": "cap",
+               "X-CAP-Identifier": payload["identifier"], "X-CAP-MsgType": payload["msg_type"]}
+    return post(cfg.url, payload["xml"].encode("utf-8"), headers, cfg.timeout_s or timeout_s)
 
 
 def build_email(cfg: EmailConfig, payload: dict[str, Any], key: str, external_url: str) -> EmailMessage:

@@ -57,7 +57,7 @@ router = APIRouter(tags=["live"])
 stats_router = APIRouter(tags=["live"])
 
 ALIASES = {"alerts": "alert", "incidents": "incident", "dossiers": "dossier", "devices": "device_status",
-           "device-status": "device_status"}
+           "device-status": "device_status", "warnings": "warning"}
 CLOSE_CODES = {"unauthorized": CLOSE_UNAUTHORIZED, "forbidden": CLOSE_FORBIDDEN, "slow": CLOSE_SLOW,
                "policy": CLOSE_POLICY, "too_big": CLOSE_TOO_BIG, "try_again": CLOSE_TRY_AGAIN,
                "going_away": CLOSE_GOING_AWAY}

@@ -159,6 +159,8 @@ def test_settings(run_dir: Path, database_url: str, mqtt_port: int, redis_port: 
         mqtt_pid_file=run_dir / "mosquitto" / "mosquitto.pid",
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         jwt_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+        signing_key_file=run_dir / "keys" / "signing-key.pem",
+        signing_cert_file=run_dir / "keys" / "signing-cert.pem",
     )
 
 
@@ -180,6 +182,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "OPS_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "OPS_DATA_DIR": str(settings.data_dir),
     }
+    if settings.signing_key_file is not None and settings.signing_cert_file is not None:
+        env["OPS_SIGNING_KEY_FILE"] = str(settings.signing_key_file)
+        env["OPS_SIGNING_CERT_FILE"] = str(settings.signing_cert_file)
     return {**os.environ, **env}
 
 
@@ -257,10 +262,13 @@ def private_stack(run_dir: Path, db_prefix: str = "ops_test") -> Iterator[Privat
     """Start the stack used by the test session and by the benchmarks; everything is removed afterwards."""
     from ops_center.db import connect
     from ops_center.migrate import migrate
+    from ops_center.signing_keys import ensure_pair
 
     redis_port, mqtt_port = free_port(), free_port()
     with database(db_prefix) as url, redis_server(redis_port, run_dir / "redis"):
         settings = test_settings(run_dir, url, mqtt_port, redis_port)
+        assert settings.signing_key_file is not None and settings.signing_cert_file is not None
+        ensure_pair(settings.signing_key_file, settings.signing_cert_file)
         with connect(url, autocommit=True) as conn:
             migrate(conn, "postgres")
         with broker(settings, run_dir / "mosquitto") as b:

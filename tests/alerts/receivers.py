@@ -29,7 +29,7 @@ class WebhookReceiver:
     script: list[int] = field(default_factory=list)
     slow_first_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
-    delivered: dict[str, dict[str, Any]] = field(default_factory=dict)  # idempotency key -> body, first success
+    delivered: dict[str, Any] = field(default_factory=dict)  # idempotency key -> body (JSON or bytes), first success
     got_request: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,7 +37,7 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def handle(self, key: str | None, body: dict[str, Any], headers: dict[str, str]) -> int:
+    def handle(self, key: str | None, body: Any, headers: dict[str, str]) -> int:
         with self.lock:
             n = len(self.requests)
             self.requests.append({"key": key, "body": body, "headers": headers})
@@ -59,7 +59,8 @@ def webhook_receiver(script: list[int] | None = None, slow_first_s: float = 0.0)
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
-            status = rec.handle(self.headers.get("Idempotency-Key"), json.loads(raw),
+            is_json = self.headers.get("Content-Type", "application/json").startswith("application/json")
+            status = rec.handle(self.headers.get("Idempotency-Key"), json.loads(raw) if is_json else raw,
                                 {k.lower(): v for k, v in self.headers.items()})
             try:
                 self.send_response(status)

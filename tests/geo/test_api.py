@@ -241,8 +241,8 @@ def test_summary_etag_gives_304(client: TestClient, staff: dict[str, str]) -> No
 
 def test_other_domains_layers_are_absent_or_present_never_broken(client: TestClient,
                                                                  staff: dict[str, str]) -> None:
-    body = client.get("/map/summary", params={"layers": "devices,alerts,incidents,dossiers,scorecard"},
-                      headers=staff).json()
+    layers = ",".join(["devices", *(name for name, *_ in SOURCES)])
+    body = client.get("/map/summary", params={"layers": layers}, headers=staff).json()
     assert body["layers"][0] == "devices"
     for name, module, attr, _, _ in SOURCES:
         assert (name in body["layers"]) != (name in body["layers_unavailable"])
@@ -260,6 +260,8 @@ def test_other_domains_layers_are_absent_or_present_never_broken(client: TestCli
         assert "dossier_on_time_rate" in props
     if "scorecard" in body["layers"]:
         assert "total" in props["scorecard"]
+    if "warnings" in body["layers"]:
+        assert isinstance(props["warnings_active"], int) and isinstance(props["warning_ids"], list)
 
 
 @pytest.mark.parametrize(("params", "status", "field"), [
