@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import problems
+from api import openapi, problems
 from api.audit import AuditMiddleware
 from api.deps import authenticated
+from api.hosts import TrustedHosts
 from api.live.feed import Hub
+from api.parameters import refuse_control_characters
 from api.routers import PROTECTED, PUBLIC
+from api.routers.open311 import error_answer as open311_error
 from ops_center.db import create_pool
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings, get_settings
@@ -39,13 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.stop()
             pool.close()
 
-    app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan,
-                  description="Operations center backend: telemetry, wards, alerts, incidents, dossiers.")
+    app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan, description=openapi.DESCRIPTION,
+                  dependencies=[Depends(refuse_control_characters)])
     app.state.settings = settings
-    problems.install(app)
+    app.router.redirect_slashes = False  # api.problems redirects with a relative Location instead
+    problems.install(app, dialects={"/open311/": open311_error})
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)  # outermost: before anything runs
     for router in PUBLIC:
         app.include_router(router)
     for router in PROTECTED:
         app.include_router(router, dependencies=[Depends(authenticated)])
+    openapi.install(app)
     return app

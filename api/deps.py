@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
+from api.openapi import declares
 from ops_center.auth.apikeys import verify_api_key
 from ops_center.auth.roles import Role
 from ops_center.auth.tokens import InvalidToken, decode_token
@@ -36,11 +37,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+@declares(503)
 def get_pool(request: Request) -> ConnectionPool:
     pool: ConnectionPool = request.app.state.pool
     return pool
 
 
+@declares(503)
 def get_conn(request: Request) -> Iterator[Conn]:
     """A pooled connection in one transaction, committed before the response is sent."""
     pool: ConnectionPool = request.app.state.pool
@@ -86,6 +89,7 @@ def authenticate_token(settings: Settings, pool: ConnectionPool, token: str | No
     raise HTTPException(401, "not authenticated: send a bearer token or an X-API-Key header", headers=_CHALLENGE)
 
 
+@declares(401)
 def authenticated(
     request: Request,
     settings: SettingsDep,
@@ -105,6 +109,7 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only ``roles`` through (403 otherwise)."""
     allowed = frozenset(roles)
 
+    @declares(403)
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))

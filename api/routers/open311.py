@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import PoolDep, Principal, SettingsDep
 from geo.service import assign_ward
@@ -47,6 +47,14 @@ class Open311Error(Exception):
 
 def _error(status: int, description: str) -> JSONResponse:
     return JSONResponse(open311.error(status, description), status_code=status)
+
+
+def error_answer(status: int, title: str, detail: str | None, headers: dict[str, str] | None) -> Response:
+    """The GeoReport shape for errors raised before or around these routes (a parameter refused by the app, the
+    database unavailable): ``api.problems`` calls it for every path under ``/open311/``. An invalid parameter is
+    400, as for every other GeoReport error."""
+    code = 400 if status == 422 else status
+    return JSONResponse(open311.error(code, detail or title), status_code=code, headers=headers)
 
 
 def _key(request: Request, form_key: str | None) -> str | None:

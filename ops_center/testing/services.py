@@ -153,6 +153,7 @@ def test_settings(run_dir: Path, database_url: str, mqtt_port: int, redis_port: 
         mqtt_pid_file=run_dir / "mosquitto" / "mosquitto.pid",
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         jwt_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+        allowed_hosts=["127.0.0.1", "localhost", "testserver"],  # testserver: the host of Starlette's TestClient
     )
 
 
@@ -172,6 +173,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "OPS_REDIS_URL": settings.redis_url,
         "OPS_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "OPS_DATA_DIR": str(settings.data_dir),
+        "OPS_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
     }
     return {**os.environ, **env}
 

@@ -1,0 +1,80 @@
+"""Request parameters that no route may see: control characters in path, query and form parameters.
+
+PostgreSQL cannot store NUL in text, so a NUL that reached a query answered 500; other C0 controls (and DEL) are
+never part of an id, a code, a date, a cursor or a search term. One dependency, installed on the whole app
+(``FastAPI(dependencies=...)``), refuses them for every route — present and future — before the route's own
+validation runs, with the same 422 answer as any other invalid parameter, naming the parameter and the position of
+the character (Open311 routes answer in their own error format; see ``api.problems``).
+
+Encoding tricks do not get through either: percent-decoding of the path and the query string replaces invalid UTF-8
+(``%FF``, overlong forms, encoded surrogates) with U+FFFD, which PostgreSQL stores like any other character.
+Form fields are checked too (tab and line breaks allowed: they are text); JSON and other request bodies are
+validated by their own models and services.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import params
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import HTTPConnection, Request
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Form fields are text (an Open311 description has lines): tab, line feed and carriage return are allowed there."""
+ERROR_TYPE = "string_control_character"
+
+
+def control_character(value: str, pattern: re.Pattern[str] = CONTROL) -> str | None:
+    """Why ``value`` is refused (the first control character and where it is), or None."""
+    found = pattern.search(value)
+    if found is None:
+        return None
+    return f"must not contain control characters (U+{ord(found.group()):04X} at position {found.start()})"
+
+
+def _error(location: str, name: str, value: str, why: str) -> dict[str, Any]:
+    return {"type": ERROR_TYPE, "loc": (location, name), "msg": why, "input": value}
+
+
+def _has_form_body(conn: HTTPConnection) -> bool:
+    route = conn.scope.get("route")
+    body = getattr(route, "body_field", None)
+    return body is not None and isinstance(body.field_info, params.Form)
+
+
+async def _form_items(conn: HTTPConnection) -> list[tuple[str, str]]:
+    """The form's text values and upload file names; the form FastAPI already parsed for the route (cached)."""
+    if not isinstance(conn, Request) or not _has_form_body(conn):
+        return []
+    items: list[tuple[str, str]] = []
+    for name, value in (await conn.form()).multi_items():
+        if isinstance(value, UploadFile):
+            if value.filename:
+                items.append((name, value.filename))
+        else:
+            items.append((name, value))
+    return items
+
+
+async def refuse_control_characters(conn: HTTPConnection) -> None:
+    """422 naming every path, query or form parameter (or query parameter name) with a control character."""
+    if conn.scope["type"] != "http":
+        return
+    errors: list[dict[str, Any]] = []
+    for name, value in conn.path_params.items():
+        if isinstance(value, str) and (why := control_character(value)):
+            errors.append(_error("path", name, value, why))
+    for name, value in conn.query_params.multi_items():
+        if why := control_character(name):
+            errors.append(_error("query", name, name, f"parameter name {why}"))
+        elif why := control_character(value):
+            errors.append(_error("query", name, value, why))
+    for name, value in await _form_items(conn):
+        if why := control_character(value, TEXT_CONTROL):
+            errors.append(_error("body", name, value, why))
+    if errors:
+        raise RequestValidationError(errors)
