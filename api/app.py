@@ -13,6 +13,7 @@ from api.audit import AuditMiddleware
 from api.deps import authenticated
 from api.hosts import TrustedHosts
 from api.live.feed import Hub
+from api.methods import ConcretePaths
 from api.parameters import refuse_control_characters
 from api.routers import PROTECTED, PUBLIC
 from api.routers.open311 import error_answer as open311_error
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.redirect_slashes = False  # api.problems redirects with a relative Location instead
     problems.install(app, dialects={"/open311/": open311_error})
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(ConcretePaths)  # /dossiers/events is not /dossiers/{dossier_id}: 405, as OpenAPI reads it
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)  # outermost: before anything runs
     for router in PUBLIC:
         app.include_router(router)

@@ -27,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from api.parameters import FORM_TEXT_PATTERN, PARAMETER_PATTERN
 from api.problems import PROBLEM, RETRY_AFTER_S
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,14 +101,19 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": ERROR_TEXT.get(status, "Error")} for status in statuses}
 
 
-def request_body(schema_of: type[BaseModel] | TypeAdapter[Any], *, media_type: str = "application/json",
-                 description: str = "", required: bool = True) -> dict[str, Any]:
-    """``openapi_extra=`` documenting a body the route reads itself, with the JSON Schema of ``schema_of``."""
-    adapter = schema_of if isinstance(schema_of, TypeAdapter) else TypeAdapter(schema_of)
-    schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
-    definitions = schema.pop("$defs", {})
-    return {"requestBody": {"required": required, "description": description,
-                            "content": {media_type: {"schema": schema}}}, "x-ops-defs": definitions}
+def request_body(schema_of: type[BaseModel] | TypeAdapter[Any] | dict[str, Any], *,
+                 media_type: str = "application/json", description: str = "",
+                 required: bool = True) -> dict[str, Any]:
+    """``openapi_extra=`` documenting a body the route reads itself (a stream, a document a service validates):
+    the JSON Schema of the model (or the schema given) replaces whatever FastAPI inferred from the signature."""
+    if isinstance(schema_of, dict):
+        schema, definitions = dict(schema_of), {}
+    else:
+        adapter = schema_of if isinstance(schema_of, TypeAdapter) else TypeAdapter(schema_of)
+        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
+        definitions = schema.pop("$defs", {})
+    body = {"required": required, "description": description, "content": {media_type: {"schema": schema}}}
+    return {"x-ops-request-body": body, "x-ops-defs": definitions}
 
 
 def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
@@ -125,8 +131,11 @@ def route_errors(route: Any) -> set[int]:
               *route.dependant.cookie_params]
     for dep in _dependencies(route.dependant):
         params += [*dep.path_params, *dep.query_params, *dep.header_params, *dep.cookie_params]
-    if params or route.body_field is not None or (route.openapi_extra and "requestBody" in route.openapi_extra):
+    has_body = route.body_field is not None or "x-ops-request-body" in (route.openapi_extra or {})
+    if params or has_body:
         found.add(422)
+    if has_body:
+        found.add(400)  # a body that cannot be parsed at all (not JSON, not a form)
     if route.dependant.path_params:
         found.add(404)
     if any(p.name == "cursor" for p in params):
@@ -158,6 +167,8 @@ def _document_route(doc: dict[str, Any], route: Any) -> None:
             continue
         for name, schema in operation.pop("x-ops-defs", {}).items():
             doc.setdefault("components", {}).setdefault("schemas", {}).setdefault(name, schema)
+        if "x-ops-request-body" in operation:
+            operation["requestBody"] = operation.pop("x-ops-request-body")
         responses = operation.setdefault("responses", {})
         wanted = {int(code) for code in responses if str(code).isdigit() and int(code) >= 400} | statuses
         if route.path_format.startswith(OPEN311_PREFIX) and 422 in wanted:
@@ -165,6 +176,55 @@ def _document_route(doc: dict[str, Any], route: Any) -> None:
             responses.pop("422", None)
         for status in sorted(wanted):
             responses[str(status)] = _error_response(status, route.path_format, responses.get(str(status), {}))
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"  # base64url, as ops_center.pagination writes it
+
+
+def _constrain_text(schema: dict[str, Any], pattern: str) -> None:
+    """Give a free text schema (no pattern, enum or format of its own) the pattern the app enforces on it."""
+    for option in schema.get("anyOf", [schema]):
+        target = option.get("items", option) if option.get("type") == "array" else option
+        if target.get("type") == "string" and not {"pattern", "enum", "format", "const"} & set(target):
+            target["pattern"] = pattern
+
+
+def _document_parameter_rules(doc: dict[str, Any]) -> None:
+    """What ``api.parameters`` refuses, stated in the document: no control characters in path and query
+    parameters (form text keeps tabs and line breaks); a ``cursor`` is base64url."""
+    for item in doc["paths"].values():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                if param["in"] not in ("path", "query"):
+                    continue
+                if param["name"] == "cursor":
+                    _constrain_text(param["schema"], CURSOR_PATTERN)
+                _constrain_text(param["schema"], PARAMETER_PATTERN)
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        if name.startswith("Body_"):  # FastAPI's form bodies
+            for prop in schema.get("properties", {}).values():
+                _constrain_text(prop, FORM_TEXT_PATTERN)
+
+
+def _forms_without_null(doc: dict[str, Any]) -> None:
+    """A form field cannot be null (leaving it out is how a form says "none"): drop FastAPI's ``null`` branch
+    from the optional fields of form bodies."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    for item in doc["paths"].values():
+        for operation in item.values():
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                ref = content.get("schema", {}).get("$ref", "")
+                if media not in FORM_TYPES or not ref.startswith("#/components/schemas/"):
+                    continue
+                for prop in schemas[ref.rsplit("/", 1)[1]].get("properties", {}).values():
+                    options = [o for o in prop.get("anyOf", []) if o.get("type") != "null"]
+                    if "anyOf" in prop and len(options) == 1:
+                        del prop["anyOf"]
+                        prop.update(options[0])
+                    elif "anyOf" in prop:
+                        prop["anyOf"] = options
 
 
 def build(app: FastAPI) -> dict[str, Any]:
@@ -179,6 +239,8 @@ def build(app: FastAPI) -> dict[str, Any]:
     for route in iter_route_contexts(app.routes):  # an APIRoute as included (router dependencies and prefix)
         if isinstance(route.original_route, APIRoute) and route.include_in_schema:
             _document_route(doc, route)
+    _forms_without_null(doc)
+    _document_parameter_rules(doc)
     return doc
 
 

@@ -8,8 +8,11 @@ the character (Open311 routes answer in their own error format; see ``api.proble
 
 Encoding tricks do not get through either: percent-decoding of the path and the query string replaces invalid UTF-8
 (``%FF``, overlong forms, encoded surrogates) with U+FFFD, which PostgreSQL stores like any other character.
-Form fields are checked too (tab and line breaks allowed: they are text); JSON and other request bodies are
-validated by their own models and services.
+Form fields are checked too (tab and line breaks allowed: they are text). A JSON body the route declares is
+checked for what PostgreSQL cannot store at all — NUL, also as ``\\u0000``, and lone UTF-16 surrogates — anywhere in
+the document, keys included (schemathesis found a NUL in an inhibition rule's matcher reaching jsonb as a 500);
+everything else about a body is its model's and its service's business. Raw bodies a route reads itself (dossier
+events, rule files) are validated by their own code.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Form fields are text (an Open311 description has lines): tab, line feed and carriage return are allowed there."""
 ERROR_TYPE = "string_control_character"
+PARAMETER_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"
+FORM_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+"""The rules above as JSON Schema patterns, for the OpenAPI document (``api.openapi``)."""
 
 
 def control_character(value: str, pattern: re.Pattern[str] = CONTROL) -> str | None:
@@ -33,22 +39,51 @@ def control_character(value: str, pattern: re.Pattern[str] = CONTROL) -> str | N
     found = pattern.search(value)
     if found is None:
         return None
-    return f"must not contain control characters (U+{ord(found.group()):04X} at position {found.start()})"
+    name = " NUL" if found.group() == "\x00" else ""
+    return f"must not contain control characters (U+{ord(found.group()):04X}{name} at position {found.start()})"
 
 
 def _error(location: str, name: str, value: str, why: str) -> dict[str, Any]:
     return {"type": ERROR_TYPE, "loc": (location, name), "msg": why, "input": value}
 
 
-def _has_form_body(conn: HTTPConnection) -> bool:
-    route = conn.scope.get("route")
-    body = getattr(route, "body_field", None)
-    return body is not None and isinstance(body.field_info, params.Form)
+def _body_kind(conn: HTTPConnection) -> str | None:
+    """``form`` or ``json`` when FastAPI parsed the route's body (cached on the request), else None."""
+    body = getattr(conn.scope.get("route"), "body_field", None)
+    if body is None:
+        return None
+    if isinstance(body.field_info, params.Form):
+        return "form"
+    content_type = conn.headers.get("content-type", "").split(";")[0].strip().lower()
+    return "json" if content_type == "application/json" or content_type.endswith("+json") else None
+
+
+def unstorable(value: object, path: str = "body") -> tuple[str, str, str] | None:
+    """The first place in a parsed JSON document holding what PostgreSQL cannot store in text or jsonb: NUL (also
+    written ``\\u0000``) or a lone UTF-16 surrogate (``"\\ud800"``); as (path, reason, value)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path, f"must not contain the control character NUL (U+0000 at position {value.index(chr(0))})", value
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            return path, "must not contain a lone UTF-16 surrogate (not valid unicode)", value
+        return None
+    items: list[tuple[str, object]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (found := unstorable(key, f"{path}.{key!r}")) is not None:
+                return found[0], f"key {found[1]}", found[2]
+            items.append((f"{path}.{key}", item))
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    for where, item in items:
+        if (found := unstorable(item, where)) is not None:
+            return found
+    return None
 
 
 async def _form_items(conn: HTTPConnection) -> list[tuple[str, str]]:
     """The form's text values and upload file names; the form FastAPI already parsed for the route (cached)."""
-    if not isinstance(conn, Request) or not _has_form_body(conn):
+    if not isinstance(conn, Request) or _body_kind(conn) != "form":
         return []
     items: list[tuple[str, str]] = []
     for name, value in (await conn.form()).multi_items():
@@ -76,5 +111,12 @@ async def refuse_control_characters(conn: HTTPConnection) -> None:
     for name, value in await _form_items(conn):
         if why := control_character(value, TEXT_CONTROL):
             errors.append(_error("body", name, value, why))
+    if isinstance(conn, Request) and _body_kind(conn) == "json":
+        try:
+            document = await conn.json()  # parsed once already, for the route
+        except ValueError:
+            document = None  # not JSON: the route's own validation says so
+        if (found := unstorable(document)) is not None:
+            errors.append({"type": ERROR_TYPE, "loc": tuple(found[0].split(".")), "msg": found[1], "input": found[2]})
     if errors:
         raise RequestValidationError(errors)

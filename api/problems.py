@@ -76,16 +76,6 @@ def _field(err: Any) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route accepts at this path (Starlette's own 405 names only the first matching route's)."""
-    methods: set[str] = set()
-    for route in iter_route_contexts(request.app.router.routes):
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(route.methods or ())
-    return sorted(methods)
-
-
 def slash_redirect(request: Request) -> RedirectResponse | None:
     """A relative redirect to the same path with the trailing slash added or removed, when a route matches that."""
     path = request.scope["path"]
@@ -123,6 +113,8 @@ def install(app: FastAPI, dialects: Mapping[str, Dialect] | None = None) -> None
             if redirect is not None:
                 return redirect
         if exc.status_code == 405:
+            from api.methods import allowed_methods
+
             headers["Allow"] = ", ".join(allowed_methods(request))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != TITLES.get(exc.status_code) else None
         if exc.status_code == 405:

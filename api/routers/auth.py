@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.deps import AdminOnly, ConnDep, CurrentPrincipal, SettingsDep
+from api.openapi import errors
 from ops_center.auth import apikeys, users
 from ops_center.auth.passwords import WeakPassword
 from ops_center.auth.roles import Role
@@ -28,7 +29,7 @@ class TokenOut(BaseModel):
     role: Role
 
 
-@public.post("/auth/token", response_model=TokenOut)
+@public.post("/auth/token", response_model=TokenOut, responses=errors(401))
 def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: ConnDep,
           settings: SettingsDep) -> TokenOut:
     request.state.audit_actor = form.username[:64]
@@ -41,7 +42,7 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     return TokenOut(access_token=token, expires_in=ttl, role=user.role)
 
 
-@router.post("/auth/refresh", response_model=TokenOut)
+@router.post("/auth/refresh", response_model=TokenOut, responses=errors(403))
 def refresh(principal: CurrentPrincipal, conn: ConnDep, settings: SettingsDep, request: Request) -> TokenOut:
     """A fresh token for a signed-in user whose account is still enabled (screens renew every few minutes)."""
     request.state.audit_target = "session"
@@ -86,7 +87,7 @@ class UserPage(BaseModel):
     next_cursor: str | None
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post("/users", response_model=UserOut, status_code=201, responses=errors(409))
 def create_user(body: UserIn, conn: ConnDep, request: Request, _: AdminOnly) -> UserOut:
     request.state.audit_target = f"user:{body.username}"
     try:

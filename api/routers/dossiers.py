@@ -3,7 +3,7 @@ catalogue, dossiers by state, the business calendar and the e-government KPIs.""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -11,9 +11,11 @@ import anyio
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from psycopg_pool import ConnectionPool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, JsonBool
+from api.openapi import errors, request_body
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
 from ops_center.dossiers import kpis, procedures
@@ -31,6 +33,53 @@ MAX_BODY = 8 * 1024 * 1024
 MAX_KPI_DAYS = 3 * 366
 
 
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class _Event(BaseModel):
+    """Documentation of the event shape; ``ops_center.dossiers.models.parse_event`` validates each event."""
+
+    model_config = ConfigDict(extra="forbid")
+    dossier_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+    at: AwareDatetime = Field(description="ISO 8601 with a UTC offset, from 2000-01-01 to now (+10 min)")
+    unit: Code | None = Field(default=None, description="unit code (the one-stop-shop desk)")
+
+
+class ReceivedEvent(_Event):
+    type: Literal["received"]
+    channel: Literal["online_l3", "online_l4", "counter", "postal"]
+    procedure: Code = Field(description="a code of the procedures catalogue")
+    unit: Code
+    ward: Code | None = Field(default=None, description="ward code; default: the unit's ward")
+    ward_set: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+                                 description="boundary set of the ward code; default: the set in force that day")
+
+
+class ResolvedEvent(_Event):
+    type: Literal["resolved"]
+
+
+class ReturnedEvent(_Event):
+    type: Literal["returned"]
+    channel: Literal["postal", "counter"]
+
+
+Event = Annotated[ReceivedEvent | ResolvedEvent | ReturnedEvent, Field(discriminator="type")]
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[Event] = Field(max_length=dossiers.MAX_BATCH)
+
+
+EVENTS_BODY = request_body(
+    TypeAdapter(Annotated[list[Event], Field(max_length=dossiers.MAX_BATCH)] | EventBatch),
+    description="Dossier events, a JSON array or `{\"events\": [...]}`, at most 10,000 and 8 MiB. Each event is "
+                "judged on its own: an event that does not fit this schema, or names an unknown procedure or unit, "
+                "is refused in the answer (by index, with the reason) and kept in dead letters; the others are "
+                "stored.")
+
+
 def _ingest(pool: ConnectionPool, settings: Settings, events: list[Any]) -> dossiers.IngestResult:
     with transaction(pool) as conn:
         return dossiers.ingest_events(conn, events, HTTP_SOURCE, calendar=calendar_for(settings))
@@ -43,11 +92,11 @@ def _dead_body(pool: ConnectionPool, body: bytes, reason: str, detail: str) -> N
                      (HTTP_SOURCE, body[: dossiers.DEAD_LETTER_PAYLOAD_CAP], len(body), reason, detail))
 
 
-@router.post("/dossiers/events")
+@router.post("/dossiers/events", openapi_extra=EVENTS_BODY, responses=errors(413))
 async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
     """A batch of dossier events: a JSON array, or ``{"events": [...]}``, at most 10,000 events and 8 MiB.
     Each event is accepted, recognised as a duplicate, or refused (kept in dead letters with its reason): the
-    answer says which, by index. See ``ops_center.dossiers.models`` for the event shape."""
+    answer says which, by index."""
     request.state.audit_target = "dossiers:events"
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
@@ -78,8 +127,9 @@ async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _:
 
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=dossiers.REPLAY_MAX)
-    limit: int = Field(default=1000, ge=1, le=dossiers.REPLAY_MAX)
+    ids: list[Annotated[int, Field(ge=1, le=2**53 - 1), JSON_INT]] | None = Field(default=None,
+                                                                                   max_length=dossiers.REPLAY_MAX)
+    limit: Annotated[int, Field(ge=1, le=dossiers.REPLAY_MAX), JSON_INT] = 1000
 
 
 @router.post("/dossiers/dead-letters/replay")
@@ -125,7 +175,7 @@ def get_calendar(settings: SettingsDep, _: Readers,
 
 
 @router.get("/dossiers/calendar/due")
-def due_date(settings: SettingsDep, _: Readers, received_at: AwareDatetime,
+def due_date(settings: SettingsDep, _: Readers, received_at: IsoAwareDateTime,
              days: Annotated[int, Query(ge=0, le=365)]) -> dict[str, Any]:
     """The due date of a dossier received at ``received_at`` with ``days`` business days of processing."""
     cal = calendar_for(settings)
@@ -134,7 +184,7 @@ def due_date(settings: SettingsDep, _: Readers, received_at: AwareDatetime,
 
 
 @router.get("/dossiers/{dossier_id:path}")
-def get_dossier(dossier_id: Annotated[str, Path(max_length=100)], conn: ConnDep, settings: SettingsDep,
+def get_dossier(dossier_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")], conn: ConnDep, settings: SettingsDep,
                 _: Staff) -> dict[str, Any]:
     row = dossiers.get_dossier(conn, dossier_id, calendar_for(settings))
     if row is None:
@@ -145,9 +195,9 @@ def get_dossier(dossier_id: Annotated[str, Path(max_length=100)], conn: ConnDep,
 class ProcedureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=1000)
-    processing_days: int = Field(ge=0, le=365)
-    online_level: int = Field(default=2, ge=1, le=4)
-    offered_by_post: bool = False
+    processing_days: Annotated[int, Field(ge=0, le=365), JSON_INT]
+    online_level: Annotated[int, Field(ge=1, le=4), JSON_INT] = 2
+    offered_by_post: JsonBool = False
     agency: str = Field(default="", max_length=500)
 
 
@@ -196,8 +246,8 @@ def put_procedure(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]
 def get_kpis(conn: ConnDep, _: Staff,
              level: Literal["province", "district", "ward", "unit"] = "province",
              period: Literal["day", "month", "year"] = "month",
-             start: Annotated[date | None, Query(alias="from")] = None,
-             end: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
+             start: Annotated[IsoDate | None, Query(alias="from")] = None,
+             end: Annotated[IsoDate | None, Query(alias="to", description="last day, inclusive")] = None,
              code: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=500)] = None,
              ) -> dict[str, Any]:
     """KPIs per group and period (``from``/``to`` are local dates, both inclusive; default: this year to date).

@@ -6,6 +6,7 @@ The parameters come from the OpenAPI document, so a route added later is covered
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -85,13 +86,13 @@ def test_nul_in_every_text_parameter_is_a_422_naming_it(client: TestClient, admi
 def test_the_probes_examples(client: TestClient, admin: Login) -> None:
     r = client.get("/open311/v2/services/%00.json")  # unauthenticated, as the probe sent it
     assert r.status_code == 400
-    assert r.json() == [{"code": 400, "description": "path.code: must not contain control characters (U+0000 at "
+    assert r.json() == [{"code": 400, "description": "path.code: must not contain control characters (U+0000 NUL at "
                                                      "position 0) (got '\\x00')"}]
     r = client.get("/devices?ward=%00", headers=admin.headers)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     problem = r.json()
     assert problem["errors"] == [{"field": "query.ward", "value": "\x00",
-                                  "message": "must not contain control characters (U+0000 at position 0)"}]
+                                  "message": "must not contain control characters (U+0000 NUL at position 0)"}]
     assert "query.ward" in problem["detail"]
 
 
@@ -132,3 +133,18 @@ def test_encoding_tricks_never_reach_the_database_as_500(client: TestClient, adm
             if r.status_code >= 500:
                 failures.append((param, trick, r.status_code, r.text[:200]))
     assert not failures, failures
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "nul-matcher", "source_matchers": [{"name": "severity", "op": "=", "value": "critical\u0000"}],
+     "target_matchers": [{"name": "severity", "op": "=", "value": "minor"}]},
+    {"name": "surrogate-matcher", "source_matchers": [{"name": "severity", "op": "=", "value": "\ud800"}],
+     "target_matchers": [{"name": "severity", "op": "=", "value": "minor"}]},
+])
+def test_json_bodies_never_carry_nul_or_lone_surrogates_to_the_database(client: TestClient, admin: Login,
+                                                                          body: dict[str, Any]) -> None:
+    """Found by schemathesis: a NUL in an inhibition rule's matcher reached jsonb as a 500."""
+    r = client.post("/inhibit-rules", content=json.dumps(body).encode(),  # "\\u0000", "\\ud800" escapes
+                    headers={**admin.headers, "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.json()["errors"][0]["field"] == "source_matchers[0].value"
