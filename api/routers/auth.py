@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
@@ -134,7 +134,7 @@ def create_key(body: ApiKeyIn, conn: ConnDep, principal: AdminOnly, request: Req
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-def revoke_key(key_id: int, conn: ConnDep, _: AdminOnly, request: Request) -> None:
+def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**53 - 1)], conn: ConnDep, _: AdminOnly, request: Request) -> None:
     request.state.audit_target = f"api_key:{key_id}"
     if not apikeys.revoke_api_key(conn, key_id):
         raise HTTPException(404, f"key_id: no active API key {key_id}")

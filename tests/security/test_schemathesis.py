@@ -151,6 +151,7 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(seen.values())
 
 
+@pytest.mark.timeout(900)  # about two minutes here; generous for a busy CI machine
 def test_schemathesis_finds_nothing(st_settings: Settings, credentials: dict[str, dict[str, str]]) -> None:
     from api.app import create_app
 
