@@ -27,7 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from api.parameters import FORM_TEXT_PATTERN, PARAMETER_PATTERN
+from api.parameters import FORM_TEXT_PATTERN, JSON_TEXT_PATTERN, PARAMETER_PATTERN
 from api.problems import PROBLEM, RETRY_AFTER_S
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,6 +227,41 @@ def _forms_without_null(doc: dict[str, Any]) -> None:
                         prop["anyOf"] = options
 
 
+def _walk_schema(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
+    """State NUL-free text on one request schema and everything it refers to (once per component)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _walk_schema(item, schemas, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            _walk_schema(schemas.get(name), schemas, seen)
+        return
+    if schema.get("type") == "string" and not {"pattern", "enum", "format", "const"} & set(schema):
+        schema["pattern"] = JSON_TEXT_PATTERN
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        schema.setdefault("propertyNames", {"pattern": JSON_TEXT_PATTERN})
+    for key, value in schema.items():
+        if key not in ("propertyNames", "examples", "default", "enum", "const"):
+            _walk_schema(value, schemas, seen)
+
+
+def _document_json_text(doc: dict[str, Any]) -> None:
+    """What ``api.parameters`` refuses in JSON bodies (NUL anywhere, keys too), stated on their schemas."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    for item in doc["paths"].values():
+        for operation in item.values():
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                if media == "application/json":
+                    _walk_schema(content.get("schema"), schemas, seen)
+
+
 def build(app: FastAPI) -> dict[str, Any]:
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
@@ -241,6 +276,7 @@ def build(app: FastAPI) -> dict[str, Any]:
             _document_route(doc, route)
     _forms_without_null(doc)
     _document_parameter_rules(doc)
+    _document_json_text(doc)
     return doc
 
 

@@ -25,12 +25,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import HTTPConnection, Request
 
+from ops_center.storable import unstorable
+
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Form fields are text (an Open311 description has lines): tab, line feed and carriage return are allowed there."""
 ERROR_TYPE = "string_control_character"
 PARAMETER_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"
 FORM_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+JSON_TEXT_PATTERN = "^[^\\x00]*$"
 """The rules above as JSON Schema patterns, for the OpenAPI document (``api.openapi``)."""
 
 
@@ -57,28 +60,6 @@ def _body_kind(conn: HTTPConnection) -> str | None:
     content_type = conn.headers.get("content-type", "").split(";")[0].strip().lower()
     return "json" if content_type == "application/json" or content_type.endswith("+json") else None
 
-
-def unstorable(value: object, path: str = "body") -> tuple[str, str, str] | None:
-    """The first place in a parsed JSON document holding what PostgreSQL cannot store in text or jsonb: NUL (also
-    written ``\\u0000``) or a lone UTF-16 surrogate (``"\\ud800"``); as (path, reason, value)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return path, f"must not contain the control character NUL (U+0000 at position {value.index(chr(0))})", value
-        if any("\ud800" <= c <= "\udfff" for c in value):
-            return path, "must not contain a lone UTF-16 surrogate (not valid unicode)", value
-        return None
-    items: list[tuple[str, object]] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if (found := unstorable(key, f"{path}.{key!r}")) is not None:
-                return found[0], f"key {found[1]}", found[2]
-            items.append((f"{path}.{key}", item))
-    elif isinstance(value, list):
-        items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
-    for where, item in items:
-        if (found := unstorable(item, where)) is not None:
-            return found
-    return None
 
 
 async def _form_items(conn: HTTPConnection) -> list[tuple[str, str]]:

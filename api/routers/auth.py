@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, CurrentPrincipal, SettingsDep
 from api.openapi import errors
@@ -68,6 +68,7 @@ def me(principal: CurrentPrincipal) -> MeOut:
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
     password: str = Field(min_length=10, max_length=256)
     role: Role
@@ -113,6 +114,7 @@ def list_users(conn: ConnDep, _: AdminOnly, cursor: str | None = None,
 
 
 class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     role: Role = Role.integration
 

@@ -148,3 +148,12 @@ def test_json_bodies_never_carry_nul_or_lone_surrogates_to_the_database(client: 
                     headers={**admin.headers, "Content-Type": "application/json"})
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
     assert r.json()["errors"][0]["field"] == "source_matchers[0].value"
+
+
+def test_yaml_rule_files_never_carry_nul_to_the_database(client: TestClient, admin: Login) -> None:
+    """Found by schemathesis: a YAML "\\0" escape imported a rule whose name jsonb cannot hold."""
+    text = 'rules:\n- {kind: threshold, name: "nul\\0name", metric: water_level_cm, operator: ">", value: 1}\n'
+    r = client.post("/alert-rules/import", content=text.encode(),
+                    headers={**admin.headers, "Content-Type": "application/yaml"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "rules[0].name" and "NUL" in r.json()["errors"][0]["message"]
