@@ -208,23 +208,30 @@ def _document_parameter_rules(doc: dict[str, Any]) -> None:
                 _constrain_text(prop, FORM_TEXT_PATTERN)
 
 
+def _without_null(schema: dict[str, Any]) -> None:
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if "anyOf" in schema and len(options) == 1:
+        del schema["anyOf"]
+        schema.update(options[0])
+    elif "anyOf" in schema:
+        schema["anyOf"] = options
+
+
 def _forms_without_null(doc: dict[str, Any]) -> None:
-    """A form field cannot be null (leaving it out is how a form says "none"): drop FastAPI's ``null`` branch
-    from the optional fields of form bodies."""
+    """A form field or a query parameter cannot be null (leaving it out is how a form or a URL says "none"):
+    drop FastAPI's ``null`` branch from optional form fields and parameters (schemathesis sent ``?device_id=true``
+    as a "boolean instead of null" that is in fact a valid id)."""
     schemas = doc.get("components", {}).get("schemas", {})
     for item in doc["paths"].values():
         for operation in item.values():
+            for param in operation.get("parameters", []):
+                _without_null(param["schema"])
             for media, content in operation.get("requestBody", {}).get("content", {}).items():
                 ref = content.get("schema", {}).get("$ref", "")
                 if media not in FORM_TYPES or not ref.startswith("#/components/schemas/"):
                     continue
                 for prop in schemas[ref.rsplit("/", 1)[1]].get("properties", {}).values():
-                    options = [o for o in prop.get("anyOf", []) if o.get("type") != "null"]
-                    if "anyOf" in prop and len(options) == 1:
-                        del prop["anyOf"]
-                        prop.update(options[0])
-                    elif "anyOf" in prop:
-                        prop["anyOf"] = options
+                    _without_null(prop)
 
 
 def _walk_schema(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
