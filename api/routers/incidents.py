@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, Operators, Principal, Staff
-from api.json_types import JSON_INT, JsonBool
+from api.json_types import JSON_INT, IsoAwareDateTime, JsonBool
 from api.openapi import errors
 from geo.service import assign_ward
 from ops_center.auth.roles import Role
@@ -54,7 +54,7 @@ class IncidentIn(BaseModel):
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
     address: str | None = Field(default=None, max_length=500)
     reporter: ContactIn | None = None
-    reported_at: AwareDatetime | None = None
+    reported_at: IsoAwareDateTime | None = None  # a year 9999 plus the SLA overflowed
     assigned_unit: UnitCode | None = None
     source: Literal["operator", "citizen_app"] = "operator"
 
