@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
 
 from alerts.durations import parse_duration
 from alerts.models import ALERT_COLUMNS, alert_json
@@ -28,7 +36,7 @@ ChannelName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Z
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    after: Annotated[float, BeforeValidator(parse_duration)] = 0.0
+    after: Annotated[float, Field(ge=0), BeforeValidator(parse_duration)] = 0.0
     channels: list[ChannelName] = Field(min_length=1, max_length=20)
 
 
@@ -42,9 +50,9 @@ class PolicyIn(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     description: str = Field(default="", max_length=2000)
     steps: list[StepIn] = Field(min_length=1, max_length=10)
-    repeat: Annotated[float, BeforeValidator(parse_duration)] | None = None
+    repeat: Annotated[float, Field(ge=60), BeforeValidator(parse_duration)] | None = None
     repeat_severities: list[Severity] = Field(default_factory=_critical_only, max_length=4)
-    notify_resolved: bool = True
+    notify_resolved: StrictBool = True  # true or false, not 0 or "yes"
 
     @field_validator("steps")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from alerts.matchers import LABEL_NAME, MAX_MATCHERS, Matcher, describe, match_all, parse_matchers
 from alerts.rules.models import RuleError, format_errors
@@ -29,7 +29,7 @@ class InhibitRuleIn(BaseModel):
     source_matchers: list[Matcher] = Field(min_length=1, max_length=MAX_MATCHERS)
     target_matchers: list[Matcher] = Field(min_length=1, max_length=MAX_MATCHERS)
     equal: list[Annotated[str, Field(pattern=LABEL_NAME)]] = Field(default_factory=list, max_length=10)
-    enabled: bool = True
+    enabled: StrictBool = True  # true or false, not 0 or "yes"
 
 
 def validate_inhibit_rule(data: Any, prefix: str = "") -> InhibitRuleIn:

@@ -10,12 +10,16 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import problems
+from api import openapi, problems
 from api.audit import AuditMiddleware
 from api.deps import authenticated
+from api.hosts import TrustedHosts
 from api.live.feed import Hub
 from api.live.principals import PrincipalWatcher, stop_task
+from api.methods import ConcretePaths
+from api.parameters import refuse_control_characters
 from api.routers import PROTECTED, PUBLIC
+from api.routers.open311 import error_answer as open311_error
 from ops_center.auth.accounts import AccountCache
 from ops_center.auth.throttle import LoginLimits, LoginThrottle
 from ops_center.db import create_pool
@@ -48,20 +52,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.stop()
             pool.close()
 
-    app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan,
-                  description="Operations center backend: telemetry, wards, alerts, incidents, dossiers.")
+    app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan, description=openapi.DESCRIPTION,
+                  dependencies=[Depends(refuse_control_characters)])
     app.state.settings = settings
     accounts = AccountCache(settings.auth_cache_s)
     app.state.accounts = accounts  # the current state of accounts, per request (api.deps)
     app.state.login_throttle = LoginThrottle(settings.redis_url, LoginLimits.parse(
         settings.login_limit_address, settings.login_limit_account_address, settings.login_limit_account))
     install_log_redaction()
-    problems.install(app)
+    app.router.redirect_slashes = False  # api.problems redirects with a relative Location instead
+    problems.install(app, dialects={"/open311/": open311_error})
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(ConcretePaths)  # /dossiers/events is not /dossiers/{dossier_id}: 405, as OpenAPI reads it
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)  # before anything but the proxy headers
     for router in PUBLIC:
         app.include_router(router)
     for router in PROTECTED:
         app.include_router(router, dependencies=[Depends(authenticated)])
+    openapi.install(app)
     # outermost: the client address (and scheme) from X-Forwarded-* only when the peer is a trusted proxy; run
     # uvicorn with --no-proxy-headers (``ops-center api`` does) so that this setting alone decides
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -7,12 +7,9 @@ from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from api.server import serve
 
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level,
-                proxy_headers=False,  # the app applies OPS_TRUSTED_PROXIES itself (api.app)
-                ws_per_message_deflate=False)  # small JSON events: compressing each costs more CPU than it saves
+    serve(args.host, args.port, args.workers, args.log_level)
     return 0
 
 

@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
+from api.openapi import declares
 from ops_center.auth import users
 from ops_center.auth.accounts import AccountCache, AccountRefused, check_key_owner, check_user
 from ops_center.auth.apikeys import verify_api_key
@@ -41,11 +42,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+@declares(503)
 def get_pool(request: Request) -> ConnectionPool:
     pool: ConnectionPool = request.app.state.pool
     return pool
 
 
+@declares(503)
 def get_conn(request: Request) -> Iterator[Conn]:
     """A pooled connection in one transaction, committed before the response is sent."""
     pool: ConnectionPool = request.app.state.pool
@@ -108,6 +111,7 @@ def principal_for_key(pool: ConnectionPool, api_key: str) -> Principal:
     return Principal(f"key:{key.name}", key.role, "api_key", owner.id)
 
 
+@declares(401)
 def authenticated(
     request: Request,
     settings: SettingsDep,
@@ -128,6 +132,7 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only ``roles`` through (403 otherwise)."""
     allowed = frozenset(roles)
 
+    @declares(403)
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))

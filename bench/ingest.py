@@ -30,10 +30,10 @@ import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import RESULTS, BenchStack, bench_stack  # noqa: E402
-from ops_center.db import connect  # noqa: E402
-from ops_center.testing.mqtt_load import Publisher  # noqa: E402
-from ops_center.testing.services import free_port  # noqa: E402
+from bench._stack import RESULTS, BenchStack, bench_stack
+from ops_center.db import connect
+from ops_center.testing.mqtt_load import Publisher
+from ops_center.testing.services import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable

@@ -23,7 +23,14 @@ def connect(url: str, **kwargs: Any) -> Conn:
 
 def create_pool(settings: Settings, *, min_size: int | None = None, max_size: int | None = None,
                 name: str = "ops") -> ConnectionPool:
-    """An opened pool; the caller closes it (the app's lifespan, a worker's shutdown)."""
+    """An opened pool; the caller closes it (the app's lifespan, a worker's shutdown).
+
+    Made to survive a database restart: every connection is checked before it is handed out (a connection the
+    server closed is replaced, not given to a request), a caller waits at most ``db_pool_timeout_s`` for one
+    (``PoolTimeout``, an ``OperationalError``: the API answers 503), and a connection that cannot be re-made is
+    retried for at most that long before its slot is given back, so the next request starts a fresh attempt at
+    once instead of waiting out psycopg_pool's doubling back-off (minutes after a long outage).
+    """
     pool = ConnectionPool(
         settings.database_url,
         min_size=min_size if min_size is not None else settings.db_pool_min,
@@ -31,6 +38,9 @@ def create_pool(settings: Settings, *, min_size: int | None = None, max_size: in
         kwargs={"prepare_threshold": None, "application_name": name},
         name=name,
         open=False,
+        check=ConnectionPool.check_connection,
+        timeout=settings.db_pool_timeout_s,
+        reconnect_timeout=settings.db_pool_timeout_s,
     )
     pool.open(wait=True, timeout=15)
     return pool

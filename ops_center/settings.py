@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "change-me-dev-only"
@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/ops_center"
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # how long a request waits for a pooled connection before it answers 503 (the database is down or saturated)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -91,6 +93,17 @@ class Settings(BaseSettings):
     # reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks); empty: the socket peer
     trusted_proxies: list[str] = Field(default_factory=list)
     api_base_url: str = "http://127.0.0.1:8000"
+    # HTTP hardening: Host names the API answers to (comma separated; "*.example.vn" for subdomains; the reverse
+    # proxy's public name goes here), and how long a client may take to send a request line and its headers
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -6,23 +6,23 @@ import re
 from typing import Annotated, Any, Literal
 
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, field_validator
 
 from alerts.rules.models import RuleError, format_errors
 from ops_center.db import Conn, fetch_all, fetch_one
 
 _HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
-_EMAIL = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")
+_EMAIL = re.compile(r"^[^@\x00-\x20\x7f<>,;\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")  # no \s: engines differ
 _RESERVED_HEADERS = {"content-type", "content-length", "idempotency-key", "host", "transfer-encoding"}
 
 
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=2000, pattern=r"^https?://[^\s/?#\x00]+[^\r\n\x00 ]*$")
     format: Literal["ops", "alertmanager"] = "ops"
     headers: dict[Annotated[str, Field(pattern=_HEADER_NAME)], Annotated[str, Field(max_length=1000)]] = Field(
-        default_factory=dict, max_length=10)
+        default_factory=dict, max_length=10, json_schema_extra={"additionalProperties": False})  # other names: 422
     timeout_s: float | None = Field(default=None, gt=0, le=60)
 
     @field_validator("url")
@@ -52,11 +52,12 @@ def _address(v: str) -> str:
 class EmailConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to: list[Annotated[str, Field(max_length=254)]] = Field(min_length=1, max_length=20)
+    to: list[Annotated[str, Field(max_length=254, json_schema_extra={"pattern": _EMAIL.pattern})]] = Field(
+        min_length=1, max_length=20)  # the pattern is documented; _to refuses with a clearer message
     from_addr: str = Field(default="ops-center@localhost", max_length=254)
     host: str = Field(default="127.0.0.1", pattern=r"^[A-Za-z0-9.-]{1,253}$")
     port: int = Field(default=25, ge=1, le=65535)
-    starttls: bool = False
+    starttls: StrictBool = False  # true or false, not 0 or "yes"
     username: str | None = Field(default=None, max_length=200)
     password_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$",
                                      description="name of the environment variable holding the SMTP password")
@@ -79,7 +80,7 @@ class ChannelIn(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
     type: Literal["webhook", "email"]
     config: dict[str, Any]
-    enabled: bool = True
+    enabled: StrictBool = True  # true or false, not 0 or "yes"
 
 
 _WEBHOOK = TypeAdapter(WebhookConfig)

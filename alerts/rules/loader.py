@@ -62,7 +62,9 @@ def parse_document(doc: Any) -> RuleFile:
                           "value": None}])
     out, errors = RuleFile(), []
     for section in SECTIONS:
-        items = doc.get(section) or []
+        items = doc.get(section)
+        if items is None:  # an empty section; 0, "" or false are not lists (found by schemathesis)
+            items = []
         if not isinstance(items, list):
             errors.append({"field": section, "message": "must be a list", "value": type(items).__name__})
             continue

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -70,7 +71,7 @@ def _text(value: object) -> object:
 
 
 Number = Annotated[float, BeforeValidator(_number)]
-Duration = Annotated[float, BeforeValidator(_duration)]
+Duration = Annotated[float, Field(ge=0), BeforeValidator(_duration)]  # seconds, or "5m", "2h", "1d"
 Text = Annotated[str, BeforeValidator(_text)]
 
 
@@ -118,10 +119,10 @@ class RuleBase(BaseModel):
 
     name: Text = Field(min_length=1, max_length=200)
     severity: Severity = "major"
-    enabled: bool = True
+    enabled: StrictBool = True  # true or false, not 0 or "yes"
     description: Text = Field(default="", max_length=2000)
     labels: dict[Annotated[str, Field(pattern=LABEL_KEY)], Annotated[Text, Field(max_length=200)]] = Field(
-        default_factory=dict, max_length=20)
+        default_factory=dict, max_length=20, json_schema_extra={"additionalProperties": False})  # other keys: 422
     summary: Text | None = Field(default=None, max_length=500,
                                  description="template: {rule} {device} {metric} {value} {ward} {kind} {unit} …")
     escalation: str | None = Field(default=None, min_length=1, max_length=100,
@@ -227,7 +228,7 @@ class GeoCountRule(RuleBase):
     window: Duration
     categories: list[Annotated[str, Field(pattern=IDENT)]] = Field(default_factory=list, max_length=50)
     wards: list[Annotated[str, Field(pattern=IDENT)]] = Field(default_factory=list, max_length=500)
-    open_only: bool = False
+    open_only: StrictBool = False  # true or false, not 0 or "yes"
 
     @field_validator("window")
     @classmethod

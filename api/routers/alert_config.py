@@ -7,20 +7,25 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from alerts import escalation, inhibition, muting, silences
+from alerts.escalation import PolicyIn
+from alerts.inhibition import InhibitRuleIn
 from alerts.models import utcnow
 from alerts.notify import channels
+from alerts.notify.channels import EmailConfig, WebhookConfig
 from alerts.rules import loader, store
-from alerts.rules.models import RuleError, parse_rule
+from alerts.rules.models import RULE_ADAPTER, Rule, RuleError, parse_rule
+from alerts.silences import SilenceIn
 from api.deps import AdminOnly, ConnDep, Operators, Staff
 from api.fields import StoredDocument
+from api.openapi import errors, request_body
 from api.problems import ProblemError
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 
 router = APIRouter()
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[int, Path(ge=1, le=2**53 - 1)]
 Document = StoredDocument
 
 
@@ -36,6 +41,49 @@ def _after(cursor: str | None, key: str = "id") -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise HTTPException(400, "cursor: not a cursor returned by this API")
     return value
+
+
+class WebhookChannel(BaseModel):
+    """A notification channel posting JSON to a URL (documentation of the body; validated by alerts.notify)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+    type: Literal["webhook"]
+    config: WebhookConfig
+    enabled: StrictBool = True
+
+
+class EmailChannel(BaseModel):
+    """A notification channel sending e-mail over SMTP."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+    type: Literal["email"]
+    config: EmailConfig
+    enabled: StrictBool = True
+
+
+Channel = Annotated[WebhookChannel | EmailChannel, Field(discriminator="type")]
+RULE_BODY = request_body(RULE_ADAPTER, description="an alert rule of one of five kinds (`kind` says which)")
+SILENCE_BODY = request_body(SilenceIn, description="a silence: the matchers it mutes and until when")
+INHIBIT_BODY = request_body(InhibitRuleIn, description="an inhibition rule")
+POLICY_BODY = request_body(PolicyIn, description="an escalation policy: steps of channels, later and later")
+CHANNEL_BODY = request_body(TypeAdapter(Channel), description="a webhook or e-mail channel")
+
+
+class RuleFile(BaseModel):
+    """A YAML rule file (or a bare list of rules); all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+    rules: list[Rule] | None = None
+    channels: list[Channel] | None = Field(default=None, description="needs the admin role")
+    escalation_policies: list[PolicyIn] | None = Field(default=None, description="needs the admin role")
+    inhibit_rules: list[InhibitRuleIn] | None = None
+
+
+RULE_FILE_BODY = request_body(
+    TypeAdapter(RuleFile | list[Rule]), media_type="application/yaml",
+    description=f"A YAML document of at most {loader.MAX_FILE_BYTES} bytes: the sections as for their own routes.")
 
 
 class Page(BaseModel):
@@ -55,7 +103,7 @@ def list_rules(conn: ConnDep, _: Staff, kind: Literal["threshold", "rate", "abse
                 next_cursor=encode_cursor({"id": rows[-1]["id"]}) if more and rows else None)
 
 
-@router.post("/alert-rules", status_code=201, tags=["alert rules"])
+@router.post("/alert-rules", status_code=201, tags=["alert rules"], openapi_extra=RULE_BODY)
 def create_rule(body: Document, conn: ConnDep, principal: Operators, request: Request) -> dict[str, Any]:
     try:
         rule = parse_rule(body)
@@ -66,7 +114,7 @@ def create_rule(body: Document, conn: ConnDep, principal: Operators, request: Re
     return store.rule_json(row)
 
 
-@router.post("/alert-rules/import", tags=["alert rules"])
+@router.post("/alert-rules/import", tags=["alert rules"], openapi_extra=RULE_FILE_BODY, responses=errors(413))
 async def import_rules(request: Request, conn: ConnDep, principal: Operators,
                        dry_run: bool = False) -> dict[str, Any]:
     """A YAML rule file as the request body (``rules`` and optionally ``channels``, ``escalation_policies``,
@@ -99,7 +147,7 @@ def get_rule(rule_id: Id, conn: ConnDep, _: Staff) -> dict[str, Any]:
     return store.rule_json(row)
 
 
-@router.put("/alert-rules/{rule_id}", tags=["alert rules"])
+@router.put("/alert-rules/{rule_id}", tags=["alert rules"], openapi_extra=RULE_BODY)
 def replace_rule(rule_id: Id, body: Document, conn: ConnDep, principal: Operators,
                  request: Request) -> dict[str, Any]:
     request.state.audit_target = f"alert_rule:{rule_id}"
@@ -132,7 +180,7 @@ def list_silences(conn: ConnDep, _: Staff, state: Literal["active", "pending", "
                 next_cursor=encode_cursor({"id": rows[-1]["id"]}) if more and rows else None)
 
 
-@router.post("/silences", status_code=201, tags=["silences"])
+@router.post("/silences", status_code=201, tags=["silences"], openapi_extra=SILENCE_BODY)
 def create_silence(body: Document, conn: ConnDep, principal: Operators, request: Request) -> dict[str, Any]:
     """Create a silence; matching open alerts are muted in the same transaction."""
     now = utcnow()
@@ -171,7 +219,8 @@ def list_inhibit_rules(conn: ConnDep, _: Staff) -> Page:
     return Page(items=inhibition.list_rules(conn))
 
 
-@router.post("/inhibit-rules", status_code=201, tags=["inhibition"])
+@router.post("/inhibit-rules", status_code=201, tags=["inhibition"], responses=errors(409),
+             openapi_extra=INHIBIT_BODY)
 def create_inhibit_rule(body: Document, conn: ConnDep, principal: Operators, request: Request) -> dict[str, Any]:
     try:
         r = inhibition.validate_inhibit_rule(body)
@@ -185,14 +234,18 @@ def create_inhibit_rule(body: Document, conn: ConnDep, principal: Operators, req
     return row
 
 
-@router.put("/inhibit-rules/{rule_id}", tags=["inhibition"])
+@router.put("/inhibit-rules/{rule_id}", tags=["inhibition"], openapi_extra=INHIBIT_BODY, responses=errors(409))
 def replace_inhibit_rule(rule_id: Id, body: Document, conn: ConnDep, _: Operators,
                          request: Request) -> dict[str, Any]:
     request.state.audit_target = f"inhibit_rule:{rule_id}"
     try:
-        row = inhibition.update(conn, rule_id, inhibition.validate_inhibit_rule(body))
+        r = inhibition.validate_inhibit_rule(body)
     except RuleError as exc:
         raise _invalid(exc, "inhibition rule") from exc
+    other = conn.execute("SELECT id FROM inhibit_rules WHERE name = %s", (r.name,)).fetchone()
+    if other is not None and other[0] != rule_id:  # found by schemathesis: the unique index answered 500
+        raise HTTPException(409, f"name: another inhibition rule is named {r.name!r}")
+    row = inhibition.update(conn, rule_id, r)
     if row is None:
         raise HTTPException(404, f"rule_id: no inhibition rule {rule_id}")
     muting.refresh(conn)
@@ -213,7 +266,8 @@ def list_policies(conn: ConnDep, _: Operators) -> Page:
     return Page(items=escalation.list_policies(conn))
 
 
-@router.post("/escalation-policies", status_code=201, tags=["escalation"])
+@router.post("/escalation-policies", status_code=201, tags=["escalation"], responses=errors(409),
+             openapi_extra=POLICY_BODY)
 def create_policy(body: Document, conn: ConnDep, principal: AdminOnly, request: Request) -> dict[str, Any]:
     try:
         p = escalation.validate_policy(body)
@@ -234,7 +288,8 @@ def get_policy(policy_id: Id, conn: ConnDep, _: Operators) -> dict[str, Any]:
     return row
 
 
-@router.put("/escalation-policies/{policy_id}", tags=["escalation"])
+@router.put("/escalation-policies/{policy_id}", tags=["escalation"], responses=errors(409),
+            openapi_extra=POLICY_BODY)
 def replace_policy(policy_id: Id, body: Document, conn: ConnDep, _: AdminOnly, request: Request) -> dict[str, Any]:
     request.state.audit_target = f"escalation_policy:{policy_id}"
     try:
@@ -263,7 +318,8 @@ def list_channels(conn: ConnDep, _: AdminOnly) -> Page:
     return Page(items=channels.list_channels(conn))
 
 
-@router.post("/notify-channels", status_code=201, tags=["notifications"])
+@router.post("/notify-channels", status_code=201, tags=["notifications"], responses=errors(409),
+             openapi_extra=CHANNEL_BODY)
 def create_channel(body: Document, conn: ConnDep, principal: AdminOnly, request: Request) -> dict[str, Any]:
     try:
         ch = channels.validate_channel(body)
@@ -276,7 +332,8 @@ def create_channel(body: Document, conn: ConnDep, principal: AdminOnly, request:
     return row
 
 
-@router.put("/notify-channels/{channel_id}", tags=["notifications"])
+@router.put("/notify-channels/{channel_id}", tags=["notifications"], responses=errors(409),
+            openapi_extra=CHANNEL_BODY)
 def replace_channel(channel_id: Id, body: Document, conn: ConnDep, _: AdminOnly, request: Request) -> dict[str, Any]:
     request.state.audit_target = f"notify_channel:{channel_id}"
     try:

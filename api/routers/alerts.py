@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import lifecycle, service
 from api.deps import ConnDep, Operators, Staff
+from api.openapi import errors
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["alerts"])
 
-AlertId = Annotated[int, Path(ge=1, le=2**62)]
+AlertId = Annotated[int, Path(ge=1, le=2**53 - 1)]
 StateQ = Literal["firing", "acknowledged", "resolved", "muted"]
 SeverityQ = Literal["critical", "major", "minor", "info"]
 
@@ -121,18 +122,18 @@ def _act(request: Request, alert_id: int, fn: Any) -> AlertOut:
     return AlertOut(**alert_json(row))
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=errors(409))
 def acknowledge(alert_id: AlertId, body: NoteIn, conn: ConnDep, principal: Operators,
                 request: Request) -> AlertOut:
     return _act(request, alert_id, lambda: lifecycle.acknowledge(conn, alert_id, principal.name, body.note))
 
 
-@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, responses=errors(409))
 def resolve(alert_id: AlertId, body: NoteIn, conn: ConnDep, principal: Operators, request: Request) -> AlertOut:
     return _act(request, alert_id, lambda: lifecycle.resolve_by(conn, alert_id, principal.name, body.note))
 
 
-@router.post("/alerts/{alert_id}/assign", response_model=AlertOut)
+@router.post("/alerts/{alert_id}/assign", response_model=AlertOut, responses=errors(409))
 def assign(alert_id: AlertId, body: AssignIn, conn: ConnDep, principal: Operators, request: Request) -> AlertOut:
     request.state.audit_detail = {"unit": body.unit}
     return _act(request, alert_id, lambda: lifecycle.assign(conn, alert_id, body.unit, principal.name))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, CurrentPrincipal, SettingsDep
+from api.openapi import errors
 from ops_center.auth import apikeys, users
 from ops_center.auth.accounts import AccountRefused, check_key_owner, check_user
 from ops_center.auth.passwords import WeakPassword
@@ -36,10 +37,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-_THROTTLED: dict[int | str, dict[str, Any]] = {429: {"description": "too many failed sign-ins (per account or address): wait `Retry-After` s"}}
-
-
-@public.post("/auth/token", response_model=TokenOut, responses=_THROTTLED)
+@public.post("/auth/token", response_model=TokenOut, responses=errors(401, 429))
 def login(request: Request, response: Response, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           conn: ConnDep, settings: SettingsDep) -> TokenOut:
     """Throttled (``ops_center.auth.throttle``): failed attempts are counted per address, per account and address,
@@ -68,7 +66,7 @@ def login(request: Request, response: Response, form: Annotated[OAuth2PasswordRe
     return TokenOut(access_token=token, expires_in=ttl, role=user.role)
 
 
-@router.post("/auth/refresh", response_model=TokenOut)
+@router.post("/auth/refresh", response_model=TokenOut, responses=errors(403))
 def refresh(principal: CurrentPrincipal, conn: ConnDep, settings: SettingsDep, request: Request) -> TokenOut:
     """A fresh token for a signed-in user whose account is still enabled (screens renew every few minutes).
     The account is read afresh here (not from the per-request cache): a refresh never outlives a change."""
@@ -96,6 +94,7 @@ def me(principal: CurrentPrincipal) -> MeOut:
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
     password: str = Field(min_length=10, max_length=256)
     role: Role
@@ -115,7 +114,7 @@ class UserPage(BaseModel):
     next_cursor: str | None
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post("/users", response_model=UserOut, status_code=201, responses=errors(409))
 def create_user(body: UserIn, conn: ConnDep, request: Request, _: AdminOnly) -> UserOut:
     request.state.audit_target = f"user:{body.username}"
     try:
@@ -141,6 +140,7 @@ def list_users(conn: ConnDep, _: AdminOnly, cursor: str | None = None,
 
 
 class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     role: Role = Role.integration
 
@@ -168,7 +168,7 @@ def create_key(body: ApiKeyIn, conn: ConnDep, principal: AdminOnly, request: Req
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-def revoke_key(key_id: int, conn: ConnDep, _: AdminOnly, request: Request) -> None:
+def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**53 - 1)], conn: ConnDep, _: AdminOnly, request: Request) -> None:
     request.state.audit_target = f"api_key:{key_id}"
     if not apikeys.revoke_api_key(conn, key_id):
         raise HTTPException(404, f"key_id: no active API key {key_id}")

@@ -11,17 +11,20 @@ from fastapi.responses import Response
 from api.brief import data as brief_data
 from api.brief import pdf as brief_pdf
 from api.deps import ConnDep, Staff, StoreDep
+from api.json_types import IsoDate
+from api.openapi import errors
 
 router = APIRouter(tags=["brief"])
 
 
 @router.get("/brief/daily.pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}, "description": "the brief"}})
+            responses={200: {"content": {"application/pdf": {}}, "description": "the brief"}, **errors(404)})
 def daily_brief(conn: ConnDep, readings: StoreDep, _: Staff,
-                day: Annotated[date | None, Query(alias="date", description="local day (default today)")] = None,
+                day: Annotated[IsoDate | None, Query(alias="date", description="local day (default today)")] = None,
                 set_name: Annotated[str | None, Query(alias="set", max_length=64,
                                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,
-                layer: Annotated[str | None, Query(max_length=60)] = None) -> Response:
+                layer: Annotated[str | None, Query(json_schema_extra={"enum": list(brief_data.MAP_LAYERS)},
+                                                  max_length=60)] = None) -> Response:
     """Map, KPI table per district, top incidents and alert statistics of one day, as PDF."""
     today = datetime.now(brief_data.LOCAL_TZ).date()
     day = day or today

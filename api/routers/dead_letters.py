@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import AdminOnly, Operators, PoolDep, SettingsDep, StoreDep
+from api.json_types import JSON_INT, IsoDateTime, JsonBool
 from api.problems import ProblemError
 from api.routers.devices import Strict, registry_errors
 from ingest.catalogue import CatalogueError, load_catalogue
@@ -24,6 +25,7 @@ from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, BadCursor, decode_cu
 
 router = APIRouter(tags=["dead letters"])
 REASON_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+MAX_ID = 2**53 - 1  # exact in every JSON parser (a double); ids never get near it
 
 
 class ReasonOut(BaseModel):
@@ -82,8 +84,8 @@ def list_dead_letters(
     reason: Annotated[str | None, Query(pattern=REASON_PATTERN)] = None,
     device: Annotated[str | None, Query(max_length=200)] = None,
     topic_prefix: Annotated[str | None, Query(max_length=512)] = None,
-    since: Annotated[datetime | None, Query(description="received at or after (with a UTC offset)")] = None,
-    until: Annotated[datetime | None, Query(description="received before (with a UTC offset)")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="received at or after (with a UTC offset)")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="received before (with a UTC offset)")] = None,
     replayed: bool | None = None,
     replay_ok: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
@@ -153,7 +155,7 @@ def dropped(
 
 
 @router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)
-def get_dead_letter(letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], pool: PoolDep, _: Operators) -> DeadLetterOut:
+def get_dead_letter(letter_id: Annotated[int, Path(ge=1, le=MAX_ID)], pool: PoolDep, _: Operators) -> DeadLetterOut:
     with transaction(pool) as conn:
         letter = dead_letters.get_dead_letter(conn, letter_id)
     if letter is None:
@@ -166,17 +168,18 @@ class ReplayFilter(Strict):
     reason: str | None = Field(default=None, pattern=REASON_PATTERN)
     device: str | None = Field(default=None, max_length=200)
     topic_prefix: str | None = Field(default=None, max_length=512)
-    since: datetime | None = None
-    until: datetime | None = None
-    replayed: bool | None = Field(default=None, description="false: only letters never replayed")
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
+    replayed: JsonBool | None = Field(default=None, description="false: only letters never replayed")
 
 
 class ReplayIn(Strict):
-    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID), JSON_INT]] | None = Field(
         default=None, min_length=1, max_length=dead_letters.REPLAY_MAX)
     filter: ReplayFilter | None = None
-    limit: int = Field(default=dead_letters.REPLAY_MAX, ge=1, le=dead_letters.REPLAY_MAX,
-                       description="filter mode: at most this many letters, oldest first")
+    limit: Annotated[int, Field(ge=1, le=dead_letters.REPLAY_MAX,
+                                description="filter mode: at most this many letters, oldest first"),
+                     JSON_INT] = dead_letters.REPLAY_MAX
 
     @model_validator(mode="after")
     def _one(self) -> ReplayIn:

@@ -13,12 +13,14 @@ import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import Operators, PoolDep, SettingsDep, Staff
+from api.json_types import JSON_INT
+from api.openapi import errors
 from api.problems import ProblemError
 from ops_center.db import Conn, transaction
 from ops_center.devices import credentials, provisioning, service
@@ -38,6 +40,7 @@ from ops_center.settings import Settings
 
 log = logging.getLogger("api.devices")
 router = APIRouter(tags=["devices"])
+CONFLICT = errors(409)  # a duplicate id, devices behind a gateway, a unit still referenced
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 UNIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -46,8 +49,14 @@ GatewayId = Annotated[str, Path(pattern=ID_PATTERN, description="gateway id")]
 UnitCode = Annotated[str, Path(pattern=UNIT_PATTERN, description="unit code")]
 Lon = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]  # strict: no "105", no true
 Lat = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
-Interval = Annotated[int, Field(strict=True, ge=1, le=INTERVAL_MAX_S)]
+Interval = Annotated[int, Field(ge=1, le=INTERVAL_MAX_S), JSON_INT]  # 60 and 60.0, not "60" or true
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+_TEXT = "\\x00-\\x1f\\x7f-\\x9f\u2028\u2029"
+_SPACE = " \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"  # what str.strip() takes off, besides controls; no \s (regex engines differ)
+DISPLAY_NAME = f"^[^{_TEXT}]*[^{_SPACE}{_TEXT}][^{_TEXT}]*$"
+"""What ``validate.check_name`` accepts: no control characters, not only spaces."""
+NAME_RULE: dict[str, Any] = {"pattern": DISPLAY_NAME}  # documented; check_name refuses with a clearer message
+UnitLevel = Literal["province", "department", "district", "commune", "other"]  # service.UNIT_LEVELS
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -125,7 +134,7 @@ class Strict(BaseModel):
 class DeviceIn(Strict):
     id: str = Field(pattern=ID_PATTERN, description="also the MQTT username and the topic level")
     kind: str = Field(max_length=32, description="a code of GET /device-kinds")
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: str = Field(min_length=1, max_length=NAME_MAX, json_schema_extra=NAME_RULE)
     lon: Lon | None = None
     lat: Lat | None = None
     unit_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
@@ -137,13 +146,18 @@ class DeviceIn(Strict):
 
 class DevicePatch(Strict):
     kind: str | None = Field(default=None, max_length=32)
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX, json_schema_extra=NAME_RULE)
     lon: Lon | None = None
     lat: Lat | None = None
     unit_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
     gateway_id: str | None = Field(default=None, pattern=ID_PATTERN)
     expected_interval_s: Interval | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(default=None, description="null clears it")
+
+    @field_validator("metadata")
+    @classmethod
+    def _null_clears(cls, value: dict[str, Any] | None) -> dict[str, Any]:
+        return {} if value is None else value
 
 
 class DeviceOut(BaseModel):
@@ -188,7 +202,7 @@ class DevicePage(BaseModel):
 
 class GatewayIn(Strict):
     id: str = Field(pattern=ID_PATTERN, description="also the MQTT username; may not be a device id")
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: str = Field(min_length=1, max_length=NAME_MAX, json_schema_extra=NAME_RULE)
     lon: Lon | None = None
     lat: Lat | None = None
     unit_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
@@ -197,11 +211,16 @@ class GatewayIn(Strict):
 
 
 class GatewayPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX, json_schema_extra=NAME_RULE)
     lon: Lon | None = None
     lat: Lat | None = None
     unit_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(default=None, description="null clears it")
+
+    @field_validator("metadata")
+    @classmethod
+    def _null_clears(cls, value: dict[str, Any] | None) -> dict[str, Any]:
+        return {} if value is None else value
 
 
 class GatewayOut(BaseModel):
@@ -235,15 +254,15 @@ class GatewayPage(BaseModel):
 
 class UnitIn(Strict):
     code: str = Field(pattern=UNIT_PATTERN)
-    name: str = Field(min_length=1, max_length=NAME_MAX)
-    level: str = Field(max_length=32, description="province, department, district, commune or other")
+    name: str = Field(min_length=1, max_length=NAME_MAX, json_schema_extra=NAME_RULE)
+    level: UnitLevel
     parent_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
     ward_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
 
 
 class UnitPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
-    level: str | None = Field(default=None, max_length=32)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX, json_schema_extra=NAME_RULE)
+    level: UnitLevel | None = None
     parent_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
     ward_code: str | None = Field(default=None, pattern=UNIT_PATTERN)
 
@@ -293,7 +312,7 @@ def list_kinds(pool: PoolDep, _: Staff) -> list[KindOut]:
         return [KindOut.model_validate(k) for k in service.list_kinds(conn)]
 
 
-@router.post("/devices", response_model=DeviceCreated, status_code=201)
+@router.post("/devices", response_model=DeviceCreated, status_code=201, responses=CONFLICT)
 def create_device(body: DeviceIn, pool: PoolDep, settings: SettingsDep, request: Request,
                   _: Operators) -> DeviceCreated:
     """Register a device and issue its MQTT credentials (the password is in this answer only)."""
@@ -335,7 +354,7 @@ def get_device(device_id: DeviceId, pool: PoolDep, _: Staff) -> DeviceOut:
         return _device_out(service.require_device(conn, device_id))
 
 
-@router.patch("/devices/{device_id}", response_model=DeviceOut)
+@router.patch("/devices/{device_id}", response_model=DeviceOut, responses=CONFLICT)
 def update_device(device_id: DeviceId, body: DevicePatch, pool: PoolDep, request: Request,
                   _: Operators) -> DeviceOut:
     """Change the fields given; ``null`` clears ``lon`` and ``lat`` (together), ``unit_code`` and ``gateway_id``.
@@ -358,7 +377,7 @@ def _set_enabled(kind: PrincipalKind, principal_id: str, enabled: bool, pool: Po
     return result
 
 
-@router.post("/devices/{device_id}/disable", response_model=DeviceOut)
+@router.post("/devices/{device_id}/disable", response_model=DeviceOut, responses=CONFLICT)
 def disable_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, request: Request,
                    _: Operators) -> DeviceOut:
     """Ingest refuses its messages (``disabled_device``) and the broker refuses its connections."""
@@ -366,7 +385,7 @@ def disable_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, re
     return _device_out(_set_enabled("device", device_id, False, pool, settings))  # type: ignore[arg-type]
 
 
-@router.post("/devices/{device_id}/enable", response_model=DeviceOut)
+@router.post("/devices/{device_id}/enable", response_model=DeviceOut, responses=CONFLICT)
 def enable_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, request: Request,
                   _: Operators) -> DeviceOut:
     """Restores the device's account with its current secret (rotate if it may have leaked)."""
@@ -374,7 +393,7 @@ def enable_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, req
     return _device_out(_set_enabled("device", device_id, True, pool, settings))  # type: ignore[arg-type]
 
 
-@router.post("/devices/{device_id}/rotate-credentials", response_model=CredentialsOut)
+@router.post("/devices/{device_id}/rotate-credentials", response_model=CredentialsOut, responses=CONFLICT)
 def rotate_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, request: Request,
                   _: Operators) -> CredentialsOut:
     """A new secret (in this answer only); the old one stops working once the broker has reloaded."""
@@ -384,7 +403,7 @@ def rotate_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, req
     return _credentials(creds, sync_broker(settings, pool))
 
 
-@router.delete("/devices/{device_id}", status_code=204)
+@router.delete("/devices/{device_id}", status_code=204, responses=CONFLICT)
 def delete_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, request: Request,
                   _: Operators) -> Response:
     """Removes the device and its MQTT account; its readings and dead letters stay."""
@@ -398,7 +417,7 @@ def delete_device(device_id: DeviceId, pool: PoolDep, settings: SettingsDep, req
 # --------------------------------------------------------------------------------------------------------- gateways
 
 
-@router.post("/gateways", response_model=GatewayCreated, status_code=201)
+@router.post("/gateways", response_model=GatewayCreated, status_code=201, responses=CONFLICT)
 def create_gateway(body: GatewayIn, pool: PoolDep, settings: SettingsDep, request: Request,
                    _: Operators) -> GatewayCreated:
     """Register a gateway and issue its MQTT credentials (the password is in this answer only)."""
@@ -435,7 +454,7 @@ def get_gateway(gateway_id: GatewayId, pool: PoolDep, _: Staff) -> GatewayOut:
         return _gateway_out(service.require_gateway(conn, gateway_id))
 
 
-@router.patch("/gateways/{gateway_id}", response_model=GatewayOut)
+@router.patch("/gateways/{gateway_id}", response_model=GatewayOut, responses=CONFLICT)
 def update_gateway(gateway_id: GatewayId, body: GatewayPatch, pool: PoolDep, request: Request,
                    _: Operators) -> GatewayOut:
     request.state.audit_target = f"gateway:{gateway_id}"
@@ -448,21 +467,21 @@ def update_gateway(gateway_id: GatewayId, body: GatewayPatch, pool: PoolDep, req
         return _gateway_out(service.update_gateway(conn, gateway_id, changes, ward=ward))
 
 
-@router.post("/gateways/{gateway_id}/disable", response_model=GatewayOut)
+@router.post("/gateways/{gateway_id}/disable", response_model=GatewayOut, responses=CONFLICT)
 def disable_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, request: Request,
                     _: Operators) -> GatewayOut:
     request.state.audit_target = f"gateway:{gateway_id}"
     return _gateway_out(_set_enabled("gateway", gateway_id, False, pool, settings))  # type: ignore[arg-type]
 
 
-@router.post("/gateways/{gateway_id}/enable", response_model=GatewayOut)
+@router.post("/gateways/{gateway_id}/enable", response_model=GatewayOut, responses=CONFLICT)
 def enable_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, request: Request,
                    _: Operators) -> GatewayOut:
     request.state.audit_target = f"gateway:{gateway_id}"
     return _gateway_out(_set_enabled("gateway", gateway_id, True, pool, settings))  # type: ignore[arg-type]
 
 
-@router.post("/gateways/{gateway_id}/rotate-credentials", response_model=CredentialsOut)
+@router.post("/gateways/{gateway_id}/rotate-credentials", response_model=CredentialsOut, responses=CONFLICT)
 def rotate_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, request: Request,
                    _: Operators) -> CredentialsOut:
     request.state.audit_target = f"gateway:{gateway_id}"
@@ -471,7 +490,7 @@ def rotate_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, 
     return _credentials(creds, sync_broker(settings, pool))
 
 
-@router.delete("/gateways/{gateway_id}", status_code=204)
+@router.delete("/gateways/{gateway_id}", status_code=204, responses=CONFLICT)
 def delete_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, request: Request,
                    _: Operators) -> Response:
     """Refused (409) while devices are registered behind the gateway."""
@@ -485,7 +504,7 @@ def delete_gateway(gateway_id: GatewayId, pool: PoolDep, settings: SettingsDep, 
 # ------------------------------------------------------------------------------------------------------------ units
 
 
-@router.post("/units", response_model=UnitOut, status_code=201)
+@router.post("/units", response_model=UnitOut, status_code=201, responses=CONFLICT)
 def create_unit(body: UnitIn, pool: PoolDep, request: Request, _: Operators) -> UnitOut:
     request.state.audit_target = f"unit:{body.code}"
     with registry_errors(), transaction(pool) as conn:
@@ -511,7 +530,7 @@ def get_unit(code: UnitCode, pool: PoolDep, _: Staff) -> UnitOut:
     return UnitOut.model_validate(unit)
 
 
-@router.patch("/units/{code}", response_model=UnitOut)
+@router.patch("/units/{code}", response_model=UnitOut, responses=CONFLICT)
 def update_unit(code: UnitCode, body: UnitPatch, pool: PoolDep, request: Request, _: Operators) -> UnitOut:
     request.state.audit_target = f"unit:{code}"
     with registry_errors(), transaction(pool) as conn:

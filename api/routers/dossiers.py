@@ -4,7 +4,7 @@ catalogue, dossiers by state, the business calendar and the e-government KPIs.""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -12,10 +12,12 @@ import anyio
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from psycopg_pool import ConnectionPool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
 from api.fields import StoredText
+from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, JsonBool
+from api.openapi import errors
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
 from ops_center.dossiers import kpis, procedures, refused
@@ -32,6 +34,9 @@ Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration)
 Readers = Annotated[Principal, Depends(require(Role.admin, Role.operator, Role.leader, Role.integration))]
 MAX_BODY = 8 * 1024 * 1024
 MAX_KPI_DAYS = 3 * 366
+
+
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 def _ingest(pool: ConnectionPool, settings: Settings, events: list[Any]) -> dossiers.IngestResult:
@@ -75,7 +80,8 @@ _BATCH_BODY = {"required": True, "content": {"application/json": {"schema": {
     k: v for k, v in batch_schema().items() if k != "$schema"}}}}
 
 
-@router.post("/dossiers/events", response_model=IngestOut, openapi_extra={"requestBody": _BATCH_BODY})
+@router.post("/dossiers/events", response_model=IngestOut, openapi_extra={"requestBody": _BATCH_BODY},
+             responses=errors(413))
 async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
     """A batch of dossier events: a JSON array, or ``{"events": [...]}``, at most 10,000 events and 8 MiB; the
     units and procedures they name must be registered first (``POST /units``, ``POST /procedures``). Each event
@@ -111,8 +117,9 @@ async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _:
 
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=dossiers.REPLAY_MAX)
-    limit: int = Field(default=1000, ge=1, le=dossiers.REPLAY_MAX)
+    ids: list[Annotated[int, Field(ge=1, le=2**53 - 1), JSON_INT]] | None = Field(default=None,
+                                                                                   max_length=dossiers.REPLAY_MAX)
+    limit: Annotated[int, Field(ge=1, le=dossiers.REPLAY_MAX), JSON_INT] = 1000
 
 
 @router.post("/dossiers/dead-letters/replay")
@@ -158,7 +165,7 @@ def get_calendar(settings: SettingsDep, _: Readers,
 
 
 @router.get("/dossiers/calendar/due")
-def due_date(settings: SettingsDep, _: Readers, received_at: AwareDatetime,
+def due_date(settings: SettingsDep, _: Readers, received_at: IsoAwareDateTime,
              days: Annotated[int, Query(ge=0, le=365)]) -> dict[str, Any]:
     """The due date of a dossier received at ``received_at`` with ``days`` business days of processing."""
     cal = calendar_for(settings)
@@ -167,7 +174,7 @@ def due_date(settings: SettingsDep, _: Readers, received_at: AwareDatetime,
 
 
 @router.get("/dossiers/{dossier_id:path}")
-def get_dossier(dossier_id: Annotated[str, Path(max_length=100)], conn: ConnDep, settings: SettingsDep,
+def get_dossier(dossier_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")], conn: ConnDep, settings: SettingsDep,
                 _: Staff) -> dict[str, Any]:
     row = dossiers.get_dossier(conn, dossier_id, calendar_for(settings))
     if row is None:
@@ -181,18 +188,18 @@ class ProcedureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: StoredText = Field(min_length=1, max_length=1000)
-    processing_days: int = Field(ge=0, le=365)
-    online_level: int | None = Field(default=None, ge=1, le=4)
+    processing_days: Annotated[int, Field(ge=0, le=365), JSON_INT]
+    online_level: Annotated[int, Field(ge=1, le=4), JSON_INT] | None = None
     online_service: Literal["none", "partial", "full"] | None = None
-    offered_by_post: bool = False
+    offered_by_post: JsonBool = False
     agency: StoredText = Field(default="", max_length=500)
-    full_online_eligible: bool = False
-    has_fees: bool = False
-    paper_result: bool = False
-    citizen_facing: bool = False
-    decision_date: date | None = None
-    legal_effective_date: date | None = None
-    public_date: date | None = None
+    full_online_eligible: JsonBool = False
+    has_fees: JsonBool = False
+    paper_result: JsonBool = False
+    citizen_facing: JsonBool = False
+    decision_date: IsoDate | None = None
+    legal_effective_date: IsoDate | None = None
+    public_date: IsoDate | None = None
     parts: list[Literal["name", "steps", "method", "components", "time_limit", "applicants", "agency"]] = Field(
         default_factory=list, max_length=7)
 
@@ -249,8 +256,8 @@ def put_procedure(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]
 def get_kpis(conn: ConnDep, _: Staff,
              level: Literal["province", "district", "ward", "unit"] = "province",
              period: Literal["day", "month", "year"] = "month",
-             start: Annotated[date | None, Query(alias="from")] = None,
-             end: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
+             start: Annotated[IsoDate | None, Query(alias="from")] = None,
+             end: Annotated[IsoDate | None, Query(alias="to", description="last day, inclusive")] = None,
              code: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=500)] = None,
              ) -> dict[str, Any]:
     """KPIs per group and period (``from``/``to`` are local dates, both inclusive; default: this year to date).

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminOnly, ConnDep, Staff, StoreDep
+from api.json_types import IsoDate, IsoDateTime
 from api.map_layers import ensure_registered
+from api.openapi import errors
 from geo import render, service, store
 from geo import summary as summaries
 from geo.boundaries import BoundaryError, DuplicateCodeError, FieldMapping
 from geo.export import FORMATS, MEDIA_TYPES, export_summary, export_units
 from geo.shapes import MAX_SIMPLIFY_M
 from geo.store import GeoStoreError, SetNotFound, ValidityOverlap
-from geo.summary import DEFAULT_SIMPLIFY_M, NUMERIC_PROPERTIES, SummaryError, SummaryQuery
+from geo.summary import DEFAULT_SIMPLIFY_M, KNOWN_LAYERS, NUMERIC_PROPERTIES, SummaryError, SummaryQuery
 from ops_center.db import Conn
 
 router = APIRouter(tags=["geo"])
@@ -34,12 +37,20 @@ UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 SUMMARY_CACHE = "private, max-age=60"
 WARDS_CACHE = "private, max-age=300"
 
-SetParam = Annotated[str | None, Query(alias="set", max_length=200, description="boundary set; default: in force")]
+SET_NAME = store.NAME_RE.pattern
+SET_RULE: dict[str, Any] = {"pattern": SET_NAME}  # documented; store.check_name refuses naming the field
+SetParam = Annotated[str | None, Query(alias="set", max_length=64, json_schema_extra=SET_RULE,
+                                       description="boundary set; default: in force")]
 LevelParam = Annotated[Literal["ward", "district"], Query()]
 SimplifyParam = Annotated[float, Query(ge=0, le=MAX_SIMPLIFY_M, description="tolerance in metres; 0: none")]
-FromParam = Annotated[datetime | None, Query(alias="from")]
-ToParam = Annotated[datetime | None, Query(alias="to")]
-LayersParam = Annotated[str | None, Query(max_length=500, description="comma-separated; default: all available")]
+FromParam = Annotated[IsoDateTime | None, Query(alias="from")]
+ToParam = Annotated[IsoDateTime | None, Query(alias="to")]
+LayersParam = Annotated[str | None, Query(max_length=500, json_schema_extra={"pattern": r"^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$"},
+                                         description="comma-separated layer names (" + ", ".join(KNOWN_LAYERS)
+                                                     + " and any a domain registers); default: all available")]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not Modified: the ETag in If-None-Match "
+                                                                     "is still current"}}
+CACHED = {**NOT_MODIFIED, **errors(404)}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -124,7 +135,7 @@ def list_sets(conn: ConnDep, _: Staff) -> dict[str, Any]:
 
 
 @router.get("/geo/sets/{name}")
-def get_set(name: str, conn: ConnDep, _: Staff) -> dict[str, Any]:
+def get_set(name: Annotated[str, PathParam(max_length=64, json_schema_extra=SET_RULE)], conn: ConnDep, _: Staff) -> dict[str, Any]:
     try:
         info = store.get_set(conn, name)
     except GeoStoreError as exc:
@@ -134,7 +145,7 @@ def get_set(name: str, conn: ConnDep, _: Staff) -> dict[str, Any]:
     return info.as_json()
 
 
-@router.get("/geo/wards")
+@router.get("/geo/wards", responses=CACHED)
 def wards(request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None, level: LevelParam = "ward",
           simplify: SimplifyParam = DEFAULT_SIMPLIFY_M) -> Response:
     """The units of a set as GeoJSON (simplified for screens, topology preserved)."""
@@ -144,8 +155,9 @@ def wards(request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None, 
     return cached_response(request, body, MEDIA_TYPES["geojson"], WARDS_CACHE)
 
 
-@router.get("/geo/export/wards.{fmt}")
-def export_wards(fmt: str, request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None,
+@router.get("/geo/export/wards.{fmt}", responses=CACHED)
+def export_wards(fmt: Annotated[str, PathParam(json_schema_extra={"enum": list(FORMATS)},
+                                       description="anything else: 404")], request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None,
                  level: LevelParam = "ward", simplify: SimplifyParam = 0.0) -> Response:
     """Units of a set as GeoJSON, CSV (WKT geometry) or GeoPackage; full resolution unless ``simplify``."""
     if fmt not in FORMATS:
@@ -156,9 +168,9 @@ def export_wards(fmt: str, request: Request, conn: ConnDep, _: Staff, set_name: 
     return cached_response(request, body, MEDIA_TYPES[fmt], WARDS_CACHE, f"wards_{name}_{level}.{fmt}")
 
 
-@router.get("/geo/assign")
+@router.get("/geo/assign", responses=errors(404))
 def assign(conn: ConnDep, _: Staff, lon: Annotated[float, Query(ge=-180, le=180)],
-           lat: Annotated[float, Query(ge=-90, le=90)], at: datetime | None = None,
+           lat: Annotated[float, Query(ge=-90, le=90)], at: IsoDateTime | None = None,
            set_name: SetParam = None) -> dict[str, Any]:
     """Which ward a point is in: in the set in force at ``at`` (default now), or in the named set."""
     if at is not None and at.tzinfo is None:
@@ -173,9 +185,9 @@ def assign(conn: ConnDep, _: Staff, lon: Annotated[float, Query(ge=-180, le=180)
     return ref.as_json()
 
 
-@router.get("/geo/crosswalk")
-def get_crosswalk(conn: ConnDep, _: Staff, from_set: Annotated[str, Query(alias="from", max_length=200)],
-                  to_set: Annotated[str, Query(alias="to", max_length=200)], from_level: LevelParam = "ward",
+@router.get("/geo/crosswalk", responses=errors(404))
+def get_crosswalk(conn: ConnDep, _: Staff, from_set: Annotated[str, Query(alias="from", max_length=64, json_schema_extra=SET_RULE)],
+                  to_set: Annotated[str, Query(alias="to", max_length=64, json_schema_extra=SET_RULE)], from_level: LevelParam = "ward",
                   to_level: LevelParam = "ward") -> dict[str, Any]:
     """For each unit of ``from``, the fractions of its area in units of ``to`` (area-weighted overlay; computed and
     stored on first request, recomputed after a re-import)."""
@@ -202,7 +214,7 @@ def get_crosswalk(conn: ConnDep, _: Staff, from_set: Annotated[str, Query(alias=
 # ---------------------------------------------------------------------- map summaries
 
 
-@router.get("/map/summary")
+@router.get("/map/summary", responses=CACHED)
 def map_summary(request: Request, conn: ConnDep, readings: StoreDep, _: Staff, set_name: SetParam = None,
                 level: LevelParam = "ward", start: FromParam = None, end: ToParam = None,
                 layers: LayersParam = None, simplify: SimplifyParam = DEFAULT_SIMPLIFY_M) -> Response:
@@ -213,11 +225,13 @@ def map_summary(request: Request, conn: ConnDep, readings: StoreDep, _: Staff, s
     return cached_response(request, summaries.geojson_bytes(s), MEDIA_TYPES["geojson"], SUMMARY_CACHE)
 
 
-@router.get("/map/summary.{fmt}")
-def map_summary_export(fmt: str, request: Request, conn: ConnDep, readings: StoreDep, _: Staff,
+@router.get("/map/summary.{fmt}", responses=CACHED)
+def map_summary_export(fmt: Annotated[str, PathParam(json_schema_extra={"enum": [*FORMATS, "png"]},
+                                            description="anything else: 404")], request: Request, conn: ConnDep, readings: StoreDep, _: Staff,
                        set_name: SetParam = None, level: LevelParam = "ward", start: FromParam = None,
                        end: ToParam = None, layers: LayersParam = None, simplify: SimplifyParam = 0.0,
-                       layer: Annotated[str | None, Query(max_length=60)] = None) -> Response:
+                       layer: Annotated[str | None, Query(json_schema_extra={"enum": list(NUMERIC_PROPERTIES)},
+                                                         max_length=60)] = None) -> Response:
     """The summary as CSV, GeoPackage or GeoJSON, or rendered as a PNG choropleth of ``layer``."""
     if fmt == "png":
         return _png(request, conn, readings, set_name, level, start, end, simplify, layer)
@@ -245,14 +259,14 @@ def _png(request: Request, conn: Conn, readings: Any, set_name: str | None, leve
 # ---------------------------------------------------------------------- admin: import, re-assign
 
 
-@router.post("/geo/import", status_code=201)
+@router.post("/geo/import", status_code=201, responses=errors(409, 413))
 def import_boundaries(
     request: Request, conn: ConnDep, _: AdminOnly,
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a zipped Shapefile")],
-    set_name: Annotated[str, Form(alias="set", max_length=200)],
+    set_name: Annotated[str, Form(alias="set", max_length=64, json_schema_extra=SET_RULE)],
     level: Annotated[Literal["ward", "district"], Form()],
-    valid_from: Annotated[date, Form()],
-    valid_to: Annotated[date | None, Form()] = None,
+    valid_from: Annotated[IsoDate, Form()],
+    valid_to: Annotated[IsoDate | None, Form()] = None,
     code_field: Annotated[str, Form(max_length=100)] = "ward_code",
     name_field: Annotated[str, Form(max_length=100)] = "ward_name",
     type_field: Annotated[str | None, Form(max_length=100, description="'-' for none")] = "unit_type",
@@ -260,7 +274,7 @@ def import_boundaries(
     parent_name_field: Annotated[str | None, Form(max_length=100)] = None,
     description: Annotated[str | None, Form(max_length=2000)] = None,
     layer: Annotated[str | None, Form(max_length=200)] = None,
-    family: Annotated[str, Form(max_length=200)] = store.DEFAULT_FAMILY,
+    family: Annotated[str, Form(max_length=64, json_schema_extra=SET_RULE)] = store.DEFAULT_FAMILY,
 ) -> JSONResponse:
     """Import an uploaded boundary file as one level of a set (replacing that level if it exists)."""
     request.state.audit_target = f"boundary_set:{set_name[:64]}"
@@ -305,7 +319,7 @@ def import_boundaries(
                          "devices_reassigned": imp.reassigned}, status_code=201)
 
 
-@router.post("/geo/devices/reassign")
+@router.post("/geo/devices/reassign", responses=errors(404))
 def reassign_devices(request: Request, conn: ConnDep, _: AdminOnly, set_name: SetParam = None) -> dict[str, Any]:
     """Re-assign every device with coordinates to the wards of ``set`` (default: the set in force now)."""
     name = _set_for(conn, set_name)

@@ -12,7 +12,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, Operators, Principal, Staff
-from api.fields import StoredText, StoredTime
+from api.fields import StoredText
+from api.json_types import JSON_INT, IsoAwareDateTime, JsonBool
+from api.openapi import errors
 from geo.service import assign_ward
 from ops_center.auth.roles import Role
 from ops_center.incidents import categories, service
@@ -49,11 +51,11 @@ class IncidentIn(BaseModel):
     description: StoredText = Field(default="", max_length=5000)
     category: CategoryCode
     severity: Severity | None = None
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, strict=True)  # a number, not "105.1"
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
     address: StoredText | None = Field(default=None, max_length=500)
     reporter: ContactIn | None = None
-    reported_at: StoredTime | None = None
+    reported_at: IsoAwareDateTime | None = None  # a year 9999 plus the SLA overflowed
     assigned_unit: UnitCode | None = None
     source: Literal["operator", "citizen_app"] = "operator"
 
@@ -75,15 +77,15 @@ class CategoryIn(BaseModel):
     label_vi: StoredText = Field(min_length=1, max_length=200)
     label_en: StoredText = Field(min_length=1, max_length=200)
     default_severity: Severity
-    sla_hours: int = Field(ge=1, le=8760)
+    sla_hours: Annotated[int, Field(ge=1, le=8760), JSON_INT]
     device_kinds: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]] = Field(default=[],
                                                                                            max_length=50)
     description: StoredText = Field(default="", max_length=1000)
-    sort_order: int = Field(default=100, ge=-1_000_000, le=1_000_000)
-    enabled: bool = True
+    sort_order: Annotated[int, Field(ge=-1_000_000, le=1_000_000), JSON_INT] = 100
+    enabled: JsonBool = True
 
 
-IncidentId = Annotated[int, Path(ge=1, le=2**62)]
+IncidentId = Annotated[int, Path(ge=1, le=2**53 - 1)]
 
 
 @router.get("/incidents/categories")
@@ -91,7 +93,7 @@ def list_categories(conn: ConnDep, _: Staff, include_disabled: bool = False) -> 
     return {"items": [c.as_json() for c in categories.list_categories(conn, include_disabled)]}
 
 
-@router.put("/incidents/categories/{code}")
+@router.put("/incidents/categories/{code}", responses=errors(400))
 def put_category(code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")], body: CategoryIn,
                  conn: ConnDep, request: Request, _: AdminOnly) -> dict[str, Any]:
     request.state.audit_target = f"incident_category:{code}"
@@ -129,7 +131,7 @@ def list_incidents(conn: ConnDep, principal: Staff,
     return {"items": rows, "next_cursor": encode_cursor({"id": rows[-1]["id"]}) if more and rows else None}
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, responses=errors(409))
 def create_incident(body: IncidentIn, conn: ConnDep, request: Request, principal: Operators) -> dict[str, Any]:
     """File a report. A report of the same category within 200 m and 2 h of an open incident is linked to it:
     the answer is that incident, with ``linked: true`` and its grown ``report_count``."""
@@ -157,7 +159,7 @@ def get_incident(incident_id: IncidentId, conn: ConnDep, principal: Staff) -> di
         raise _fail(exc) from exc
 
 
-@router.post("/incidents/{incident_id}/transition")
+@router.post("/incidents/{incident_id}/transition", responses=errors(409))
 def transition(incident_id: IncidentId, body: TransitionIn, conn: ConnDep, request: Request,
                principal: Operators) -> dict[str, Any]:
     """Move the incident: new → assigned (needs ``unit``) → in_progress → resolved → closed; resolved or closed →

@@ -20,10 +20,11 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import PoolDep, Principal, SettingsDep
+from api.openapi import errors
 from geo.service import assign_ward
 from ops_center.auth.accounts import AccountRefused, check_key_owner
 from ops_center.auth.apikeys import verify_api_key
@@ -33,12 +34,20 @@ from ops_center.incidents import categories, open311, service
 from ops_center.incidents.models import Contact, IncidentError, NewReport
 from ops_center.storable import shown, text_problem
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=errors(403))
+Format = Annotated[str, Path(json_schema_extra={"enum": ["json"]},
+                             description="the response format: only json is served (anything else: 400)")]
+RequestId = Annotated[str, Path(json_schema_extra={"pattern": r"^[0-9]{1,18}$"},
+                                description="a service_request_id (anything else: 404)")]
+ServiceCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="a service_code")]
 
 WRITER_ROLES = frozenset({Role.integration, Role.operator, Role.admin})
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 SPEC = "http://wiki.open311.org/GeoReport_v2"
+W3C_DATETIME = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+"""The standard's dates: W3C date-times with seconds and an offset (``2025-07-01T08:00:00+07:00``)."""
 
 
 class Open311Error(Exception):
@@ -49,6 +58,14 @@ class Open311Error(Exception):
 
 def _error(status: int, description: str) -> JSONResponse:
     return JSONResponse(open311.error(status, description), status_code=status)
+
+
+def error_answer(status: int, title: str, detail: str | None, headers: dict[str, str] | None) -> Response:
+    """The GeoReport shape for errors raised before or around these routes (a parameter refused by the app, the
+    database unavailable): ``api.problems`` calls it for every path under ``/open311/``. An invalid parameter is
+    400, as for every other GeoReport error."""
+    code = 400 if status == 422 else status
+    return JSONResponse(open311.error(code, detail or title), status_code=code, headers=headers)
 
 
 def _key(request: Request, form_key: str | None) -> str | None:
@@ -130,7 +147,7 @@ def _wrap(fn: Any) -> JSONResponse:
 
 
 @router.get("/discovery.{fmt}")
-def discovery(fmt: str, request: Request) -> JSONResponse:
+def discovery(fmt: Format, request: Request) -> JSONResponse:
     def run() -> dict[str, Any]:
         _json_only(fmt)
         base = str(request.base_url).rstrip("/") + "/open311/v2/"
@@ -142,7 +159,7 @@ def discovery(fmt: str, request: Request) -> JSONResponse:
 
 
 @router.get("/services.{fmt}")
-def list_services(fmt: str, request: Request, settings: SettingsDep, pool: PoolDep) -> JSONResponse:
+def list_services(fmt: Format, request: Request, settings: SettingsDep, pool: PoolDep) -> JSONResponse:
     def run() -> list[dict[str, Any]]:
         _json_only(fmt)
         _reader(settings, pool, request)
@@ -152,7 +169,7 @@ def list_services(fmt: str, request: Request, settings: SettingsDep, pool: PoolD
 
 
 @router.get("/services/{code}.{fmt}")
-def service_definition(code: str, fmt: str, request: Request, settings: SettingsDep,
+def service_definition(code: ServiceCode, fmt: Format, request: Request, settings: SettingsDep,
                        pool: PoolDep) -> JSONResponse:
     def run() -> dict[str, Any]:
         _json_only(fmt)
@@ -167,7 +184,7 @@ def service_definition(code: str, fmt: str, request: Request, settings: Settings
 
 @router.post("/requests.{fmt}")
 def create_request(
-    fmt: str, request: Request, pool: PoolDep,
+    fmt: Format, request: Request, pool: PoolDep,
     api_key: Annotated[str | None, Form()] = None,
     service_code: Annotated[str | None, Form()] = None,
     lat: Annotated[str | None, Form()] = None,
@@ -213,12 +230,12 @@ def create_request(
 
 @router.get("/requests.{fmt}")
 def list_requests(
-    fmt: str, request: Request, settings: SettingsDep, pool: PoolDep,
-    service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
+    fmt: Format, request: Request, settings: SettingsDep, pool: PoolDep,
+    service_request_id: Annotated[str | None, Query(max_length=2000, pattern=r"^[0-9]{1,18}(,[0-9]{1,18})*$")] = None,
     service_code: Annotated[str | None, Query(max_length=64)] = None,
-    start_date: Annotated[str | None, Query(max_length=40)] = None,
-    end_date: Annotated[str | None, Query(max_length=40)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    start_date: Annotated[str | None, Query(max_length=40, pattern=W3C_DATETIME)] = None,
+    end_date: Annotated[str | None, Query(max_length=40, pattern=W3C_DATETIME)] = None,
+    status: Annotated[str | None, Query(pattern=r"^(open|closed)(,(open|closed))?$")] = None,
 ) -> JSONResponse:
     """Requests, newest first, at most 1000; by default those of the last 90 days. ``service_request_id`` (comma
     separated) overrides the other filters, as the standard says."""
@@ -247,7 +264,7 @@ def list_requests(
 
 
 @router.get("/requests/{request_id}.{fmt}")
-def get_request(request_id: str, fmt: str, request: Request, settings: SettingsDep, pool: PoolDep) -> JSONResponse:
+def get_request(request_id: RequestId, fmt: Format, request: Request, settings: SettingsDep, pool: PoolDep) -> JSONResponse:
     def run() -> list[dict[str, Any]]:
         _json_only(fmt)
         _reader(settings, pool, request)

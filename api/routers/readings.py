@@ -6,12 +6,20 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from api.deps import ConnDep, Staff, StoreDep
-from ops_center.readings import AGGS, Agg
+from api.json_types import IsoDateTime
+from ingest.catalogue import METRIC_NAME_RE
+from ingest.validate import DEVICE_ID_RE
+from ops_center.readings import Agg
 
 router = APIRouter(prefix="/readings", tags=["readings"])
+DEVICE_ID = f"^{DEVICE_ID_RE.pattern}$"
+DeviceId = Annotated[str, Query(pattern=DEVICE_ID, description="a device id")]
+DeviceIds = Annotated[list[Annotated[str, StringConstraints(pattern=DEVICE_ID)]] | None,
+                      Query(max_length=1000, description="device ids (repeat the parameter); default: all")]
+Metric = Annotated[str, Query(pattern=f"^{METRIC_NAME_RE.pattern}$", description="a metric of the catalogue")]
 MAX_SPAN = timedelta(days=400)
 
 
@@ -33,8 +41,8 @@ def _window(start: datetime, end: datetime) -> None:
 
 
 @router.get("/range", response_model=list[Point])
-def read_range(conn: ConnDep, store: StoreDep, _: Staff, device_id: str, metric: str,
-               start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+def read_range(conn: ConnDep, store: StoreDep, _: Staff, device_id: DeviceId, metric: Metric,
+               start: Annotated[IsoDateTime, Query(alias="from")], end: Annotated[IsoDateTime, Query(alias="to")],
                limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> list[Point]:
     _window(start, end)
     rows = store.range(conn, device_id, metric, start, end)[:limit]
@@ -42,21 +50,18 @@ def read_range(conn: ConnDep, store: StoreDep, _: Staff, device_id: str, metric:
 
 
 @router.get("/buckets", response_model=list[Point])
-def read_buckets(conn: ConnDep, store: StoreDep, _: Staff, metric: str,
-                 start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
-                 interval_s: Annotated[int, Query(ge=60, le=366 * 86400)] = 3600, agg: str = "avg",
-                 device_id: Annotated[list[str] | None, Query()] = None) -> list[Point]:
+def read_buckets(conn: ConnDep, store: StoreDep, _: Staff, metric: Metric,
+                 start: Annotated[IsoDateTime, Query(alias="from")], end: Annotated[IsoDateTime, Query(alias="to")],
+                 interval_s: Annotated[int, Query(ge=60, le=366 * 86400)] = 3600, agg: Agg = "avg",
+                 device_id: DeviceIds = None) -> list[Point]:
     _window(start, end)
-    if agg not in AGGS:
-        raise HTTPException(422, f"agg: must be one of {', '.join(AGGS)}, got {agg!r}")
-    agg_name: Agg = agg  # type: ignore[assignment]
-    rows = store.bucketed(conn, metric, start, end, timedelta(seconds=interval_s), agg_name, device_id)
+    rows = store.bucketed(conn, metric, start, end, timedelta(seconds=interval_s), agg, device_id)
     return [Point(time=b.bucket, device_id=b.device_id, metric=b.metric, value=b.value, count=b.count)
             for b in rows]
 
 
 @router.get("/latest", response_model=list[Point])
 def read_latest(conn: ConnDep, store: StoreDep, _: Staff,
-                device_id: Annotated[list[str] | None, Query()] = None, metric: str | None = None) -> list[Point]:
+                device_id: DeviceIds = None, metric: Metric | None = None) -> list[Point]:
     return [Point(time=r.time, device_id=r.device_id, metric=r.metric, value=r.value)
             for r in store.latest(conn, device_id, metric)]

@@ -161,6 +161,7 @@ def test_settings(run_dir: Path, database_url: str, mqtt_port: int, redis_port: 
         jwt_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
         signing_key_file=run_dir / "keys" / "signing-key.pem",
         signing_cert_file=run_dir / "keys" / "signing-cert.pem",
+        allowed_hosts=["127.0.0.1", "localhost", "testserver"],  # testserver: the host of Starlette's TestClient
     )
 
 
@@ -181,6 +182,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "OPS_REDIS_URL": settings.redis_url,
         "OPS_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "OPS_DATA_DIR": str(settings.data_dir),
+        "OPS_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
     }
     if settings.signing_key_file is not None and settings.signing_cert_file is not None:
         env["OPS_SIGNING_KEY_FILE"] = str(settings.signing_key_file)

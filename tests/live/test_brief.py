@@ -92,7 +92,7 @@ def test_pages_and_static_files(client) -> None:  # type: ignore[no-untyped-def]
     assert "http://" not in js.text.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from outside
     for bad in ("/static/../app.py", "/static/..%2f..%2fapi%2fapp.py", "/static/js/nope.js", "/static/",
                 "/static/%00", "/static/" + "a/" * 500):
-        assert client.get(bad).status_code == 404, bad
+        assert client.get(bad).status_code == (422 if "%00" in bad else 404), bad  # NUL: refused before the route
 
 
 def test_static_files_have_no_external_references() -> None:
