@@ -99,7 +99,19 @@ async def refuse_control_characters(conn: HTTPConnection) -> None:
             document = None  # not JSON: the route's own validation says so
         problem = json_problem(document, "body", numbers=False)
         if problem is not None:
-            errors.append({"type": ERROR_TYPE, "loc": tuple(problem.field.split(".")), "msg": problem.message,
-                           "input": problem.value})
+            errors.append({"type": ERROR_TYPE, "loc": problem.loc, "msg": problem.message,
+                           "input": problem.loc[-1] if problem.message.startswith("is a key")
+                           else _at(document, problem.loc[1:])})
     if errors:
         raise RequestValidationError(errors)
+
+
+def _at(document: Any, loc: tuple[str | int, ...]) -> Any:
+    """The value at ``loc`` in a parsed JSON document."""
+    for step in loc:
+        found = (isinstance(document, dict) and step in document) or (
+            isinstance(document, list) and isinstance(step, int) and step < len(document))
+        if not found:
+            return None
+        document = document[step]
+    return document

@@ -39,6 +39,8 @@ class Problem:
     field: str
     value: str
     message: str
+    loc: tuple[str | int, ...] = ()
+    """The same place as keys and indexes (``("data", "x", 2)``), as a validation error's location lists it."""
 
     def __str__(self) -> str:
         return f"{self.field}: value {self.value} {self.message}" if self.field else f"value {self.value} {self.message}"
@@ -99,13 +101,13 @@ def text_problem(text: str) -> str | None:
     """What makes ``text`` unstorable (a NUL, a lone surrogate), or None."""
     at = text.find("\x00")
     if at >= 0:
-        return f"contains a NUL character (at offset {at})"
+        return f"contains the control character NUL (U+0000, at offset {at})"
     if text.isascii():
         return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return f"is not valid Unicode (a lone surrogate U+{ord(text[exc.start]):04X} at offset {exc.start})"
+        return f"is not valid Unicode (unicode text has no lone surrogate; U+{ord(text[exc.start]):04X} at offset {exc.start})"
     return None
 
 
@@ -189,41 +191,47 @@ def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH,
     nesting deeper than ``max_depth``. ``path`` is where ``value`` sits (``data``; children ``data.x``, ``data[2]``,
     ``data['a\\x00']``). ``other_scalars``: let other scalar types pass (a YAML document's dates); ``numbers=False``: leave numbers
     to a validation that knows each field's range (only text and structure are checked)."""
-    stack: list[tuple[object, str, int]] = [(value, path, 0)]
+    root: tuple[str | int, ...] = (path,) if path else ()
+    stack: list[tuple[object, str, tuple[str | int, ...]]] = [(value, path, root)]
     while stack:
-        item, where, level = stack.pop()
-        t = type(item)
-        if t is str:
-            why = text_problem(item)  # type: ignore[arg-type]
-            if why is not None:
-                return Problem(where, shown(item), why)
-        elif t is dict or t is list:
-            if level >= max_depth:
-                return Problem(where, "<nested>", f"nests deeper than {max_depth} levels")
-            if t is list:
-                elements: list[object] = item  # type: ignore[assignment]
-                stack.extend((child, f"{where}[{i}]", level + 1) for i, child in enumerate(elements))
-                continue
+        item, where, loc = stack.pop()
+        why = _scalar_problem(item, numbers, other_scalars)
+        if why is not None:
+            return Problem(where, shown(item), why, loc)
+        if type(item) is list:
+            if len(loc) - len(root) >= max_depth:
+                return Problem(where, "<nested>", f"nests deeper than {max_depth} levels", loc)
+            elements: list[object] = item  # type: ignore[assignment]
+            stack.extend((child, f"{where}[{i}]", (*loc, i)) for i, child in enumerate(elements))
+        elif type(item) is dict:
+            if len(loc) - len(root) >= max_depth:
+                return Problem(where, "<nested>", f"nests deeper than {max_depth} levels", loc)
             members: dict[object, object] = item  # type: ignore[assignment]
             for key, child in members.items():
                 if type(key) is not str:
-                    return Problem(where, shown(key), "is a key that is not text")
+                    return Problem(where, shown(key), "is a key that is not text", loc)
                 why = text_problem(key)
                 if why is not None:
-                    return Problem(_child(where, key), shown(key), f"is a key that {why}")
-                stack.append((child, _child(where, key), level + 1))
-        elif not numbers and (t is float or t is int):
-            continue
-        elif t is float:
-            if item != item or item in (math.inf, -math.inf):
-                return Problem(where, shown(item), "is not a finite number (JSON has no NaN or Infinity)")
-        elif t is int:
-            why = int_problem(item)  # type: ignore[arg-type]
-            if why is not None:
-                return Problem(where, shown(item), why)
-        elif item is not None and t is not bool and not other_scalars:
-            return Problem(where, shown(item), f"is a {t.__name__}, not a JSON value")
+                    return Problem(_child(where, key), shown(key), f"is a key that {why}", (*loc, key))
+                stack.append((child, _child(where, key), (*loc, key)))
     return None
+
+
+def _scalar_problem(item: object, numbers: bool, other_scalars: bool) -> str | None:
+    """Why ``jsonb`` refuses a scalar (None for containers and storable scalars)."""
+    t = type(item)
+    if t is str:
+        return text_problem(item)  # type: ignore[arg-type]
+    if t is dict or t is list or item is None or t is bool:
+        return None
+    if t is float or t is int:
+        if not numbers:
+            return None
+        if t is float:
+            ok = item == item and item not in (math.inf, -math.inf)
+            return None if ok else "is not a finite number (JSON has no NaN or Infinity)"
+        return int_problem(item)  # type: ignore[arg-type]
+    return None if other_scalars else f"is a {t.__name__}, not a JSON value"
 
 
 def check_json(field: str, value: object, max_depth: int = JSON_MAX_DEPTH) -> object:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
 from api.fields import StoredText
 from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, JsonBool
-from api.openapi import errors
+from api.openapi import errors, request_body
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
 from ops_center.dossiers import kpis, procedures, refused
@@ -76,12 +76,15 @@ class IngestOut(BaseModel):
     rejected: list[RejectedEvent] = Field(description="kept in dead letters; replay after the fix")
 
 
-_BATCH_BODY = {"required": True, "content": {"application/json": {"schema": {
-    k: v for k, v in batch_schema().items() if k != "$schema"}}}}
+EVENTS_BODY = request_body(
+    {k: v for k, v in batch_schema().items() if k != "$schema"},
+    description="Dossier events, a JSON array or `{\"events\": [...]}`, at most 10,000 and 8 MiB. Each event is "
+                "judged on its own: an event that does not fit this schema, or names an unknown procedure or unit, "
+                "is refused in the answer (by index, with the reason) and kept in dead letters; the others are "
+                "stored.")
 
 
-@router.post("/dossiers/events", response_model=IngestOut, openapi_extra={"requestBody": _BATCH_BODY},
-             responses=errors(413))
+@router.post("/dossiers/events", response_model=IngestOut, openapi_extra=EVENTS_BODY, responses=errors(413))
 async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
     """A batch of dossier events: a JSON array, or ``{"events": [...]}``, at most 10,000 events and 8 MiB; the
     units and procedures they name must be registered first (``POST /units``, ``POST /procedures``). Each event

@@ -4,6 +4,7 @@ validator someone else wrote (``jsonschema``) sees it; the OpenAPI request body 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -76,5 +77,12 @@ def test_openapi_request_body_is_the_schema(client) -> None:  # type: ignore[no-
     doc = client.get("/openapi.json").json()
     op = doc["paths"]["/dossiers/events"]["post"]
     body = op["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {k: v for k, v in batch_schema().items() if k != "$schema"}
+
+    def without_key_rule(schema: Any) -> Any:
+        """The document adds ``propertyNames`` (no NUL in keys: api.openapi) to every object schema."""
+        if isinstance(schema, dict):
+            return {k: without_key_rule(v) for k, v in schema.items() if k != "propertyNames"}
+        return [without_key_rule(v) for v in schema] if isinstance(schema, list) else schema
+
+    assert without_key_rule(body) == {k: v for k, v in batch_schema().items() if k != "$schema"}
     assert "IngestOut" in op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]

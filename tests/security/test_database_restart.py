@@ -94,7 +94,7 @@ def _listening(url: str) -> bool:
     try:
         with connect(url, autocommit=True) as conn:
             row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ops-live' "
-                               "AND query = 'LISTEN ops_events'").fetchone()
+                               "AND query LIKE 'LISTEN ops_%'").fetchone()  # its last statement: a LISTEN
     except Exception:
         return False
     return bool(row and row[0] >= 1)

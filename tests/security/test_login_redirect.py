@@ -43,7 +43,9 @@ HOSTILE = ["/%5C127.0.0.1:{port}/x", "/%09/127.0.0.1:{port}/x", "//127.0.0.1:{po
 def sign_in(page, server: Server, db, next_param: str, role: str = "operator") -> str:  # type: ignore[no-untyped-def]
     """Sign in on /login?next=<next_param> (already URL-encoded); the URL the browser ends up on."""
     account = new_account(db, role, "redir")
-    page.goto(f"{server.url}/login?next={next_param}")
+    response = page.goto(f"{server.url}/login?next={next_param}")
+    if response is not None and response.status == 422:  # a control character: refused before any page runs
+        return str(page.url)
     page.fill("#username", account.username)
     page.fill("#password", account.password)
     page.click("#submit")
@@ -57,7 +59,8 @@ def test_next_pointing_elsewhere_stays_on_this_origin(page, api_server: Server, 
                                                        template: str) -> None:
     landed = sign_in(page, api_server, db, template.format(port=elsewhere))
     assert urlsplit(landed).netloc == f"127.0.0.1:{api_server.port}", landed
-    assert urlsplit(landed).path == "/"  # the operator's own screen
+    # the operator's own screen, or (a tab or line break in `next`) the login URL refused by the server (422)
+    assert urlsplit(landed).path in ("/", "/login"), landed
 
 
 def test_next_on_this_origin_is_followed(page, api_server: Server, db) -> None:  # type: ignore[no-untyped-def]

@@ -90,11 +90,12 @@ def credentials(st_settings: Settings) -> dict[str, dict[str, str]]:
     secret = st_settings.jwt_secret.get_secret_value()
     headers: dict[str, dict[str, str]] = {}
     with connect(st_settings.database_url) as conn:
+        users = {}
         for role in ("admin", "leader"):
-            create_user(conn, f"st-{role}", secrets.token_urlsafe(16), role)
-            token, _ = issue_token(secret, f"st-{role}", role, 3600)
+            users[role] = create_user(conn, f"st-{role}", secrets.token_urlsafe(16), role)
+            token, _ = issue_token(secret, f"st-{role}", role, 3600, user_id=users[role].id)
             headers[role] = {"Authorization": f"Bearer {token}"}
-        _, key = create_api_key(conn, "st-integration", Role.integration, "schemathesis")
+        _, key = create_api_key(conn, "st-integration", Role.integration, users["admin"])  # a key has an admin owner
         headers["integration"] = {"X-API-Key": key}
         conn.commit()
     return headers
