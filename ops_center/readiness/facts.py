@@ -11,6 +11,7 @@ opposite of that change (a unit that ceases on a date existed before it). Change
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Final
 
@@ -110,6 +111,19 @@ def facts_on(conn: Conn, day: date, facts: tuple[str, ...] = FACTS) -> dict[str,
 def units_with(conn: Conn, fact: str, day: date) -> set[str]:
     """The units that have ``fact`` on ``day``."""
     return {u for u, f in facts_on(conn, day, (fact,)).items() if f.get(fact)}
+
+
+def units_with_on(conn: Conn, fact: str, days: Sequence[date]) -> dict[date, set[str]]:
+    """``units_with`` for several days in one statement."""
+    wanted = sorted(set(days))
+    out: dict[date, set[str]] = {d: set() for d in wanted}
+    rows = conn.execute(
+        "SELECT x.day, f.unit_code FROM unnest(%s::date[]) AS x(day) CROSS JOIN LATERAL (SELECT DISTINCT ON "
+        "(unit_code) unit_code, value FROM unit_facts WHERE fact = %s AND since <= x.day ORDER BY unit_code, "
+        "since DESC) f WHERE f.value", (wanted, fact)).fetchall()
+    for day, unit in rows:
+        out[day].add(str(unit))
+    return out
 
 
 def existing_units(conn: Conn, day: date) -> list[tuple[str, str, str | None]]:
