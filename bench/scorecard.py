@@ -136,10 +136,11 @@ def dossier(rng: random.Random, cal: BusinessCalendar, catalog: dict[str, Any], 
             s.resolved_at = end
             s.outcome = "granted" if fate < 0.9 else ("refused" if fate < 0.95 else "withdrawn")
             s.electronic_result = s.outcome == "granted" and rng.random() < 0.7
-            if s.outcome == "granted" and rng.random() < 0.3:
+            rated_at = end + timedelta(days=rng.randrange(0, 10))
+            if s.outcome == "granted" and rng.random() < 0.3 and rated_at < NOW:
                 s.rating = rng.choices(["satisfied", "unsatisfied", "complaint"], [85, 10, 5])[0]
-                s.rated_at = end + timedelta(days=rng.randrange(0, 10))
-            if s.electronic_result and rng.random() < 0.5:
+                s.rated_at = rated_at
+            if s.electronic_result and rng.random() < 0.5 and end + timedelta(hours=1) < NOW:
                 s.result_synced_at = end + timedelta(hours=1)
     derive(s)
     return s

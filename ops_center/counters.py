@@ -91,15 +91,30 @@ def _coarser(rows: list[tuple[Key, list[int]]], bucket: str) -> list[tuple[Key, 
 
 def apply(conn: Conn, tables: CounterTables, deltas: Deltas) -> int:
     """Add the changes to every table; returns the number of daily rows touched."""
+    return len(apply_returning(conn, tables, deltas, returning=False))
+
+
+def apply_returning(conn: Conn, tables: CounterTables, deltas: Deltas, *, returning: bool = True
+                    ) -> dict[Key, list[int]]:
+    """``apply``, and the daily rows' counters after it for every changed ``(day, *keys)`` (with ``returning``;
+    else the keys with empty lists)."""
     rows = deltas.nonzero()
     if not rows:
-        return 0
+        return {}
     n_keys, n = len(tables.keys), len(tables.counters)
+    after: dict[Key, list[int]] = {k: [] for k, _ in rows}
     for table, bucket in tables.tables():
         coarse = rows if bucket == "day" else _coarser(rows, bucket)
-        if coarse:
-            conn.execute(tables.upsert_sql(table, bucket), _columns(coarse, n_keys, n))
-    return len(rows)
+        if not coarse:
+            continue
+        sql = tables.upsert_sql(table, bucket)
+        if bucket == "day" and returning:
+            cols = ", ".join(["day", *(k for k, _ in tables.keys), *tables.counters])
+            for r in conn.execute(f"{sql} RETURNING {cols}", _columns(coarse, n_keys, n)).fetchall():
+                after[tuple(r[:n_keys + 1])] = list(r[n_keys + 1:])
+        else:
+            conn.execute(sql, _columns(coarse, n_keys, n))
+    return after
 
 
 def clear(conn: Conn, tables: CounterTables) -> None:

@@ -149,8 +149,8 @@ class Deltas:
 def apply_deltas(conn: Conn, deltas: Deltas) -> int:
     n = counters.apply(conn, INDEX, deltas.index)
     changed = deltas.procedures.nonzero()
-    counters.apply(conn, PROCEDURES, deltas.procedures)
-    procedure_days.refresh(conn, [key for key, _ in changed])
+    after = counters.apply_returning(conn, PROCEDURES, deltas.procedures)
+    procedure_days.refresh(conn, changed, after)
     return n
 
 

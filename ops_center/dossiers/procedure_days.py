@@ -7,14 +7,15 @@ From the procedure rollup that costs one row per (unit, ward, procedure) and mon
 its partial months; from these bits it costs one row per (unit, ward, procedure) and calendar year the window
 touches, whatever its length (``(bits & mask) <> 0``). ``index_reads`` picks the cheaper source per period.
 
-Kept in each dossier batch from the daily procedure rollup's new values (``refresh``: a day's bit is set while its
-count is positive), so the bits always equal a rebuild (``rebuild``) from that rollup; rows whose bits are all clear
-are removed. Only this module writes the table.
+Kept in each dossier batch from the daily procedure rollup (``refresh``: a day's bit is set while its count is
+positive; a batch flips, with one XOR upsert, only the bits of days whose count crossed zero — most batches add to
+days already counted and write nothing here), so the bits always equal a rebuild (``rebuild``) from that rollup;
+rows whose bits are all clear are removed. Only this module writes the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Final
 
@@ -54,51 +55,56 @@ def year_masks(first: date, stop: date) -> list[tuple[date, str]]:
     return out
 
 
-def _edits(conn: Conn, keys: Sequence[DayKey]) -> dict[YearKey, list[tuple[int, tuple[bool, bool, bool]]]]:
-    """Per touched year row: (day index, (fee, paid, pop) now positive) for each touched day."""
-    cols = list(zip(*keys, strict=True))
-    rows = conn.execute(
-        "SELECT k.day, k.u, k.ws, k.wc, k.p, coalesce(d.fee_due, 0) > 0, coalesce(d.paid_online, 0) > 0, "
-        "coalesce(d.population, 0) > 0 FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-        "AS k(day, u, ws, wc, p) LEFT JOIN dossier_procedure_daily d ON d.day = k.day AND d.unit_code = k.u "
-        "AND d.ward_set = k.ws AND d.ward_code = k.wc AND d.procedure_code = k.p", [list(c) for c in cols]
-    ).fetchall()
-    out: dict[YearKey, list[tuple[int, tuple[bool, bool, bool]]]] = {}
-    for day, u, ws, wc, p, fee, paid, pop in rows:
+def toggles(changes: Iterable[tuple[DayKey, Sequence[int]]], after: Mapping[DayKey, Sequence[int]]
+            ) -> tuple[dict[YearKey, list[int]], set[YearKey]]:
+    """The bits a batch flips, per year row (as integers, bit ``i`` = day ``i``, in the column order), from each
+    changed day's counters after the batch and its change (before = after − change: a bit flips when the count
+    crosses zero); and the year rows where a bit was cleared."""
+    out: dict[YearKey, list[int]] = {}
+    cleared: set[YearKey] = set()
+    for key, change in changes:
+        now = after[key]
+        day = key[0]
         year = year_of(day)
-        out.setdefault((year, u, ws, wc, p), []).append(((day - year).days, (bool(fee), bool(paid), bool(pop))))
-    return out
+        ykey = (year, *key[1:])
+        bit = 1 << (DAYS - 1 - (day - year).days)
+        for i in range(len(KIND_COLUMNS)):
+            was, is_ = now[i] - change[i] > 0, now[i] > 0
+            if was != is_:
+                out.setdefault(ykey, [0] * len(KIND_COLUMNS))[i] ^= bit
+                if was:
+                    cleared.add(ykey)
+    return out, cleared
 
 
-def _bits(positions: Iterable[int]) -> str:
-    chosen = set(positions)
-    return "".join("1" if i in chosen else "0" for i in range(DAYS))
+def _text(bits: int) -> str:
+    return format(bits, f"0{DAYS}b")
 
 
-def refresh(conn: Conn, keys: Iterable[DayKey]) -> None:
-    """Bring the bits of the given days in line with the daily procedure rollup (in the batch's transaction, after
-    the rollup's deltas): rows locked in key order, touched days cleared then set where the count is positive."""
-    touched = sorted(set(keys))
-    if not touched:
-        return
-    edits = _edits(conn, touched)
-    years = sorted(edits)
+def refresh(conn: Conn, changes: Iterable[tuple[DayKey, Sequence[int]]], after: Mapping[DayKey, Sequence[int]]
+            ) -> int:
+    """Flip the bits of the days whose count crossed zero in this batch (in its transaction, after the daily
+    procedure rollup's upsert, whose new values are ``after``): one upsert with ``#`` (XOR), rows in key order so
+    concurrent batches never deadlock, then rows left with no bit removed. Returns the year rows changed."""
+    flips, cleared = toggles(changes, after)
+    if not flips:
+        return 0
+    years = sorted(flips)
     cols: list[list[Any]] = [list(c) for c in zip(*years, strict=True)]
-    clear = [_bits(i for i, _ in edits[y]) for y in years]
-    sets = [[_bits(i for i, flags in edits[y] if flags[k]) for y in years] for k in range(3)]
+    bits = [[_text(flips[y][i]) for y in years] for i in range(len(KIND_COLUMNS))]
     arrays = "%s::date[], %s::text[], %s::text[], %s::text[], %s::text[]"
-    # lock (or create) the rows in key order: concurrent batches never deadlock
-    conn.execute(f"INSERT INTO {TABLE} (year, {_KEYS}, fee_days, paid_days, pop_days) SELECT y, u, ws, wc, p, "
-                 f"{ZERO}, {ZERO}, {ZERO} FROM unnest({arrays}) AS k(y, u, ws, wc, p) ORDER BY 1, 2, 3, 4, 5 "
-                 f"ON CONFLICT (year, {_KEYS}) DO UPDATE SET fee_days = {TABLE}.fee_days", cols)
-    updates = ", ".join(f"{c} = (t.{c} & ~v.clear) | v.{c}" for c in KIND_COLUMNS)
-    conn.execute(f"UPDATE {TABLE} t SET {updates} FROM unnest({arrays}, %s::bit({DAYS})[], %s::bit({DAYS})[], "
-                 f"%s::bit({DAYS})[], %s::bit({DAYS})[]) AS v(y, u, ws, wc, p, clear, {', '.join(KIND_COLUMNS)}) "
-                 f"WHERE t.year = v.y AND t.unit_code = v.u AND t.ward_set = v.ws AND t.ward_code = v.wc "
-                 f"AND t.procedure_code = v.p", [*cols, clear, *sets])
-    conn.execute(f"DELETE FROM {TABLE} t USING unnest({arrays}) AS k(y, u, ws, wc, p) WHERE t.year = k.y "
-                 f"AND t.unit_code = k.u AND t.ward_set = k.ws AND t.ward_code = k.wc AND t.procedure_code = k.p "
-                 f"AND t.fee_days = {ZERO} AND t.paid_days = {ZERO} AND t.pop_days = {ZERO}", cols)
+    kinds = ", ".join(KIND_COLUMNS)
+    conn.execute(f"INSERT INTO {TABLE} AS t (year, {_KEYS}, {kinds}) SELECT * FROM unnest({arrays}, "
+                 f"%s::bit({DAYS})[], %s::bit({DAYS})[], %s::bit({DAYS})[]) ORDER BY 1, 2, 3, 4, 5 "
+                 f"ON CONFLICT (year, {_KEYS}) DO UPDATE SET "
+                 + ", ".join(f"{c} = t.{c} # EXCLUDED.{c}" for c in KIND_COLUMNS), [*cols, *bits])
+    if cleared:
+        gone = sorted(cleared)
+        conn.execute(f"DELETE FROM {TABLE} t USING unnest({arrays}) AS k(y, u, ws, wc, p) WHERE t.year = k.y "
+                     f"AND t.unit_code = k.u AND t.ward_set = k.ws AND t.ward_code = k.wc AND t.procedure_code = k.p "
+                     f"AND t.fee_days = {ZERO} AND t.paid_days = {ZERO} AND t.pop_days = {ZERO}",
+                     [list(c) for c in zip(*gone, strict=True)])
+    return len(years)
 
 
 REBUILD_SQL: Final = (
