@@ -61,8 +61,10 @@ def parse_fact(doc: Any) -> tuple[str, str, date, bool, str]:
     return unit, fact, since, value, text(doc, "note") or ""
 
 
-def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE) -> FeedResult:
-    """Record fact changes (one transaction); refused items are dead-lettered with their reason."""
+def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE, *, record_rejects: bool = True
+                 ) -> FeedResult:
+    """Record fact changes (one transaction); refused items are dead-lettered with their reason (unless
+    ``record_rejects=False``: replays)."""
     check_size(items)
     result, dead = FeedResult(), []
     parsed = []
@@ -93,7 +95,8 @@ def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE) -> Fee
                     CONFLICT, f"value: {unit} {fact} since {since} is already {row[0]}; the first one stands",
                     "value", value)))
         result.rejected = [(i, r.reason, r.detail) for i, _, r in sorted(dead, key=lambda d: d[0])]
-        write_dead_letters(conn, source, dead)
+        if record_rejects:
+            write_dead_letters(conn, source, dead)
     return result
 
 
