@@ -68,6 +68,7 @@ const STRINGS = {
     summary_title: "Tổng hợp cho lãnh đạo",
     operator_screen: "Màn hình điều hành",
     summary_link: "Tổng hợp",
+    scorecard_link: "Bộ chỉ số 766",
     from: "Từ ngày",
     to: "Đến ngày",
     level: "Cấp",
@@ -167,6 +168,7 @@ const STRINGS = {
     summary_title: "Leader summary",
     operator_screen: "Operator screen",
     summary_link: "Summary",
+    scorecard_link: "766 index",
     from: "From",
     to: "To",
     level: "Level",
@@ -200,6 +202,11 @@ const STRINGS = {
     total: "Total",
   },
 };
+
+/** More strings (a screen's own), merged into both languages. */
+export function addStrings(extra) {
+  for (const lang of Object.keys(STRINGS)) Object.assign(STRINGS[lang], extra[lang] || {});
+}
 
 const listeners = new Set();
 let lang = localStorage.getItem("ops.lang") === "en" ? "en" : "vi";
