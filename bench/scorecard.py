@@ -18,11 +18,14 @@ arbitrary date range by unit, the trend by month and the ranking.
 Target: the year by unit, p95 <= 100 ms over HTTP. Results: printed and written to ``bench/results/scorecard.json``.
 
 Run: ``.venv/bin/python bench/scorecard.py [--dossiers N] [--runs R]`` (a smoke run: ``--dossiers 20000 --runs 10``).
+Loading 1,000,000 dossiers takes many minutes: ``--keep NAME`` loads into a database of that name and keeps it,
+and a later run with the same ``--keep NAME`` measures it again without loading (drop it with ``dropdb NAME``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -53,7 +56,7 @@ from ops_center.migrate import migrate  # noqa: E402
 from ops_center.petitions import service as petitions  # noqa: E402
 from ops_center.scorecard import service  # noqa: E402
 from ops_center.scorecard.periods import Period  # noqa: E402
-from ops_center.testing.services import database, free_port  # noqa: E402
+from ops_center.testing.services import ADMIN_DSN, database, free_port  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "scorecard.json"
 ICT = timezone(timedelta(hours=7))
@@ -104,7 +107,7 @@ def _moment(rng: random.Random, d: date) -> datetime:
 
 
 def dossier(rng: random.Random, cal: BusinessCalendar, catalog: dict[str, Any], n: int) -> DossierState:
-    code, uname, _, ward = rng.choice(catalog["units"])
+    code, _, _, ward = rng.choice(catalog["units"])
     menu, weights = catalog["menus"][code]
     p = rng.choices(menu, weights)[0]
     day = date(2025, 1, 1) + timedelta(days=rng.randrange(365))
@@ -133,10 +136,11 @@ def dossier(rng: random.Random, cal: BusinessCalendar, catalog: dict[str, Any], 
             s.resolved_at = end
             s.outcome = "granted" if fate < 0.9 else ("refused" if fate < 0.95 else "withdrawn")
             s.electronic_result = s.outcome == "granted" and rng.random() < 0.7
-            if s.outcome == "granted" and rng.random() < 0.3:
+            rated_at = end + timedelta(days=rng.randrange(0, 10))
+            if s.outcome == "granted" and rng.random() < 0.3 and rated_at < NOW:
                 s.rating = rng.choices(["satisfied", "unsatisfied", "complaint"], [85, 10, 5])[0]
-                s.rated_at = end + timedelta(days=rng.randrange(0, 10))
-            if s.electronic_result and rng.random() < 0.5:
+                s.rated_at = rated_at
+            if s.electronic_result and rng.random() < 0.5 and end + timedelta(hours=1) < NOW:
                 s.result_synced_at = end + timedelta(hours=1)
     derive(s)
     return s
@@ -209,6 +213,7 @@ def main() -> int:
     ap.add_argument("--dossiers", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--through-ingest", action="store_true")
+    ap.add_argument("--keep", metavar="NAME", help="load into (or reuse) the database NAME and keep it")
     args = ap.parse_args()
     rng, cal = random.Random(SEED), load_calendar()
     out: dict[str, Any] = {
@@ -219,33 +224,15 @@ def main() -> int:
                    "load": "ingest_events" if args.through_ingest else "bulk COPY + rollup rebuild"},
         "target": {"year_by_unit_http_p95_ms": TARGET_P95_MS},
     }
-    with database("ops_bench_scorecard") as url, connect(url, autocommit=True) as conn:
-        migrate(conn, "postgres")
-        catalog = setup(conn, rng)
-        t0 = time.perf_counter()
-        states = [dossier(rng, cal, catalog, n) for n in range(args.dossiers)]
-        if args.through_ingest:
-            _through_ingest(conn, states, cal)
+    with _bench_database(args.keep) as (url, fresh), connect(url, autocommit=True) as conn:
+        if fresh:
+            out["load"] = load(conn, rng, cal, args.dossiers, args.through_ingest)
         else:
-            bulk_load(conn, states)
-        pets = petition_states(rng, cal, catalog, max(1, args.dossiers // 20))
-        with conn.cursor() as cur, cur.copy(f"COPY petitions ({', '.join(petitions.COLUMNS)}) FROM STDIN") as cp:
-            for p in pets:
-                cp.write_row([getattr(p, c) for c in petitions.COLUMNS])
-        with conn.transaction():
-            petitions.rebuild(conn)
-        for table in ("dossiers", "dossier_index_daily", "dossier_index_monthly", "dossier_procedure_daily",
-                      "dossier_procedure_monthly", "petitions", "petition_daily", "petition_monthly"):
-            conn.execute(f"VACUUM ANALYZE {table}")
-        rows = conn.execute("SELECT (SELECT count(*) FROM dossier_index_monthly WHERE month >= '2025-01-01'), "
-                            "(SELECT count(*) FROM dossier_procedure_monthly WHERE month >= '2025-01-01'), "
-                            "(SELECT count(*) FROM dossiers)").fetchone()
-        assert rows is not None
-        out["load"] = {"seconds": round(time.perf_counter() - t0, 1), "dossiers": rows[2], "petitions": len(pets),
-                       "index_monthly_rows_in_year": rows[0], "procedure_monthly_rows_in_year": rows[1]}
+            out["load"] = {"reused": args.keep}
         print(json.dumps(out["load"]))
-        del states
+        out["params"]["dossiers"] = conn.execute("SELECT count(*) FROM dossiers").fetchone()[0]  # type: ignore[index]
         with connect(url) as c2:
+            c2.execute("DELETE FROM users WHERE username = 'bench-leader'")
             create_user(c2, "bench-leader", "bench-password-766", "leader")
             c2.commit()
         inproc = {
@@ -262,7 +249,7 @@ def main() -> int:
                                                        "password": "bench-password-766"}).json()["access_token"]
                 h = {"Authorization": f"Bearer {token}"}
 
-                def get(path: str, **params: Any) -> None:
+                def get(path: str, h: dict[str, str] = h, **params: Any) -> None:
                     r = http.get(path, params=params, headers=h)
                     assert r.status_code == 200, r.text[:300]
 
@@ -271,7 +258,7 @@ def main() -> int:
                 get("/scorecard", **year)
                 items = http.get("/scorecard", params=year, headers=h).json()["items"]
                 http_runs = {
-                    "year_by_unit": timed(lambda: get("/scorecard", **year), args.runs),
+                    "year_by_unit": timed(lambda year=year: get("/scorecard", **year), args.runs),  # type: ignore[misc]
                     "range_by_unit": timed(lambda: get("/scorecard", level="unit", period="range",
                                                        **{"from": "2025-02-14", "to": "2025-11-20", "limit": 500}),
                                            args.runs),
@@ -292,6 +279,53 @@ def main() -> int:
     RESULTS.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({"in_process": out["in_process"], "http": out["http"], "result": out["result"]}, indent=2))
     return 0 if out["result"]["target_met"] else 1
+
+
+def load(conn: Conn, rng: random.Random, cal: BusinessCalendar, n: int, through_ingest: bool) -> dict[str, Any]:
+    """The data set into a fresh database: units, catalogue, ``n`` dossiers, petitions; rollups; statistics."""
+    migrate(conn, "postgres")
+    catalog = setup(conn, rng)
+    t0 = time.perf_counter()
+    states = [dossier(rng, cal, catalog, i) for i in range(n)]
+    if through_ingest:
+        _through_ingest(conn, states, cal)
+    else:
+        bulk_load(conn, states)
+    del states
+    pets = petition_states(rng, cal, catalog, max(1, n // 20))
+    with conn.cursor() as cur, cur.copy(f"COPY petitions ({', '.join(petitions.COLUMNS)}) FROM STDIN") as cp:
+        for p in pets:
+            cp.write_row([getattr(p, c) for c in petitions.COLUMNS])
+    with conn.transaction():
+        petitions.rebuild(conn)
+    conn.execute("VACUUM ANALYZE")
+    rows = conn.execute("SELECT (SELECT count(*) FROM dossier_index_monthly WHERE month >= '2025-01-01'), "
+                        "(SELECT count(*) FROM dossier_procedure_monthly WHERE month >= '2025-01-01'), "
+                        "(SELECT count(*) FROM dossiers)").fetchone()
+    assert rows is not None
+    return {"seconds": round(time.perf_counter() - t0, 1), "dossiers": rows[2], "petitions": len(pets),
+            "index_monthly_rows_in_year": rows[0], "procedure_monthly_rows_in_year": rows[1]}
+
+
+@contextlib.contextmanager
+def _bench_database(keep: str | None) -> Iterator[tuple[str, bool]]:
+    """``(url, fresh)``: a throw-away database, or the one named ``keep`` (created and loaded once, then kept)."""
+    if keep is None:
+        with database("ops_bench_scorecard") as url:
+            yield url, True
+        return
+    with connect(ADMIN_DSN, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (keep,)).fetchone() is not None
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{keep}" TEMPLATE template0 ENCODING \'UTF8\'')  # type: ignore[arg-type]
+    url = f"{ADMIN_DSN.rsplit('/', 1)[0]}/{keep}"
+    if exists:
+        with connect(url, autocommit=True) as conn:
+            migrated = conn.execute("SELECT to_regclass('petitions') IS NOT NULL").fetchone()
+            done = bool(migrated and migrated[0]) and conn.execute("SELECT 1 FROM petitions LIMIT 1").fetchone()
+        if not done:
+            raise SystemExit(f"database {keep} exists but was not loaded completely: dropdb {keep} and run again")
+    yield url, not exists
 
 
 def _through_ingest(conn: Conn, states: list[DossierState], cal: BusinessCalendar) -> None:

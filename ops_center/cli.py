@@ -18,7 +18,7 @@ from ops_center.redact import install_log_redaction
 from ops_center.settings import get_settings
 
 PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli", "ops_center.dossiers.cli",
-           "ops_center.federation.cli")
+           "ops_center.federation.cli", "ops_center.feed_replay")
 Handler = Callable[[argparse.Namespace], int]
 
 

@@ -91,15 +91,30 @@ def _coarser(rows: list[tuple[Key, list[int]]], bucket: str) -> list[tuple[Key, 
 
 def apply(conn: Conn, tables: CounterTables, deltas: Deltas) -> int:
     """Add the changes to every table; returns the number of daily rows touched."""
+    return len(apply_returning(conn, tables, deltas, returning=False))
+
+
+def apply_returning(conn: Conn, tables: CounterTables, deltas: Deltas, *, returning: bool = True
+                    ) -> dict[Key, list[int]]:
+    """``apply``, and the daily rows' counters after it for every changed ``(day, *keys)`` (with ``returning``;
+    else the keys with empty lists)."""
     rows = deltas.nonzero()
     if not rows:
-        return 0
+        return {}
     n_keys, n = len(tables.keys), len(tables.counters)
+    after: dict[Key, list[int]] = {k: [] for k, _ in rows}
     for table, bucket in tables.tables():
         coarse = rows if bucket == "day" else _coarser(rows, bucket)
-        if coarse:
-            conn.execute(tables.upsert_sql(table, bucket), _columns(coarse, n_keys, n))
-    return len(rows)
+        if not coarse:
+            continue
+        sql = tables.upsert_sql(table, bucket)
+        if bucket == "day" and returning:
+            cols = ", ".join(["day", *(k for k, _ in tables.keys), *tables.counters])
+            for r in conn.execute(f"{sql} RETURNING {cols}", _columns(coarse, n_keys, n)).fetchall():
+                after[tuple(r[:n_keys + 1])] = list(r[n_keys + 1:])
+        else:
+            conn.execute(sql, _columns(coarse, n_keys, n))
+    return after
 
 
 def clear(conn: Conn, tables: CounterTables) -> None:
@@ -168,6 +183,28 @@ def parts(tables: CounterTables, segments: Sequence[Segment]) -> list[tuple[str,
     return [(t, b, segs) for t, b, segs in out if segs]
 
 
+INLINE_SEGMENTS = 16
+"""Up to this many segments of one table are read by one statement arm each, with the bounds as parameters: the
+planner then sees them and reads a short window by an index range scan (with the bounds only known at run time,
+through ``unnest``, it estimates a third of the table and scans all of it). More segments: one ``unnest`` join."""
+
+
+def arms(table: str, bucket: str, segments: Sequence[Segment], select: str, *, join: str = "", where: str = "",
+         group_by: str = "", params: Sequence[Any] = ()) -> tuple[list[str], list[Any]]:
+    """Statements ``SELECT <tag>, <select> FROM <table> d <join> WHERE <in the segment><where> <group_by>`` for the
+    rows of ``table`` (alias ``d``) in the segments; ``where`` starts with `` AND`` and takes ``params``."""
+    if len(segments) <= INLINE_SEGMENTS:
+        sql = f"SELECT %s::int AS tag, {select} FROM {table} d {join} WHERE d.{bucket} >= %s AND d.{bucket} < %s" \
+              f"{where} {group_by}"
+        args: list[Any] = []
+        for s in segments:
+            args += [s.tag, s.lo, s.hi, *params]
+        return [sql] * len(segments), args
+    sql = (f"SELECT s.tag, {select} FROM unnest(%s::int[], %s::date[], %s::date[]) AS s(tag, lo, hi) "
+           f"JOIN {table} d ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {join} WHERE true{where} {group_by}")
+    return [sql], [[s.tag for s in segments], [s.lo for s in segments], [s.hi for s in segments], *params]
+
+
 def window_sums(conn: Conn, tables: CounterTables, counters: Sequence[str], segments: Sequence[Segment],
                 group: GroupSql, *, by_unit: bool = False, where: str = "", params: Sequence[Any] = ()
                 ) -> list[tuple[Any, ...]]:
@@ -181,10 +218,11 @@ def window_sums(conn: Conn, tables: CounterTables, counters: Sequence[str], segm
     queries: list[str] = []
     args: list[Any] = []
     for table, bucket, segs in chosen:
-        queries.append(f"SELECT s.tag, {group.select}{unit}, {sums} FROM unnest(%s::int[], %s::date[], %s::date[]) "
-                     f"AS s(tag, lo, hi) JOIN {table} d ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {group.join} "
-                     f"WHERE true {where} GROUP BY 1, 2, 3{', 4' if by_unit else ''}")
-        args += [[s.tag for s in segs], [s.lo for s in segs], [s.hi for s in segs], *params]
+        found, found_args = arms(table, bucket, segs, f"{group.select}{unit}, {sums}", join=group.join,
+                                 where=f" {where}" if where else "",
+                                 group_by=f"GROUP BY 1, 2, 3{', 4' if by_unit else ''}", params=params)
+        queries += found
+        args += found_args
     n_keys = 4 if by_unit else 3
     outer = ", ".join(f"sum(x.{c})::bigint" for c in counters)
     keys = ", ".join(f"x.{k}" for k in ("tag", "gset", "gcode", "unit_code")[:n_keys])

@@ -2,7 +2,9 @@
 
 Each section is read in its own savepoint: a domain that is not installed (or fails) leaves a note in the brief
 instead of failing it. Sources: the map summary and its PNG renderer (geo), alert statistics from the ``alerts``
-table, incidents from the ``incidents`` table, dossier KPIs from ``ops_center.dossiers.kpis.compute``.
+table, incidents from the ``incidents`` table, dossier KPIs from ``ops_center.dossiers.kpis.compute``, the national
+service index (Decision 766) of the month to date against the same days of the month before and the units with the
+lowest totals from ``ops_center.scorecard.service``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ops_center.db import Conn, fetch_all
+from ops_center.dossiers.calendar import BusinessCalendar, load_calendar
 from ops_center.readings import ReadingsStore
 
 log = logging.getLogger("api.brief")
@@ -25,6 +28,7 @@ SEVERITY_VI = {"critical": "Nghiêm trọng", "major": "Cao", "minor": "Trung b�
 STATUS_VI = {"new": "Mới", "assigned": "Đã giao", "in_progress": "Đang xử lý", "resolved": "Đã xử lý",
              "closed": "Đã đóng"}
 KPI_TOP_WARDS = 10
+SCORECARD_LOWEST = 5
 MAP_LAYERS = ("alerts_total", "incidents_open", "salinity_ppt_max", "water_level_cm_max", "devices_online",
               "dossier_on_time_rate")
 
@@ -57,6 +61,45 @@ class AlertStat:
     resolved: int = 0
 
 
+@dataclass(frozen=True)
+class ScoreGroup:
+    id: str
+    name: str
+    points: float
+    earned: float | None
+    available: float
+    earned_before: float | None
+
+
+@dataclass(frozen=True)
+class ScoreUnit:
+    code: str
+    name: str
+    total: float
+    earned: float | None
+    available: float
+
+
+@dataclass
+class ScorecardBrief:
+    """The national service index (Decision 766) of the month to the brief's day, against the same days of the
+    month before; the units with the lowest totals."""
+
+    first: date
+    last: date
+    before_first: date
+    before_last: date
+    total: float | None
+    total_before: float | None
+    groups: list[ScoreGroup] = field(default_factory=list)
+    lowest: list[ScoreUnit] = field(default_factory=list)
+    units_scored: int = 0
+
+    @property
+    def change(self) -> float | None:
+        return None if self.total is None or self.total_before is None else round(self.total - self.total_before, 2)
+
+
 @dataclass
 class BriefData:
     day: date
@@ -78,6 +121,7 @@ class BriefData:
     incidents: list[dict[str, Any]] = field(default_factory=list)
     alert_stats: list[AlertStat] = field(default_factory=list)
     ack_median_min: float | None = None
+    scorecard: ScorecardBrief | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -102,11 +146,13 @@ def _section(conn: Conn, data: BriefData, label: str, fn: Callable[[], None]) ->
 
 
 def collect(conn: Conn, readings: ReadingsStore | None, day: date, set_name: str | None = None,
-            layer: str | None = None, now: datetime | None = None) -> BriefData:
+            layer: str | None = None, now: datetime | None = None, calendar: BusinessCalendar | None = None
+            ) -> BriefData:
     start, end = day_window(day)
     data = BriefData(day, start, end, (now or datetime.now(UTC)).astimezone(LOCAL_TZ))
     _section(conn, data, "Bản đồ", lambda: _map(conn, readings, data, set_name, layer))
     _section(conn, data, "Chỉ số hồ sơ", lambda: _kpis(conn, data))
+    _section(conn, data, "Bộ chỉ số 766", lambda: _scorecard(conn, data, now, calendar))
     _section(conn, data, "Sự cố", lambda: _incidents(conn, data))
     _section(conn, data, "Cảnh báo", lambda: _alerts(conn, data))
     return data
@@ -163,6 +209,28 @@ def _kpis(conn: Conn, data: BriefData) -> None:
         total.on_time += r.on_time
         total.overdue += r.overdue
     data.kpi_total = total
+
+
+def _scorecard(conn: Conn, data: BriefData, now: datetime | None, calendar: BusinessCalendar | None) -> None:
+    from ops_center.scorecard import service
+    from ops_center.scorecard.definition import definition_for
+
+    if calendar is None:
+        calendar = load_calendar()
+    w = service.window(data.day.replace(day=1), data.day, now)
+    cmp = service.compare(conn, "month", w, calendar)
+    current, previous = cmp["current"], cmp["previous"]
+    before = {g["id"]: g["earned"] for g in previous.get("groups", [])}
+    sc = ScorecardBrief(w.first, w.last, date.fromisoformat(previous["from"]), date.fromisoformat(previous["to"]),
+                        (current.get("total") or {}).get("scaled"), (previous.get("total") or {}).get("scaled"))
+    names = {g.id: g.vi for g in definition_for(w.first).groups}
+    sc.groups = [ScoreGroup(g["id"], names.get(g["id"], g["id"]), g["points"], g["earned"], g["available"],
+                            before.get(g["id"])) for g in current.get("groups", [])]
+    ranked = [r for r in service.ranking(conn, "unit", w, calendar) if r["total"]["scaled"] is not None]
+    sc.units_scored = len(ranked)
+    sc.lowest = [ScoreUnit(str(r["code"]), str(r["name"]), r["total"]["scaled"], r["total"]["earned"],
+                           r["total"]["available"]) for r in reversed(ranked[-SCORECARD_LOWEST:])]
+    data.scorecard = sc
 
 
 def _incidents(conn: Conn, data: BriefData) -> None:

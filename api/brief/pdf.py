@@ -66,6 +66,46 @@ def _heading(pdf: FPDF, text: str, keep_mm: float = 30.0) -> None:
     pdf.set_font("DejaVu", size=9)
 
 
+def _signed(v: float | None) -> str:
+    return "–" if v is None else ("+" if v > 0 else "") + _num(v, 2)
+
+
+def _scorecard(pdf: FPDF, data: BriefData) -> None:
+    """Section 4: the national service index of the month to date against the same days of the month before, by
+    group, and the units with the lowest totals."""
+    sc = data.scorecard
+    _heading(pdf, "4. Bộ chỉ số 766: chất lượng phục vụ người dân, doanh nghiệp")
+    if sc is None:
+        pdf.cell(0, 6, "Chưa có số liệu bộ chỉ số.", new_x="LMARGIN", new_y="NEXT")
+        return
+    pdf.set_font("DejaVu", size=8.5)
+    pdf.multi_cell(0, 4.5, f"Toàn tỉnh từ {sc.first:%d/%m} đến {sc.last:%d/%m/%Y}: {_num(sc.total, 2)} điểm "
+                   f"(thang 100), kỳ trước ({sc.before_first:%d/%m} – {sc.before_last:%d/%m/%Y}): "
+                   f"{_num(sc.total_before, 2)} điểm, thay đổi {_signed(sc.change)}.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    with pdf.table(col_widths=(70, 18, 24, 24, 24, 20), headings_style=HEAD, line_height=4.6,
+                   text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as t:
+        t.row(["Nhóm chỉ số", "Điểm tối đa", "Kỳ này", "Có dữ liệu", "Kỳ trước", "Thay đổi"])
+        for g in sc.groups:
+            change = None if g.earned is None or g.earned_before is None else g.earned - g.earned_before
+            t.row([f"{g.id}. {g.name}", _num(g.points), _num(g.earned, 2), _num(g.available), _num(g.earned_before, 2),
+                   _signed(change)])
+        t.row(["Tổng (quy về thang 100)", "100", _num(sc.total, 2), "", _num(sc.total_before, 2), _signed(sc.change)])
+    pdf.ln(1)
+    if not sc.lowest:
+        pdf.cell(0, 6, "Không có đơn vị nào có điểm trong kỳ.", new_x="LMARGIN", new_y="NEXT")
+        return
+    pdf.set_font("DejaVu", "B", 9)
+    pdf.cell(0, 5, f"{len(sc.lowest)} đơn vị có điểm thấp nhất (trên {sc.units_scored} đơn vị có điểm)",
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=8.5)
+    with pdf.table(col_widths=(90, 30, 30, 30), headings_style=HEAD, line_height=4.6,
+                   text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT")) as t:
+        t.row(["Đơn vị", "Điểm (thang 100)", "Điểm đạt", "Điểm có dữ liệu"])
+        for u in sc.lowest:
+            t.row([u.name, _num(u.total, 2), _num(u.earned, 2), _num(u.available)])
+
+
 def render(data: BriefData) -> bytes:
     pdf = _Pdf(orientation="P", unit="mm", format="A4")
     pdf.set_margins(15, 12, 15)
@@ -159,7 +199,9 @@ def render(data: BriefData) -> bytes:
     else:
         pdf.cell(0, 6, "Không có hồ sơ trong ngày.", new_x="LMARGIN", new_y="NEXT")
 
-    _heading(pdf, "4. Sự cố nổi bật")
+    _scorecard(pdf, data)
+
+    _heading(pdf, "5. Sự cố nổi bật")
     if data.incidents:
         with pdf.table(col_widths=(62, 26, 32, 20, 22, 18), headings_style=HEAD, line_height=4.6,
                        text_align="LEFT") as t:

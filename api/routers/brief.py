@@ -10,22 +10,24 @@ from fastapi.responses import Response
 
 from api.brief import data as brief_data
 from api.brief import pdf as brief_pdf
-from api.deps import ConnDep, Staff, StoreDep
+from api.deps import ConnDep, SettingsDep, Staff, StoreDep
 from api.json_types import IsoDate
 from api.openapi import errors
+from ops_center.dossiers.calendar import calendar_for
 
 router = APIRouter(tags=["brief"])
 
 
 @router.get("/brief/daily.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the brief"}, **errors(404)})
-def daily_brief(conn: ConnDep, readings: StoreDep, _: Staff,
+def daily_brief(conn: ConnDep, readings: StoreDep, settings: SettingsDep, _: Staff,
                 day: Annotated[IsoDate | None, Query(alias="date", description="local day (default today)")] = None,
                 set_name: Annotated[str | None, Query(alias="set", max_length=64,
                                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,
                 layer: Annotated[str | None, Query(json_schema_extra={"enum": list(brief_data.MAP_LAYERS)},
                                                   max_length=60)] = None) -> Response:
-    """Map, KPI table per district, top incidents and alert statistics of one day, as PDF."""
+    """Map, KPI table per district, the national service index of the month to date, top incidents and alert
+    statistics of one day, as PDF."""
     today = datetime.now(brief_data.LOCAL_TZ).date()
     day = day or today
     if day > today:
@@ -38,7 +40,8 @@ def daily_brief(conn: ConnDep, readings: StoreDep, _: Staff,
         row = conn.execute("SELECT 1 FROM boundary_sets WHERE name = %s", (set_name,)).fetchone()
         if row is None:
             raise HTTPException(404, f"set: {set_name!r} is not a boundary set")
-    content = brief_pdf.render(brief_data.collect(conn, readings, day, set_name, layer))
+    content = brief_pdf.render(brief_data.collect(conn, readings, day, set_name, layer,
+                                                  calendar=calendar_for(settings)))
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="ban-tin-{day.isoformat()}.pdf"',
                              "Cache-Control": "no-store"})

@@ -1,20 +1,23 @@
 """The e-government feeds besides dossiers (writing roles: admin, integration): petitions, documents exchanged
 between units, online meeting sessions, dated unit facts; and the readiness answers ("x of y") for any date
 (reading roles: admin, operator, leader). Every batch: a JSON array or ``{"events": [...]}``, at most 10,000 items
-and 8 MiB; each item accepted, a duplicate, or refused and kept in dead letters with its reason."""
+and 8 MiB; each item accepted, a duplicate, or refused and kept in dead letters with its reason; admins replay a
+feed's dead letters after a fix (``POST /egov/dead-letters/replay``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from ops_center import feed_replay
 from ops_center.auth.roles import Role
 from ops_center.db import Conn, transaction
 from ops_center.devices import credentials
@@ -137,6 +140,25 @@ def get_readiness(conn: ConnDep, _: Staff, on: Annotated[date | None, Query(alia
         return report.readiness(conn, day, start)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feed: Literal["petitions", "documents", "meetings", "facts"]
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(default=None, max_length=refused.REPLAY_MAX)
+    limit: int = Field(default=1000, ge=1, le=refused.REPLAY_MAX)
+
+
+@router.post("/egov/dead-letters/replay")
+def replay(body: ReplayIn, conn: ConnDep, settings: SettingsDep, request: Request, _: AdminOnly) -> dict[str, Any]:
+    """Re-apply a feed's refused items after their cause was fixed (a unit added, a conflict straightened out at
+    the source): the letters given by id (of that feed), or every one not yet fixed, oldest first. Each letter
+    records the outcome; a replay writes no new dead letter."""
+    request.state.audit_target = f"{body.feed}:dead-letters"
+    r = feed_replay.replay(conn, body.feed, ids=body.ids, limit=body.limit, calendar=calendar_for(settings))
+    request.state.audit_detail = {"replayed": r.replayed, "ok": r.ok, "failed": r.failed}
+    return {"feed": body.feed, "replayed": r.replayed, "ok": r.ok, "failed": r.failed,
+            "items": [{"id": i, "ok": ok, "result": res} for i, ok, res in r.results]}
 
 
 UnitCode = Annotated[str, Path(pattern=CODE_RE.pattern, max_length=64)]

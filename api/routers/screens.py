@@ -83,3 +83,9 @@ def static(path: str) -> FileResponse:
 @router.get("/favicon.ico")
 def favicon() -> Response:
     return Response(status_code=204)
+
+
+@router.get("/view/scorecard")
+def scorecard_view() -> FileResponse:
+    """The leaders' scorecard page (Decision 766): ``?period=&from=&to=&indicator=&level=&code=&rank=``."""
+    return _file("scorecard.html")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from ops_center import counters
 from ops_center.counters import Segment
 from ops_center.db import Conn, fetch_all
+from ops_center.dossiers import procedure_days
 from ops_center.dossiers.index_rollup import PROCEDURES
 from ops_center.dossiers.timeliness import close_of, start_of
 from ops_center.levels import NA_DISTRICT, UNKNOWN, GroupSql
@@ -59,27 +60,57 @@ def late_results(conn: Conn, periods: Sequence[Window], g: GroupSql, where: str,
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-def _procedure_rows(periods: Sequence[Window], g: GroupSql, where: str, params: list[Any]) -> tuple[str, list[Any]]:
-    """The procedure rollup's rows of the periods with a fee due, an online payment or population data."""
+# Relative cost of reading one bucket of the procedure rollup (its rows per day, month, year) against one year of
+# procedure days (``procedure_days``): a period reads whichever source costs less.
+_BUCKET_COST = {"day": 1, "month": 4, "year": 5}
+_YEAR_OF_DAYS_COST = 5
+
+
+def _use_days(p: Window) -> bool:
+    """Whether the procedure days answer ``p`` more cheaply than the rollup's years, months and edge days."""
+    parts = counters.parts(PROCEDURES, [Segment(0, p.first, p.stop)])
+    rollup_cost = sum(_BUCKET_COST[bucket] * _units(bucket, segs) for _, bucket, segs in parts)
+    return _YEAR_OF_DAYS_COST * len(procedure_days.year_masks(p.first, p.stop)) < rollup_cost
+
+
+def _units(bucket: str, segs: Sequence[Segment]) -> int:
+    if bucket == "day":
+        return sum((s.hi - s.lo).days for s in segs)
+    if bucket == "month":
+        return sum((s.hi.year - s.lo.year) * 12 + s.hi.month - s.lo.month for s in segs)
+    return sum(s.hi.year - s.lo.year for s in segs)
+
+
+def _procedure_rows(periods: Sequence[Window], g: GroupSql, where: str, params: list[Any]
+                    ) -> tuple[str, list[Any], bool]:
+    """The rows of the periods with a fee due, an online payment or population data: ``(tag, gset, gcode,
+    procedure_code, fee, paid, pop)`` from the procedure days or the procedure rollup, whichever is cheaper for
+    each period; and whether they are few per (period, unit, ward, procedure): one per year."""
     parts, args = [], []
-    for table, bucket, segs in _procedure_parts(periods):
-        parts.append(f"SELECT s.tag, {g.select}, d.procedure_code, d.fee_due > 0 AS fee, d.paid_online > 0 AS paid, "
-                     f"d.population > 0 AS pop FROM unnest(%s::int[], %s::date[], %s::date[]) AS s(tag, lo, hi) "
-                     f"JOIN {table} d ON d.{bucket} >= s.lo AND d.{bucket} < s.hi {g.join} WHERE (d.fee_due > 0 "
-                     f"OR d.paid_online > 0 OR d.population > 0){where}")
-        args += [[s.tag for s in segs], [s.lo for s in segs], [s.hi for s in segs], *params]
-    return " UNION ALL ".join(parts), args
-
-
-def _procedure_parts(periods: Sequence[Window]) -> list[tuple[str, str, list[Segment]]]:
-    return counters.parts(PROCEDURES, [Segment(t, p.first, p.stop) for t, p in enumerate(periods)])
+    by_days = [t for t, p in enumerate(periods) if _use_days(p)]
+    if by_days:
+        sql, found = procedure_days.rows_sql(by_days, [(periods[t].first, periods[t].stop) for t in by_days],
+                                             g.select, g.join, where)
+        parts.append(sql)
+        args += [*found, *params]
+    rest = [Segment(t, p.first, p.stop) for t, p in enumerate(periods) if t not in set(by_days)]
+    chosen = counters.parts(PROCEDURES, rest)
+    for table, bucket, segs in chosen:
+        found, found_args = counters.arms(
+            table, bucket, segs, f"{g.select}, d.procedure_code, d.fee_due > 0 AS fee, d.paid_online > 0 AS paid, "
+                                 f"d.population > 0 AS pop", join=g.join,
+            where=f" AND (d.fee_due > 0 OR d.paid_online > 0 OR d.population > 0){where}", params=params)
+        parts += found
+        args += found_args
+    few = all(bucket == "year" for _, bucket, _ in chosen)
+    return " UNION ALL ".join(parts), args, few
 
 
 def procedure_sets(conn: Conn, periods: Sequence[Window], g: GroupSql, where: str, params: list[Any]
                    ) -> dict[Key, tuple[set[str], set[str], set[str]]]:
     """Per (period, group): the procedures with a dossier with a fee due received, paid online, using population
     data received, in the period (drill-down; the scorecard counts them with ``procedure_counts``)."""
-    union, args = _procedure_rows(periods, g, where, params)
+    union, args, _ = _procedure_rows(periods, g, where, params)
     if not union:
         return {}
     rows = conn.execute(f"SELECT x.tag, x.gset, x.gcode, x.procedure_code, bool_or(x.fee), bool_or(x.paid), "
@@ -99,14 +130,14 @@ def procedure_counts(conn: Conn, periods: Sequence[Window], g: GroupSql, where: 
     online) and citizen-facing (4.7: a dossier using population data) in the catalogue at the period's end had
     one in the period — counted in the database, the numerators always within the catalogue's denominators.
     ``merge_na``: the groups without a district (whatever their set) are one (``levels.merged_key``)."""
-    union, args = _procedure_rows(periods, g, where, params)
+    union, args, few = _procedure_rows(periods, g, where, params)
     if not union:
         return {}
     gset = (f"CASE WHEN x.gcode IN ('{NA_DISTRICT}', '{UNKNOWN}') THEN '' ELSE x.gset END" if merge_na
             else "x.gset")
     count = "count(DISTINCT x.procedure_code)"
-    if all(bucket == "year" for _, bucket, _ in _procedure_parts(periods)):
-        # whole years: one row per (unit, ward, procedure) already; count them as they come
+    if few:
+        # one row per (period, unit, ward, procedure) and year: count them as they come
         source = f"({union}) x"
     else:  # several parts: first one row per (period, group, procedure), then count (measured 2x faster)
         source = (f"(SELECT x.tag, {gset} AS gset, x.gcode, x.procedure_code, bool_or(x.fee) AS fee, "

@@ -15,6 +15,8 @@ On the end day (resolved, refused or withdrawn): ``ended``, ``ended_on_time`` (`
 granted: ``resolved``, ``resolved_late``, ``resolved_bad`` (rated unsatisfied or complaint, whenever),
 ``resolved_paper`` and ``resolved_paper_eres``.
 
+On the day of an online payment: ``paid_online`` (a unit with a payment in a period is scored there).
+
 Stocks, read as running sums (what is open, and open and late, at the close of a day): ``open_in`` on the received
 day, ``open_out`` on the end day; ``late_in`` on the dossier's ``late_day`` when it comes before the end,
 ``late_out`` on the end day then.
@@ -25,7 +27,7 @@ unrated across its end), found with the GiST indexes of migration 0053.
 
 ``dossier_procedure_daily``/``_monthly`` (per day, unit, ward, procedure): ``fee_due`` (a dossier with a fee due
 received), ``paid_online`` (a payment that day), ``population`` (a dossier using population data received) — for
-the indicators that count procedures (3.2, 3.3, 4.7).
+the indicators that count procedures (3.2, 3.3, 4.7); the same days as bits per year in ``procedure_days``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from datetime import date
 from ops_center import counters
 from ops_center.counters import CounterTables
 from ops_center.db import Conn
+from ops_center.dossiers import procedure_days
 from ops_center.dossiers.calendar import local_date
 from ops_center.dossiers.rollup import DossierState, load_states
 
@@ -47,6 +50,7 @@ INDEX = CounterTables("dossier_index_daily", "dossier_index_monthly", KEYS, (
     "ended", "ended_on_time",
     "resolved", "resolved_late", "resolved_bad", "resolved_paper", "resolved_paper_eres",
     "open_in", "open_out", "late_in", "late_out",
+    "paid_online",
 ), yearly="dossier_index_yearly")
 PROCEDURES = CounterTables("dossier_procedure_daily", "dossier_procedure_monthly",
                            (*KEYS, ("procedure_code", "text")), ("fee_due", "paid_online", "population"),
@@ -101,6 +105,8 @@ def contributions(s: DossierState) -> list[tuple[tuple[date, str, str, str], int
     end_day = local_date(s.resolved_at) if s.resolved_at is not None else None
     if end_day is not None:
         out += [((end_day, *where), _I[n]) for n in _ended(s)]
+    if s.paid_online_at is not None:
+        out.append(((local_date(s.paid_online_at), *where), _I["paid_online"]))
     if s.late_day is not None and (end_day is None or s.late_day < end_day):
         out.append(((s.late_day, *where), _I["late_in"]))
         if end_day is not None:
@@ -142,15 +148,20 @@ class Deltas:
 
 def apply_deltas(conn: Conn, deltas: Deltas) -> int:
     n = counters.apply(conn, INDEX, deltas.index)
-    counters.apply(conn, PROCEDURES, deltas.procedures)
+    changed = deltas.procedures.nonzero()
+    after = counters.apply_returning(conn, PROCEDURES, deltas.procedures)
+    procedure_days.refresh(conn, changed, after)
     return n
 
 
 def rebuild(conn: Conn, states: Iterable[DossierState] | None = None) -> int:
-    """Recompute both rollups from ``dossiers`` (inside the caller's transaction)."""
+    """Recompute both rollups and the procedure days from ``dossiers`` (inside the caller's transaction)."""
     counters.clear(conn, INDEX)
     counters.clear(conn, PROCEDURES)
     deltas = Deltas()
     for s in (load_states(conn) if states is None else states):
         deltas.add(None, s)
-    return apply_deltas(conn, deltas)
+    n = counters.apply(conn, INDEX, deltas.index)
+    counters.apply(conn, PROCEDURES, deltas.procedures)
+    procedure_days.rebuild(conn)
+    return n

@@ -1,4 +1,6 @@
-"""Refused dossier events: one dead letter per message (an HTTP batch or an MQTT message), and their replay.
+"""Refused items of the e-government feeds (dossiers, petitions, documents, meetings, unit facts): one dead letter per
+message (an HTTP batch or an MQTT message), and their replay — one mechanism for every feed (``FeedTopics`` says
+which letters are a feed's; ``ops_center.feed_replay`` names the feeds and how each applies its items again).
 
 The letter of a message lists every refused event (reason, the field as ``[i].field`` with ``i`` the event's index in
 the message, the value) and keeps the refused events themselves as its payload: a JSON array, in order, capped at
@@ -28,6 +30,22 @@ Refusal = tuple[int, Any, Rejected]
 """(index of the event in its message, the event as received, why)."""
 Ingest = Callable[[Conn, list[Any], str], tuple[dict[int, tuple[str, str]], int]]
 """Apply events from a source without recording refusals: ``({index: (reason, detail)} refused, accepted)``."""
+
+
+@dataclass(frozen=True)
+class FeedTopics:
+    """The dead letters of one feed: those of its HTTP source, and of its MQTT topic ``ops/v1/egov/{unit}/{mqtt}``."""
+
+    http: str
+    mqtt: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        if self.mqtt is None:
+            return "topic = %s", [self.http]
+        return "(topic = %s OR topic LIKE %s)", [self.http, f"ops/v1/egov/%/{self.mqtt}"]
+
+
+DOSSIERS: Final = FeedTopics(HTTP_SOURCE, "dossiers")
 
 
 def events_json(events: Sequence[Any]) -> bytes:
@@ -82,14 +100,15 @@ class _Letter:
     """Index of the letter's first event in the replayed batch of its topic."""
 
 
-def replay(conn: Conn, apply: Ingest, *, ids: list[int] | None = None, limit: int = 1000) -> ReplayResult:
-    """Re-apply the refused events of dossier letters not yet replayed successfully (or ``ids``), oldest first, in
-    the caller's transaction. A letter is fixed (``replay_ok``) when every event it keeps is now accepted or
-    recognised as a duplicate; one still refused says why in ``replay_result``. Whole messages that could not be
-    read, and letters whose payload was cut, are not replayable."""
+def replay(conn: Conn, apply: Ingest, *, feed: FeedTopics = DOSSIERS, ids: list[int] | None = None,
+           limit: int = 1000) -> ReplayResult:
+    """Re-apply the refused items of the feed's letters not yet replayed successfully (or ``ids`` among them),
+    oldest first, in the caller's transaction. A letter is fixed (``replay_ok``) when every item it keeps is now
+    accepted or recognised as a duplicate; one still refused says why in ``replay_result``. Whole messages that
+    could not be read, and letters whose payload was cut, are not replayable."""
     limit = max(1, min(limit, REPLAY_MAX))
-    where = ["(topic = %s OR topic LIKE 'ops/v1/egov/%%/dossiers')", "replay_ok IS NOT TRUE"]
-    params: list[Any] = [HTTP_SOURCE]
+    topics, params = feed.where()
+    where = [topics, "replay_ok IS NOT TRUE"]
     if ids is not None:
         where.append("id = ANY(%s)")
         params.append(ids)
@@ -136,7 +155,7 @@ def _replay_topic(conn: Conn, apply: Ingest, topic: str, letters: list[_Letter])
     for x in letters:
         still = [(i - x.first, *refused[i]) for i in range(x.first, x.first + len(x.events)) if i in refused]
         if not still:
-            marks.append((x.id, True, f"ok: {len(x.events)} event(s) applied (or already there)"))
+            marks.append((x.id, True, f"ok: {len(x.events)} item(s) applied (or already there)"))
             continue
         shown = "; ".join(f"{reason}: [{i}] {detail}" for i, reason, detail in still[:3])
         more = f" (+{len(still) - 3} more)" if len(still) > 3 else ""

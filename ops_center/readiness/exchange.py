@@ -121,9 +121,10 @@ def _merge(feed: RecordFeed, rid: str, have: dict[str, Any] | None, new: dict[st
     return merged if changed else None
 
 
-def ingest(conn: Conn, feed: RecordFeed, items: list[Any], source: str, *, now: datetime | None = None
-           ) -> FeedResult:
-    """Apply a batch of records of ``feed`` in one transaction (see the module docstring)."""
+def ingest(conn: Conn, feed: RecordFeed, items: list[Any], source: str, *, now: datetime | None = None,
+           record_rejects: bool = True) -> FeedResult:
+    """Apply a batch of records of ``feed`` in one transaction (see the module docstring); ``record_rejects=False``
+    (replays) keeps refused items out of ``dead_letters``."""
     check_size(items)
     now = now or datetime.now(UTC)
     result, dead, parsed = FeedResult(), [], []
@@ -161,7 +162,8 @@ def ingest(conn: Conn, feed: RecordFeed, items: list[Any], source: str, *, now: 
         _upsert(conn, feed, out, source)
         _activity(conn, feed, out)
         result.rejected = [(i, r.reason, r.detail) for i, _, r in sorted(dead, key=lambda d: d[0])]
-        write_dead_letters(conn, source, dead)
+        if record_rejects:
+            write_dead_letters(conn, source, dead)
     return result
 
 

@@ -11,6 +11,7 @@ opposite of that change (a unit that ceases on a date existed before it). Change
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Final
 
@@ -60,8 +61,10 @@ def parse_fact(doc: Any) -> tuple[str, str, date, bool, str]:
     return unit, fact, since, value, text(doc, "note") or ""
 
 
-def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE) -> FeedResult:
-    """Record fact changes (one transaction); refused items are dead-lettered with their reason."""
+def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE, *, record_rejects: bool = True
+                 ) -> FeedResult:
+    """Record fact changes (one transaction); refused items are dead-lettered with their reason (unless
+    ``record_rejects=False``: replays)."""
     check_size(items)
     result, dead = FeedResult(), []
     parsed = []
@@ -92,7 +95,8 @@ def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE) -> Fee
                     CONFLICT, f"value: {unit} {fact} since {since} is already {row[0]}; the first one stands",
                     "value", value)))
         result.rejected = [(i, r.reason, r.detail) for i, _, r in sorted(dead, key=lambda d: d[0])]
-        write_dead_letters(conn, source, dead)
+        if record_rejects:
+            write_dead_letters(conn, source, dead)
     return result
 
 
@@ -110,6 +114,19 @@ def facts_on(conn: Conn, day: date, facts: tuple[str, ...] = FACTS) -> dict[str,
 def units_with(conn: Conn, fact: str, day: date) -> set[str]:
     """The units that have ``fact`` on ``day``."""
     return {u for u, f in facts_on(conn, day, (fact,)).items() if f.get(fact)}
+
+
+def units_with_on(conn: Conn, fact: str, days: Sequence[date]) -> dict[date, set[str]]:
+    """``units_with`` for several days in one statement."""
+    wanted = sorted(set(days))
+    out: dict[date, set[str]] = {d: set() for d in wanted}
+    rows = conn.execute(
+        "SELECT x.day, f.unit_code FROM unnest(%s::date[]) AS x(day) CROSS JOIN LATERAL (SELECT DISTINCT ON "
+        "(unit_code) unit_code, value FROM unit_facts WHERE fact = %s AND since <= x.day ORDER BY unit_code, "
+        "since DESC) f WHERE f.value", (wanted, fact)).fetchall()
+    for day, unit in rows:
+        out[day].add(str(unit))
+    return out
 
 
 def existing_units(conn: Conn, day: date) -> list[tuple[str, str, str | None]]:

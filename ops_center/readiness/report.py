@@ -77,7 +77,8 @@ def procedure_figures(conn: Conn, day: date) -> dict[str, int]:
             "online": services["partial"] + services["full"], "by_post": sum(p.offered_by_post for p in in_force)}
 
 
-def _flows(conn: Conn, first: date, stop: date) -> dict[str, Any]:
+def flows(conn: Conn, first: date, stop: date) -> dict[str, Any]:
+    """Documents exchanged, meeting sessions and dossiers received (online) on local dates ``[first, stop)``."""
     docs = exchange.documents_between(conn, first, stop)
     meetings = exchange.meetings_between(conn, first, stop)
     pairs: Counter[str] = Counter()
@@ -107,6 +108,6 @@ def readiness(conn: Conn, day: date, first: date | None = None) -> dict[str, Any
         "date": day.isoformat(),
         "facts": fact_figures(conn, day),
         "procedures": procedure_figures(conn, day),
-        "flows": _flows(conn, first, stop),
-        "flows_year_before": _flows(conn, _year_before(first), _year_before(day) + timedelta(days=1)),
+        "flows": flows(conn, first, stop),
+        "flows_year_before": flows(conn, _year_before(first), _year_before(day) + timedelta(days=1)),
     }

@@ -6,8 +6,9 @@ Per request, a handful of statements whatever the window:
    days at the edges from the daily one (``counters.window_sums``);
 2. stocks at each period's end (open, and open and late): running sums of ``open_in − open_out`` and
    ``late_in − late_out`` from the beginning, read as segments between consecutive period ends;
-3. the procedures counted by 3.2, 3.3 and 4.7: distinct procedure codes of the procedure rollup per period and
-   group, joined to the catalogue (numerators are always within the denominators);
+3. the procedures counted by 3.2, 3.3 and 4.7: distinct procedure codes per period and group, from the procedure
+   days (one row per unit, ward, procedure and year, whatever the window) or the procedure rollup (whole months),
+   whichever is cheaper, joined to the catalogue (numerators are always within the denominators);
 4. the corrections "by the period's end": dossiers received (3.1, 4.2) or granted (5.3) in a period whose
    electronic result or bad rating came after it, found by stabbing GiST-indexed ranges at the period's end;
 5. the same flows and stocks for petitions (5.1, 5.2);
@@ -26,11 +27,11 @@ from ops_center.counters import Segment, stock_segments
 from ops_center.db import Conn
 from ops_center.dossiers import index_reads
 from ops_center.dossiers.calendar import BusinessCalendar
-from ops_center.dossiers.index_rollup import INDEX, PROCEDURES
+from ops_center.dossiers.index_rollup import INDEX
 from ops_center.dossiers.procedures import all_procedures
 from ops_center.levels import GroupSql, group_for, merged_key
 from ops_center.petitions import service as petitions
-from ops_center.readiness.facts import units_with
+from ops_center.readiness.facts import units_with_on
 from ops_center.scorecard.direct import Tally, catalogue_counts, finish, in_catalogue
 from ops_center.scorecard.periods import Period
 from ops_center.scorecard.scoring import Count
@@ -40,7 +41,7 @@ STOCKS = ("open_in", "open_out", "late_in", "late_out")
 _FLOW = ("received", "received_synced", "received_eligible", "received_full_plain", "received_full_paper_eres",
          "received_digitised_plain", "received_digitised_paper_eres", "received_reused", "received_store",
          "received_population", "received_fee_due", "received_fee_paid", "ended", "ended_on_time", "resolved",
-         "resolved_late", "resolved_bad", "resolved_paper", "resolved_paper_eres")
+         "resolved_late", "resolved_bad", "resolved_paper", "resolved_paper_eres", "paid_online")
 
 
 def _filter(g: GroupSql, codes: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -117,7 +118,7 @@ def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] 
         v = dict(zip(_FLOW, values, strict=True))
         acc = acc_of(tag, gset, gcode)
         _dossier_flows(acc, v)
-        if v["received"] or v["ended"]:
+        if v["received"] or v["ended"] or v["paid_online"]:
             acc.units.add(unit)
     for (tag, gset, gcode, unit), (open_n, late_n) in _stocks(conn, INDEX, periods, g, where, params).items():
         acc = acc_of(tag, gset, gcode)
@@ -130,11 +131,6 @@ def collect(conn: Conn, periods: list[Period], level: str, codes: Sequence[str] 
         acc.n["3.1"] -= full
         acc.n["4.2"] -= digitised
         acc.n["5.3:bad"] -= bad
-    paid_units = counters.window_sums(conn, PROCEDURES, ("paid_online",), segs, g, by_unit=True, where=where,
-                                      params=params)
-    for tag, gset, gcode, unit, paid in paid_units:
-        if paid:
-            acc_of(tag, gset, gcode).units.add(unit)
     if sets:
         for (tag, gset, gcode), (fee, paid_set, pop) in index_reads.procedure_sets(conn, periods, g, where,
                                                                                  params).items():
@@ -176,6 +172,7 @@ def _petitions(conn: Conn, periods: list[Period], g: GroupSql, where: str, param
 def _finish(conn: Conn, periods: list[Period], level: str, calendar: BusinessCalendar, publication_days: int,
             accs: dict[Key, Tally]) -> dict[Key, dict[str, Count]]:
     procs = all_procedures(conn)
+    offering_on = units_with_on(conn, "e_certified_copy", [w.last for w in periods])
     out: dict[Key, dict[str, Count]] = {}
     for tag, w in enumerate(periods):
         keys = [k for k in accs if k[0] == tag and accs[k].units]
@@ -187,7 +184,7 @@ def _finish(conn: Conn, periods: list[Period], level: str, calendar: BusinessCal
         catalogue = catalogue_counts(procs, w, calendar, publication_days)
         fees = {p.code for p in procs if p.has_fees and in_catalogue(p, w.last)}
         citizen = {p.code for p in procs if p.citizen_facing and in_catalogue(p, w.last)}
-        offering = units_with(conn, "e_certified_copy", w.last)
+        offering = offering_on[w.last]
         for key in keys:
             acc = accs[key]
             out[key] = finish(acc, catalogue, fees, citizen, level, key[2], acc.units & offering)

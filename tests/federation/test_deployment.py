@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 TIMING = Timing(tick_s=1.0, publish_s=3.0, retry_base_s=0.3, retry_max_s=1.5, lease_s=5.0, http_timeout_s=2.0)
 SPECS = tuple(Spec(s.name, s.code, s.simulator, "+15m" if s.name == "hanoi" else None) for s in PROVINCES)
-KINDS = {"dossier_kpis", "incidents_open", "alerts_open", "device_health"}
+KINDS = {"dossier_kpis", "incidents_open", "alerts_open", "device_health", "scorecard_766", "readiness"}
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0, every: float = 0.5) -> Any:

@@ -1,8 +1,8 @@
 """The plug-in point for the scorecard kinds (issue #14's domain): a kind plugs in with one module — a ``Producer``
 — and one entry point. A stand-in for the 766 scorecard proves the whole path here: registered, built into the
 outbox, in the JSON Schema, accepted and validated by the national instance, its metric on the national map.
-``test_the_scorecard_kinds_are_registered`` names the real kinds: it is a strict xfail until the scorecard domain
-registers them (then it passes, and strict xfail turns that into a failure asking to drop the marker)."""
+``test_the_scorecard_kinds_are_registered`` names the real kinds, which the scorecard domain registers through its
+entry points (``ops_center.scorecard.federation``, ``ops_center.readiness.federation``)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,5 @@ def test_a_kind_plugs_in_with_one_producer(stand_in: registry.Producer, national
         conn.commit()
 
 
-@pytest.mark.xfail(strict=True, reason="plug-in point: the scorecard domain (#14, branch h-766) registers "
-                                       "scorecard_766 and readiness producers (docs/federation.md)")
 def test_the_scorecard_kinds_are_registered() -> None:
     assert set(registry.producers()) >= EXPECTED_KINDS

@@ -4,7 +4,7 @@ validated against the published JSON Schema with ``jsonschema``), idempotency, s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jsonschema
@@ -12,11 +12,15 @@ import orjson
 import pytest
 
 from ops_center.db import connect
-from ops_center.federation import outbox
+from ops_center.dossiers.calendar import calendar_for
+from ops_center.federation import outbox, periods
 from ops_center.federation.schema import heartbeat_schema, snapshot_schema
 from ops_center.federation.tasks import run_round
+from ops_center.readiness import report as readiness_report
+from ops_center.scorecard import service
+from ops_center.settings import get_settings
 from ops_center.testing.province_data import generate
-from tests.federation.conftest import National, Server, province_config
+from tests.federation.conftest import National, Server, national_user, province_config
 from tests.federation.support import deliver_all, rows
 
 CODE = "96"
@@ -56,7 +60,7 @@ def test_publish_builds_versions_once_and_unchanged_content_makes_none(province_
     assert first["built"] >= 6 and not first["errors"], first
     assert rows(province_url, "SELECT * FROM federation_changes") == []  # consumed with the build
     kinds = {r[0] for r in rows(province_url, "SELECT DISTINCT kind FROM federation_outbox")}
-    assert kinds == {"dossier_kpis", "incidents_open", "device_health", "alerts_open"}
+    assert kinds == {"dossier_kpis", "incidents_open", "device_health", "alerts_open", "scorecard_766", "readiness"}
     again = run_round(province_url, cfg, scheduled=True)
     assert again["built"] == 0 and again["unchanged"] == first["built"] + first["unchanged"]
     deliver_all(province_url, cfg)
@@ -80,7 +84,54 @@ def test_snapshots_cross_and_nothing_personal_does(national: National, province_
         assert secret not in text, f"{secret!r} crossed to the national instance"
     stored = rows(national.settings.database_url,
                   "SELECT kind, count(*) FROM federation_snapshots WHERE province = %s GROUP BY 1 ORDER BY 1", (CODE,))
-    assert dict(stored) == {"alerts_open": 1, "device_health": 1, "dossier_kpis": 3, "incidents_open": 1}
+    # the scorecard for the three months with dossiers; readiness for every month of the history (units exist)
+    assert dict(stored) == {"alerts_open": 1, "device_health": 1, "dossier_kpis": 3, "incidents_open": 1,
+                            "scorecard_766": 3, "readiness": cfg.history_months}
+
+
+def test_the_scorecard_crosses_and_colours_the_national_map(national: National, province_url: str,
+                                                           province) -> None:  # type: ignore[no-untyped-def]
+    """The month's 766 scorecard as the province computes it arrives whole (province and units), and the national
+    map is coloured and ranked by its total, a group and an indicator; the readiness figures too."""
+    cfg, data = province
+    assert not run_round(province_url, cfg, scheduled=True)["errors"]
+    deliver_all(province_url, cfg)
+    month = periods.month_of(datetime.now(UTC))
+    first, stop = periods.bounds(month)
+    calendar = calendar_for(get_settings())
+    with connect(province_url) as conn:
+        w = service.window(first, stop - timedelta(days=1))
+        (mine,) = service.scorecard(conn, "province", "range", w, calendar)
+        units = {u["code"]: u for u in service.scorecard(conn, "unit", "range", w, calendar)}
+        ready = readiness_report.readiness(conn, w.last, first)
+    (sent,) = rows(national.settings.database_url, "SELECT data FROM federation_snapshots WHERE province = %s "
+                   "AND kind = 'scorecard_766' AND period = %s", (CODE, month))
+    got = sent[0]
+    assert got["as_of"] == w.last.isoformat() and got["definition"] == mine["definition"]
+    assert got["province"]["total"] == mine["total"]["scaled"] is not None
+    assert got["province"]["indicators"]["2.1"] == {k: next(i for i in mine["indicators"] if i["id"] == "2.1")[k]
+                                                    for k in ("numerator", "denominator", "ratio", "score")}
+    assert {u["code"]: u["total"] for u in got["units"]} == {c: u["total"]["scaled"] for c, u in units.items()}
+    assert set(units) <= set(data.units)
+    username, password = national_user(national, "leader")
+    with httpx.Client(base_url=national.url, timeout=30) as client:
+        tok = client.post("/auth/token", data={"username": username, "password": password}).json()["access_token"]
+        h = {"Authorization": f"Bearer {tok}"}
+        known = {m["metric"] for m in client.get("/national/metrics", headers=h).json()["items"]}
+        assert {"scorecard_766.total", "scorecard_766.group_2", "scorecard_766.ind_2_1",
+                "readiness.procedures_online_share"} <= known
+        groups = {g["id"]: g["earned"] for g in mine["groups"]}
+        ratio_21 = next(i["ratio"] for i in mine["indicators"] if i["id"] == "2.1")
+        online = ready["procedures"]["online"] / ready["procedures"]["total"]
+        for metric, expected, unit in (("scorecard_766.total", mine["total"]["scaled"], "points"),
+                                       ("scorecard_766.group_2", groups["2"], "points"),
+                                       ("scorecard_766.ind_2_1", ratio_21, "ratio"),
+                                       ("readiness.procedures_online_share", round(online, 4), "ratio")):
+            fc = client.get("/national/map", params={"metric": metric, "period": month, "geometry": "false"},
+                            headers=h).json()
+            by = {f["id"]: f["properties"] for f in fc["features"]}
+            assert (by[CODE]["value"], by[CODE]["rank"], fc["unit"]) == (expected, 1, unit), metric
+            assert fc["ranking"] == [CODE]
 
 
 def test_a_change_publishes_a_new_version_which_replaces_the_stored_one(national: National, province_url: str,

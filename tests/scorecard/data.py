@@ -100,8 +100,25 @@ FACTS = [
 ]
 
 
-def load(conn: Conn) -> None:
-    """The data set into a freshly migrated database."""
+def load(conn: Conn, wards: tuple[str, str, str] | None = None) -> None:
+    """The data set into a freshly migrated database; ``wards``: the real wards (of the boundary sets already
+    imported) of U1, U2 and U3 instead of the data set's own sets without geometry."""
+    if wards is None:
+        _own_sets(conn)
+    w1, w2, w3 = wards or ("W1", "W2", "W3")
+    conn.execute("INSERT INTO units (code, name, level, ward_code) VALUES ('P', 'UBND tỉnh Cà Mau', 'province', "
+                 "NULL), ('U1', 'UBND xã Tân Lộc', 'commune', %s), ('U2', 'UBND xã Trí Phải', 'commune', %s), "
+                 "('U3', 'Sở Tư pháp', 'department', %s)", (w1, w2, w3))
+    procedures.upsert(conn, PROCEDURES)
+    r = dossiers.ingest_events(conn, DOSSIERS, SOURCE, calendar=CAL, now=NOW)
+    assert (r.accepted, r.rejected) == (len(DOSSIERS), []), r.rejected
+    p = petitions.ingest_events(conn, PETITIONS, "http:/petitions/events", calendar=CAL, now=NOW)
+    assert (p.accepted, p.rejected) == (len(PETITIONS), []), p.rejected
+    f = facts.ingest_facts(conn, FACTS)
+    assert (f.accepted, f.rejected) == (len(FACTS), []), f.rejected
+
+
+def _own_sets(conn: Conn) -> None:
     conn.execute("INSERT INTO boundary_sets (name, valid_from, valid_to) VALUES "
                  "('sc-2019', '2019-01-01', '2025-06-30'), ('sc-2025', '2025-07-01', NULL)")
     for set_name, level, code, name, parent in [
@@ -112,16 +129,6 @@ def load(conn: Conn) -> None:
         conn.execute("INSERT INTO boundary_units (set_name, level, code, name, parent_code, area_km2, rep_lon, "
                      "rep_lat, geom) VALUES (%s, %s, %s, %s, %s, 1, 105, 9, '\\x00')",
                      (set_name, level, code, name, parent))
-    conn.execute("INSERT INTO units (code, name, level, ward_code) VALUES ('P', 'UBND tỉnh Cà Mau', 'province', "
-                 "NULL), ('U1', 'UBND xã Tân Lộc', 'commune', 'W1'), ('U2', 'UBND xã Trí Phải', 'commune', 'W2'), "
-                 "('U3', 'Sở Tư pháp', 'department', 'W3')")
-    procedures.upsert(conn, PROCEDURES)
-    r = dossiers.ingest_events(conn, DOSSIERS, SOURCE, calendar=CAL, now=NOW)
-    assert (r.accepted, r.rejected) == (len(DOSSIERS), []), r.rejected
-    p = petitions.ingest_events(conn, PETITIONS, "http:/petitions/events", calendar=CAL, now=NOW)
-    assert (p.accepted, p.rejected) == (len(PETITIONS), []), p.rejected
-    f = facts.ingest_facts(conn, FACTS)
-    assert (f.accepted, f.rejected) == (len(FACTS), []), f.rejected
 
 
 JUNE = (date(2025, 6, 1), date(2025, 6, 30))

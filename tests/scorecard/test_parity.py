@@ -47,10 +47,17 @@ def _table(conn: Conn, tables: counters.CounterTables) -> list[tuple[object, ...
     return sorted(r for r in rows if any(r[n:]))
 
 
+def _days(conn: Conn) -> list[tuple[object, ...]]:
+    return sorted(conn.execute("SELECT year, unit_code, ward_set, ward_code, procedure_code, fee_days::text, "
+                               "paid_days::text, pop_days::text FROM dossier_procedure_days").fetchall())
+
+
 def test_the_rollups_equal_a_rebuild(sdb: Conn) -> None:
     before = {t.daily: _table(sdb, t) for t in (index_rollup.INDEX, index_rollup.PROCEDURES, petitions.TABLES)}
+    days = _days(sdb)
     with sdb.transaction():
         index_rollup.rebuild(sdb)
         petitions.rebuild(sdb)
     after = {t.daily: _table(sdb, t) for t in (index_rollup.INDEX, index_rollup.PROCEDURES, petitions.TABLES)}
     assert before == after and all(before.values())
+    assert _days(sdb) == days and days

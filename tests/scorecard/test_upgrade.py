@@ -1,5 +1,6 @@
 """Upgrading a database that already holds dossiers: migrations 0052–0053 rename the legacy channels, mark earlier
-resolutions granted, derive the timeliness fields and fill the index rollups exactly as a rebuild would."""
+resolutions granted, derive the timeliness fields and fill the index rollups exactly as a rebuild would; 0054 adds
+the payment counter and the procedure days, filled as the write path keeps them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ops_center.dossiers import index_rollup
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.testing.services import database
+from tests.scorecard.data import load
 
 
 def _rollups(conn: Conn) -> dict[str, list[tuple[Any, ...]]]:
@@ -22,6 +24,9 @@ def _rollups(conn: Conn) -> dict[str, list[tuple[Any, ...]]]:
         for table, bucket in tables.tables():
             rows = conn.execute(f"SELECT * FROM {table} ORDER BY {bucket}, unit_code").fetchall()
             out[table] = [r for r in rows if any(v for v in r[4:] if isinstance(v, int))]
+    out["dossier_procedure_days"] = conn.execute(
+        "SELECT year, unit_code, ward_set, ward_code, procedure_code, fee_days::text, paid_days::text, pop_days::text "
+        "FROM dossier_procedure_days ORDER BY 1, 2, 3, 4, 5").fetchall()
     return out
 
 
@@ -61,3 +66,20 @@ def test_existing_dossiers_survive_the_upgrade(old_db: Conn) -> None:
                                        "channel": "online_l3", "procedure": "P", "unit": "U"}],
                                "http:/dossiers/events", calendar=load_calendar())
     assert (r.accepted, r.duplicates) == (0, 1)
+
+
+def test_migration_0054_fills_the_procedure_days_and_payments_as_the_write_path_does() -> None:
+    """A database from before 0054 holding the hand-built data set: 0054 adds the payment counter and the procedure
+    days, filled from what is stored exactly as the write path keeps them (and as a rebuild gives)."""
+    with database("ops_upgrade54") as url, connect(url, autocommit=True) as conn:
+        migrate_mod.migrate(conn, "postgres")
+        load(conn)
+        kept = _rollups(conn)
+        assert kept["dossier_procedure_days"] and any(r[-1] for r in kept["dossier_index_yearly"])
+        with conn.transaction():  # back to the schema before 0054, the rollups as they were
+            conn.execute("DROP TABLE dossier_procedure_days")
+            for table in ("dossier_index_daily", "dossier_index_monthly", "dossier_index_yearly"):
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN paid_online")
+            conn.execute("DELETE FROM schema_migrations WHERE version = 54")
+        migrate_mod.migrate(conn, "postgres")
+        assert _rollups(conn) == kept

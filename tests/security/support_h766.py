@@ -40,5 +40,6 @@ ROUTES = [
     RouteCase("POST", "/egov/meetings", WRITERS, body=[]),
     RouteCase("POST", "/readiness/facts", WRITERS, body=[]),
     RouteCase("POST", "/egov/units/{unit}/mqtt-credentials", ADMINS),
+    RouteCase("POST", "/egov/dead-letters/replay", ADMINS, body={"feed": "facts", "ids": [1]}),
     RouteCase("DELETE", "/egov/units/{unit}/mqtt-credentials", ADMINS),
 ]
