@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from psycopg import errors
+
 from ops_center.db import Conn
 from ops_center.flavour import Flavour, current
 
@@ -75,14 +77,46 @@ class WriteResult:
         return self.received - self.inserted
 
 
-_ROLLUP_SELECT = """
-    SELECT {bucket} AS bucket, device_id, metric, count(*) AS count, min(value) AS min, max(value) AS max,
-           sum(value) AS sum, max(time) AS last_time, (array_agg(value ORDER BY time DESC))[1] AS last
-    FROM ins GROUP BY 1, 2, 3 ORDER BY 2, 3, 1
+_SRC = """
+    SELECT to_timestamp(u.t) AS time, u.d AS device_id, u.m AS metric, u.v AS value
+    FROM unnest(%(t)s::float8[], %(d)s::text[], %(m)s::text[], %(v)s::float8[]) AS u(t, d, m, v)
 """
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS readings_stage (t float8, device_id text, metric text, value float8) "
+    "ON COMMIT DELETE ROWS"
+)
+_WRITE_SETTINGS = "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off"
+"""A batch of 250,000 readings sorts and aggregates in memory (the server default, 4 MB, spilled to disk); JIT
+compilation of the big statement cost more than it saved."""
+_STAGE_SRC = "SELECT to_timestamp(t) AS time, device_id, metric, value FROM readings_stage"
+_ORDER = "ORDER BY device_id, metric, time"
+"""Rows go in in primary-key order: neighbouring index entries land on the same pages."""
+
+# -- the rollups, from the rows that were new ---------------------------------------------------------------------
+# ``last`` is the value at the latest time: max() of (epoch, value) arrays takes it in the same pass as the other
+# aggregates (no per-group sort as array_agg(... ORDER BY) needs). Times are unique per key, so it is exact.
+_HOURLY_FROM_STAGE = f"""
+    SELECT date_bin('1 hour', to_timestamp(t), {ORIGIN_SQL}) AS bucket, device_id, metric, count(*) AS count,
+           min(value) AS min, max(value) AS max, sum(value) AS sum, to_timestamp(max(t)) AS last_time,
+           (max(ARRAY[t, value]))[2] AS last
+    FROM readings_stage GROUP BY 1, 2, 3
+"""
+_HOURLY_FROM_INSERTED = f"""
+    SELECT date_bin('1 hour', time, {ORIGIN_SQL}) AS bucket, device_id, metric, count(*) AS count,
+           min(value) AS min, max(value) AS max, sum(value) AS sum, max(time) AS last_time,
+           (max(ARRAY[date_part('epoch', time), value]))[2] AS last
+    FROM ins GROUP BY 1, 2, 3
+"""
+_DAILY_FROM_HOURLY = f"""
+    SELECT date_bin('1 day', bucket, {ORIGIN_SQL}) AS bucket, device_id, metric, sum(count)::bigint AS count,
+           min(min) AS min, max(max) AS max, sum(sum) AS sum, max(last_time) AS last_time,
+           (max(ARRAY[date_part('epoch', last_time), last]))[2] AS last
+    FROM hourly GROUP BY 1, 2, 3
+"""
+# Upserts go in key order: two ingest processes adding to the same rollup rows wait for each other, never deadlock.
 _ROLLUP_UPSERT = """
     INSERT INTO {table} AS r (bucket, device_id, metric, count, min, max, sum, last_time, last)
-    {select}
+    SELECT * FROM {source} ORDER BY device_id, metric, bucket
     ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
         count = r.count + EXCLUDED.count,
         min = LEAST(r.min, EXCLUDED.min),
@@ -90,43 +124,50 @@ _ROLLUP_UPSERT = """
         sum = r.sum + EXCLUDED.sum,
         last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
         last_time = GREATEST(r.last_time, EXCLUDED.last_time)
-    RETURNING 1
 """
-_SRC = """
-    SELECT to_timestamp(u.t) AS time, u.d AS device_id, u.m AS metric, u.v AS value
-    FROM unnest(%(t)s::float8[], %(d)s::text[], %(m)s::text[], %(v)s::float8[]) AS u(t, d, m, v)
+_LATEST_FROM_HOURLY = """
+    INSERT INTO readings_latest AS l (device_id, metric, time, value)
+    SELECT DISTINCT ON (device_id, metric) device_id, metric, last_time, last FROM hourly
+    ORDER BY device_id, metric, last_time DESC
+    ON CONFLICT (device_id, metric) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
+    WHERE EXCLUDED.time >= l.time
 """
-_LATEST_UPSERT = """
+_LATEST_FROM_INSERTED = """
     INSERT INTO readings_latest AS l (device_id, metric, time, value)
     SELECT DISTINCT ON (device_id, metric) device_id, metric, time, value FROM ins
     ORDER BY device_id, metric, time DESC
     ON CONFLICT (device_id, metric) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
     WHERE EXCLUDED.time >= l.time
-    RETURNING 1
 """
+_INSERT_NEW = ("INSERT INTO readings (time, device_id, metric, value) SELECT * FROM src {order} "
+               "ON CONFLICT DO NOTHING RETURNING time, device_id, metric, value")
 
 
-_STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS readings_stage (t float8, device_id text, metric text, value float8) "
-    "ON COMMIT DELETE ROWS"
-)
-_STAGE_SRC = "SELECT to_timestamp(t) AS time, device_id, metric, value FROM readings_stage"
-
-
-def _write_sql(flavour: Flavour) -> str:
-    """postgres: rows arrive by binary COPY into a temporary staging table (cheapest for the client);
-    timescale: as arrays unnested on the server (the PGlite build has no COPY FROM STDIN)."""
-    parts = [
-        f"src AS ({_STAGE_SRC if flavour == 'postgres' else _SRC})",
-        "ins AS (INSERT INTO readings (time, device_id, metric, value) SELECT * FROM src "
-        "ORDER BY device_id, metric, time ON CONFLICT DO NOTHING RETURNING time, device_id, metric, value)",
+def _rollup_ctes(hourly: str) -> list[str]:
+    """hourly (one pass over the new rows), daily and latest (from the hourly groups), one upsert each."""
+    return [
+        f"hourly AS MATERIALIZED ({hourly})",
+        f"daily AS ({_DAILY_FROM_HOURLY})",
+        f"hourly_up AS ({_ROLLUP_UPSERT.format(table='readings_hourly', source='hourly')})",
+        f"daily_up AS ({_ROLLUP_UPSERT.format(table='readings_daily', source='daily')})",
+        f"latest_up AS ({_LATEST_FROM_HOURLY})",
     ]
-    if flavour == "postgres":
-        for table, width in (("readings_hourly", "1 hour"), ("readings_daily", "1 day")):
-            select = _ROLLUP_SELECT.format(bucket=f"date_bin('{width}', time, {ORIGIN_SQL})")
-            parts.append(f"{table}_up AS ({_ROLLUP_UPSERT.format(table=table, select=select)})")
-    parts.append(f"latest_up AS ({_LATEST_UPSERT})")
-    return "WITH " + ",\n".join(parts) + "\nSELECT count(*) FROM ins"
+
+
+_PG_INSERT_ALL = f"INSERT INTO readings (time, device_id, metric, value) {_STAGE_SRC} {_ORDER}"
+"""The fast path: every staged reading is new (the common case: first deliveries)."""
+_PG_ROLLUPS_OF_STAGE = "WITH " + ",\n".join(_rollup_ctes(_HOURLY_FROM_STAGE)) + "\nSELECT count(*) FROM hourly"
+_PG_INSERT_NEW_WITH_ROLLUPS = ("WITH " + ",\n".join([f"src AS ({_STAGE_SRC})",
+                                                    f"ins AS ({_INSERT_NEW.format(order=_ORDER)})",
+                                                    *_rollup_ctes(_HOURLY_FROM_INSERTED)])
+                               + "\nSELECT count(*) FROM ins")
+"""The slow path, after the fast one met a reading already stored (a redelivery): only the new ones are inserted
+and counted in the rollups."""
+_TS_INSERT_NEW_WITH_LATEST = ("WITH " + ",\n".join([f"src AS ({_SRC})", f"ins AS ({_INSERT_NEW.format(order=_ORDER)})",
+                                                   f"latest_up AS ({_LATEST_FROM_INSERTED})"])
+                              + "\nSELECT count(*) FROM ins")
+"""timescale: rows as arrays unnested on the server (the PGlite build has no COPY FROM STDIN); the continuous
+aggregates are the rollups."""
 
 
 class ReadingsStore:
@@ -134,7 +175,6 @@ class ReadingsStore:
 
     def __init__(self, flavour: Flavour) -> None:
         self.flavour: Flavour = flavour
-        self._write_sql = _write_sql(flavour)
         self._partitions: set[int] = set()
         self._lock = threading.Lock()
 
@@ -150,17 +190,34 @@ class ReadingsStore:
             return WriteResult(0, 0)
         with conn.transaction():
             if self.flavour == "postgres":
-                self.ensure_partitions(conn, [r[0] for r in rows])
-                conn.execute(_STAGE_DDL)
-                with conn.cursor().copy("COPY readings_stage FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["float8", "text", "text", "float8"])
-                    for r in rows:
-                        copy.write_row(r)
-                row = conn.execute(self._write_sql).fetchone()  # type: ignore[arg-type]
+                inserted = self._write_postgres(conn, rows)
             else:
                 t, d, m, v = (list(col) for col in zip(*rows, strict=True))
-                row = conn.execute(self._write_sql, {"t": t, "d": d, "m": m, "v": v}).fetchone()  # type: ignore[arg-type]
-        return WriteResult(len(rows), int(row[0]) if row else 0)
+                row = conn.execute(_TS_INSERT_NEW_WITH_LATEST, {"t": t, "d": d, "m": m, "v": v}).fetchone()
+                inserted = int(row[0]) if row else 0
+        return WriteResult(len(rows), inserted)
+
+    def _write_postgres(self, conn: Conn, rows: Sequence[ReadingRow]) -> int:
+        """Binary COPY into a temporary staging table, then one plain insert of every staged row and one statement
+        for the rollups and latest values computed from the staging table. A reading already stored (a
+        redelivery) makes the plain insert fail: it is undone (savepoint) and the batch goes through
+        ``INSERT … ON CONFLICT DO NOTHING RETURNING`` with the rollups computed from the rows it returned.
+        The plain insert skips the speculative insertion of ON CONFLICT: measured 1.4 times cheaper per row
+        (docs/ingest-performance.md)."""
+        self.ensure_partitions(conn, [r[0] for r in rows])
+        conn.execute(f"{_STAGE_DDL}; {_WRITE_SETTINGS}")
+        with conn.cursor().copy("COPY readings_stage FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["float8", "text", "text", "float8"])
+            for r in rows:
+                copy.write_row(r)
+        try:
+            with conn.transaction():
+                conn.execute(_PG_INSERT_ALL)
+                conn.execute(_PG_ROLLUPS_OF_STAGE)
+            return len(rows)
+        except errors.UniqueViolation:
+            row = conn.execute(_PG_INSERT_NEW_WITH_ROLLUPS).fetchone()
+            return int(row[0]) if row else 0
 
     def ensure_partitions(self, conn: Conn, times: Iterable[float]) -> None:
         days = {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times}
