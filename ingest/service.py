@@ -1,21 +1,25 @@
 """The ingest service: MQTT v5 in, batches committed to PostgreSQL, acks only after commit.
 
-Threads: paho's network thread receives messages (QoS 1, ``manual_ack=True``, persistent session, shared
-subscription) through ``ingest.mqtt_client.ConsumerClient`` and only appends (packet id, connection generation,
-topic, payload) to a buffer; the writer thread takes a batch when it is full (``ingest_batch_max``) or its oldest
-message is ``ingest_flush_ms`` old, decodes and validates it, writes it in one transaction (``ingest.sink``) and
-then acks all of its messages in one write. A database outage
-stops the acks: the writer retries with backoff while the broker holds the unacked messages (up to our Receive
-Maximum) and queues the rest in the persistent session. Nothing is acked that is not committed; redelivered
-duplicates are harmless because writes are idempotent.
+Three threads (docs/ingest-performance.md):
+
+- paho's network thread receives messages (QoS 1, ``manual_ack=True``, persistent session, shared subscription)
+  through ``ingest.mqtt_client.ConsumerClient`` and only hands (packet id, connection generation, topic, payload) to
+  ``ingest.intake.Intake``;
+- the decoding thread takes a batch when it is full (``ingest_batch_max`` messages or ``ingest_batch_max_bytes`` of
+  payload) or its oldest message is ``ingest_flush_ms`` old, decodes and validates it (``ingest.decoding``: the
+  registry, and the look-up of ids it did not know, so a device provisioned a moment ago is accepted at once) and
+  passes it on; it stays at most one batch ahead of the writer;
+- the writer thread writes each decoded batch in one transaction (``ingest.sink``) and then acks all of its messages
+  in one write. While it waits for the database (the GIL released) the next batch is being decoded.
+
+A database outage stops the acks: the writer retries with backoff while the broker holds the unacked messages (up to
+our Receive Maximum) and queues the rest in the persistent session. Nothing is acked that is not committed;
+redelivered duplicates are harmless because writes are idempotent.
 
 Only connection-class and transient failures are retried (``ops_center.db_errors.is_retryable``). A batch the
 database refuses because of its data is split until the refusing messages stand alone (``ingest.isolation``); those
 are dead-lettered with the database's error, the rest commits, and every message is acked: one poison message never
 stalls the stream.
-
-Before refusing a message as ``unknown_device``, the writer looks the ids it names up in the database
-(``Registry.look_up_missed``), so a device provisioned a moment ago is accepted at once.
 
 Acks carry the connection generation they were received on: after a reconnect the broker redelivers what was not
 acked (same packet ids), so acks for an older connection are dropped rather than sent on the new one.
@@ -23,11 +27,11 @@ acked (same packet ids), so acks for an older connection are dropped rather than
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import gc
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
@@ -43,14 +47,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import start_http_server
 
 from ingest import isolation, metrics
-from ingest.catalogue import load_catalogue
-from ingest.decode import Decoded, decode_message
+from ingest.decoding import EGOV_PREFIX, Decoder
 from ingest.hooks import device_event_hook, dossier_hook, stream_hooks
+from ingest.intake import Intake, Pending
 from ingest.mqtt_client import ConsumerClient
-from ingest.registry import Registry
-from ingest.sink import BatchWriter, RawMessage
-from ingest.topics import parse_topic, subscription_filters
-from ingest.validate import UNKNOWN_DEVICE, Reject
+from ingest.sink import BatchWriter
+from ingest.topics import subscription_filters
 from ops_center.db import connect
 from ops_center.db_errors import is_conflict, is_retryable
 from ops_center.devices.dead_letter_quota import Cap
@@ -58,30 +60,27 @@ from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings, get_settings
 
 log = logging.getLogger("ingest")
-EGOV_PREFIX = "ops/v1/egov/"
 RECEIVE_MAXIMUM = 65535
 SESSION_EXPIRY_S = 7 * 86400
 GC_YOUNG_THRESHOLD = 50_000
 
-
-Pending = tuple[int, int, bytes, bytes]
-"""A received message: (packet id, 0 for a QoS 0 message (never acked); connection generation; topic; payload)."""
+Decoded = tuple[list[Pending], list[isolation.Item]]
+"""A batch handed from the decoding thread to the writer: the received messages and their decodings."""
 
 
 class IngestService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.client_id = settings.ingest_client_id or f"ops-ingest-{socket.gethostname()}"
-        self.buffer: collections.deque[Pending] = collections.deque()
-        self.first_at = 0.0
-        """When the oldest message now in the buffer arrived (monotonic): the batch age starts there."""
+        self.intake = Intake(settings.ingest_batch_max, settings.ingest_batch_max_bytes,
+                             settings.ingest_flush_ms / 1000.0)
+        self.decoded: queue.Queue[Decoded | None] = queue.Queue(maxsize=1)
         self.generation = 0
         self.max_depth = 0
-        self.batch_max = settings.ingest_batch_max
         self.stopping = threading.Event()
-        self.wake = threading.Event()
-        self.catalogue = load_catalogue(settings.ingest_catalogue_file)
-        self.registry = Registry(settings.ingest_registry_refresh_s, settings.ingest_registry_negative_s)
+        self.writer_done = threading.Event()
+        self._stop_deadline = float("inf")
+        self.decoder = Decoder(settings, self.client_id, self.stopping, self._give_up)
         self.conn: psycopg.Connection[Any] | None = None
         self.writer: BatchWriter | None = None
         self.client = self._make_client()
@@ -126,18 +125,10 @@ class IngestService:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_raw_message(self, mid: int, topic: bytes, payload: bytes) -> None:
-        """The network thread's whole share of the work: append (and wake the writer when a batch is full)."""
+        """The network thread's whole share of the work."""
         if self.stopping.is_set():
             return  # not acked: the broker redelivers it to this session (or the group) later
-        buffer = self.buffer
-        if not buffer:
-            self.first_at = time.monotonic()
-            buffer.append((mid, self.generation, topic, payload))
-            self.wake.set()  # the writer starts counting the batch age
-        else:
-            buffer.append((mid, self.generation, topic, payload))
-            if len(buffer) == self.batch_max:  # crossing it once: a writer waiting for a full batch wakes
-                self.wake.set()
+        self.intake.put((mid, self.generation, topic, payload))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         """What the short path leaves to paho: QoS 0, or a PUBLISH with MQTT 5 properties."""
@@ -155,7 +146,6 @@ class IngestService:
                                           rate_cap=Cap(s.dead_letter_device_cap, s.dead_letter_device_window_s),
                                           hooks=stream_hooks(), on_device_event=device_event_hook(),
                                           on_dossier_events=dossier_hook())
-            self.registry.force_refresh(self.conn)
         return self.conn
 
     def _drop_db(self) -> None:
@@ -166,26 +156,39 @@ class IngestService:
         if self.writer is not None:
             self.writer.store.forget_partitions()
 
-    # -- the writer ----------------------------------------------------------------------------------------------
-    def _take(self) -> list[Pending]:
-        buffer = self.buffer
-        n = min(len(buffer), self.batch_max)
-        batch = [buffer.popleft() for _ in range(n)]
-        if buffer:
-            self.first_at = 0.0  # what is left waited behind this batch: due at once
-        return batch
+    # -- the decoding thread --------------------------------------------------------------------------------------
+    def _decoder_loop(self) -> None:
+        """Batches from the intake, decoded, to the writer (one ahead at most); None to the writer at the end."""
+        try:
+            while not self.writer_done.is_set():
+                batch = self.intake.next_batch(self.stopping)
+                if batch is None:
+                    break
+                metrics.RECEIVED.inc(len(batch))
+                metrics.QUEUE_DEPTH.set(len(self.intake))
+                self._hand_over((batch, self.decoder.decode(batch)))
+        except Exception:
+            log.exception("the decoding thread stopped; the broker redelivers what was not committed")
+        finally:
+            self._hand_over(None)
 
-    def _commit(self, batch: list[Pending]) -> None:
-        """Decode and commit ``batch``: connection-class failures are retried with backoff (nothing acked
-        meanwhile, the parts already committed are not written again); data the database refuses is isolated."""
+    def _hand_over(self, item: Decoded | None) -> None:
+        while not self.writer_done.is_set():
+            try:
+                self.decoded.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # -- the writer ----------------------------------------------------------------------------------------------
+    def _commit(self, batch: list[Pending], items: list[isolation.Item]) -> None:
+        """Commit a decoded batch: connection-class failures are retried with backoff (nothing acked meanwhile,
+        the parts already committed are not written again); data the database refuses is isolated."""
         delay = 0.2
-        job: isolation.BatchJob | None = None
-        while job is None or not job.done:
+        job = isolation.BatchJob.of(items)
+        while not job.done:
             try:
                 conn = self._db()
-                if job is None:
-                    self.registry.refresh_if_due(conn)
-                    job = isolation.BatchJob.of(self._decode(batch, conn))
                 assert self.writer is not None
                 started = time.perf_counter()
                 attempts = job.attempts
@@ -201,10 +204,10 @@ class IngestService:
                     continue
                 metrics.DB_ERRORS.inc()
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                held = job.size if job else len(batch)
+                held = job.size
                 if is_retryable(exc):
                     log.warning("database unavailable (%s); %d messages held, retry in %.1fs", first, held, delay)
-                else:  # not a write (those are isolated): the connection, the registry look-up; a bug
+                else:  # not a write (those are isolated): the connection; a bug
                     log.exception("unexpected failure outside the write; %d messages held, retry in %.1fs", held,
                                   delay)
                 self._drop_db()
@@ -234,35 +237,6 @@ class IngestService:
         broker, so nothing is lost."""
         return time.monotonic() > self._stop_deadline
 
-    def _decode(self, batch: list[Pending], conn: psycopg.Connection[Any]) -> list[isolation.Item]:
-        """Decode every message; ids the registry did not know are looked up in the database before a message
-        naming them is refused (and its decoding repeated when one was found)."""
-        now = time.time()
-        raws = [RawMessage(topic.decode("utf-8", "replace"), payload) for _mid, _gen, topic, payload in batch]
-        out = [(raw, self._decode_one(raw, now)) for raw in raws]
-        if self.registry.missed:
-            found = self.registry.look_up_missed(conn)
-            metrics.REGISTRY_LOOKUPS.labels("found" if found else "absent").inc()
-            if found:
-                out = [(raw, self._decode_one(raw, now)) if _unknown_device(dec) else (raw, dec) for raw, dec in out]
-            self.registry.missed.clear()
-        return out
-
-    def _decode_one(self, msg: RawMessage, now: float) -> Decoded | None:
-        if msg.topic.startswith(EGOV_PREFIX):
-            return None
-        s = self.settings
-        try:
-            return decode_message(msg.topic, msg.payload, now, self.registry, self.catalogue, s.ingest_max_payload,
-                                  s.ingest_max_age_s)
-        except Exception as exc:  # a decoder bug must cost this message, not the stream
-            log.exception("decoding a message on %r failed", msg.topic)
-            ref = parse_topic(msg.topic)
-            topic = ref if not isinstance(ref, Reject) else None
-            return Decoded(topic, [], [Reject("decode_failed", f"payload: the decoder failed: {type(exc).__name__}: "
-                                                                f"{exc}"[:1000], topic.entity_id if topic else None,
-                                              "payload", None)], None, [])
-
     def _ack(self, batch: list[Pending]) -> None:
         """One write of every PUBACK of the batch; QoS 0 messages (id 0) and messages of a previous connection
         (the broker redelivers those) are not acked."""
@@ -271,35 +245,23 @@ class IngestService:
         metrics.ACKED.inc(acked)
 
     def _writer_loop(self) -> None:
-        """Take a batch when it is full or its oldest message is ``ingest_flush_ms`` old (messages that waited
-        behind a commit are due at once), commit it, ack it."""
-        flush_s = self.settings.ingest_flush_ms / 1000.0
-        while True:
-            n = len(self.buffer)
-            if n == 0:
-                if self.stopping.is_set():
+        try:
+            while True:
+                item = self.decoded.get()
+                if item is None:
                     return
-                self.wake.wait(1.0)
-                self.wake.clear()
-                continue
-            wait = flush_s - (time.monotonic() - self.first_at)
-            if n < self.batch_max and wait > 0 and not self.stopping.is_set():
-                self.wake.wait(wait)
-                self.wake.clear()
-                continue
-            batch = self._take()
-            metrics.RECEIVED.inc(len(batch))
-            metrics.QUEUE_DEPTH.set(len(self.buffer))
-            try:
-                self._commit(batch)
-            except Exception:
-                log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
-                return
-            self._ack(batch)
+                batch, items = item
+                try:
+                    self._commit(batch, items)
+                except Exception:
+                    log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
+                    return
+                self._ack(batch)
+        finally:
+            self.writer_done.set()
 
     # -- running -------------------------------------------------------------------------------------------------
     def run(self) -> None:
-        self._stop_deadline = float("inf")
         if self.settings.ingest_metrics_port:
             start_http_server(self.settings.ingest_metrics_port, addr="0.0.0.0", registry=metrics.REGISTRY)
         signal.signal(signal.SIGTERM, self._request_stop)
@@ -308,7 +270,9 @@ class IngestService:
         self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30,
                                   clean_start=False, properties=self._connect_properties())
         self.client.loop_start()
+        decoder = threading.Thread(target=self._decoder_loop, name="ingest-decoder", daemon=True)
         writer = threading.Thread(target=self._writer_loop, name="ingest-writer", daemon=True)
+        decoder.start()
         writer.start()
         while writer.is_alive():
             writer.join(0.5)
@@ -322,13 +286,14 @@ class IngestService:
                     close()
         if self.conn is not None:
             self.conn.close()
+        self.decoder.close()
         log.info("ingest stopped cleanly")
 
     def _request_stop(self, signum: int, frame: Any) -> None:
         log.info("signal %d: flushing, acking and stopping", signum)
         self._stop_deadline = time.monotonic() + 10.0
         self.stopping.set()
-        self.wake.set()
+        self.intake.wake.set()
 
 
 def tune_gc() -> None:
@@ -339,10 +304,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
-
-
-def _unknown_device(dec: Decoded | None) -> bool:
-    return dec is not None and any(r.reason_code == UNKNOWN_DEVICE for r in dec.rejects)
 
 
 def main() -> int:
