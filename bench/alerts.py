@@ -257,7 +257,7 @@ def background(st: BenchStack, rate: float, seconds: float, n_pub: int, start: i
     per = total // n_pub
     pubs = [subprocess.Popen(
         [PY, "-m", "ops_center.testing.mqtt_load", "--port", str(s.mqtt_port), "--user", s.mqtt_username,
-         "--password", s.mqtt_password.get_secret_value(), "--prefix", "l", "--devices", "1000",
+         f"--password={s.mqtt_password.get_secret_value()}", "--prefix", "l", "--devices", "1000",
          "--count", str(per), "--start", str(start + i * per), "--client-id", f"bg-{start}-{i}",
          "--base-ts", str(time.time() - 3000), "--rate", str(rate / n_pub)],
         env={**os.environ, **st.env}, stdout=subprocess.PIPE) for i in range(n_pub)]

@@ -104,7 +104,7 @@ def publish(stack, count: int, *, prefix: str, devices: int, start: int = 0, kin
     """A publisher in its own process (returns it; ``.wait()`` for it)."""
     s = stack.settings
     args = [sys.executable, "-m", "ops_center.testing.mqtt_load", "--port", str(s.mqtt_port),
-            "--user", s.mqtt_username, "--password", s.mqtt_password.get_secret_value(),
+            "--user", s.mqtt_username, f"--password={s.mqtt_password.get_secret_value()}",
             "--prefix", prefix, "--devices", str(devices), "--count", str(count), "--start", str(start),
             "--kind", kind, "--client-id", f"pub-{secrets.token_hex(4)}",
             "--base-ts", str(base_ts if base_ts is not None else time.time() - 1800)]
