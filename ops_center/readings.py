@@ -25,6 +25,7 @@ from typing import Literal
 
 from psycopg import errors
 
+from ops_center import rollups
 from ops_center.db import Conn
 from ops_center.flavour import Flavour, current
 
@@ -95,18 +96,19 @@ _ORDER = "ORDER BY device_id, metric, time"
 # -- the rollups, from the rows that were new ---------------------------------------------------------------------
 # ``last`` is the value at the latest time: max() of (epoch, value) arrays takes it in the same pass as the other
 # aggregates (no per-group sort as array_agg(... ORDER BY) needs). Times are unique per key, so it is exact.
-_HOURLY_FROM_STAGE = f"""
-    SELECT date_bin('1 hour', to_timestamp(t), {ORIGIN_SQL}) AS bucket, device_id, metric, count(*) AS count,
-           min(value) AS min, max(value) AS max, sum(value) AS sum, to_timestamp(max(t)) AS last_time,
-           (max(ARRAY[t, value]))[2] AS last
-    FROM readings_stage GROUP BY 1, 2, 3
-"""
 _HOURLY_FROM_INSERTED = f"""
     SELECT date_bin('1 hour', time, {ORIGIN_SQL}) AS bucket, device_id, metric, count(*) AS count,
            min(value) AS min, max(value) AS max, sum(value) AS sum, max(time) AS last_time,
            (max(ARRAY[date_part('epoch', time), value]))[2] AS last
     FROM ins GROUP BY 1, 2, 3
 """
+_HOURLY_FROM_BATCH = f"""
+    SELECT {ORIGIN_SQL} + u.h * interval '1 hour' AS bucket, u.d AS device_id, u.m AS metric, u.n AS count,
+           u.lo AS min, u.hi AS max, u.s AS sum, to_timestamp(u.lt) AS last_time, u.lv AS last
+    FROM unnest(%(h)s::int[], %(d)s::text[], %(m)s::text[], %(n)s::bigint[], %(lo)s::float8[], %(hi)s::float8[],
+                %(s)s::float8[], %(lt)s::float8[], %(lv)s::float8[]) AS u(h, d, m, n, lo, hi, s, lt, lv)
+"""
+"""The hourly aggregates computed while the batch was prepared (``ops_center.rollups``)."""
 _DAILY_FROM_HOURLY = f"""
     SELECT date_bin('1 day', bucket, {ORIGIN_SQL}) AS bucket, device_id, metric, sum(count)::bigint AS count,
            min(min) AS min, max(max) AS max, sum(sum) AS sum, max(last_time) AS last_time,
@@ -154,9 +156,10 @@ def _rollup_ctes(hourly: str) -> list[str]:
     ]
 
 
-_PG_INSERT_ALL = f"INSERT INTO readings (time, device_id, metric, value) {_STAGE_SRC} {_ORDER}"
-"""The fast path: every staged reading is new (the common case: first deliveries)."""
-_PG_ROLLUPS_OF_STAGE = "WITH " + ",\n".join(_rollup_ctes(_HOURLY_FROM_STAGE)) + "\nSELECT count(*) FROM hourly"
+_PG_COPY_NEW = "COPY readings (time, device_id, metric, value) FROM STDIN (FORMAT BINARY)"
+"""The fast path: every reading of the batch is new (the common case: first deliveries). COPY inserts rows in
+bulk (multi-row inserts, one WAL record per page), which ``INSERT … SELECT`` does not."""
+_PG_ROLLUPS_OF_BATCH = "WITH " + ",\n".join(_rollup_ctes(_HOURLY_FROM_BATCH)) + "\nSELECT count(*) FROM hourly"
 _PG_INSERT_NEW_WITH_ROLLUPS = ("WITH " + ",\n".join([f"src AS ({_STAGE_SRC})",
                                                     f"ins AS ({_INSERT_NEW.format(order=_ORDER)})",
                                                     *_rollup_ctes(_HOURLY_FROM_INSERTED)])
@@ -198,26 +201,33 @@ class ReadingsStore:
         return WriteResult(len(rows), inserted)
 
     def _write_postgres(self, conn: Conn, rows: Sequence[ReadingRow]) -> int:
-        """Binary COPY into a temporary staging table, then one plain insert of every staged row and one statement
-        for the rollups and latest values computed from the staging table. A reading already stored (a
-        redelivery) makes the plain insert fail: it is undone (savepoint) and the batch goes through
-        ``INSERT … ON CONFLICT DO NOTHING RETURNING`` with the rollups computed from the rows it returned.
-        The plain insert skips the speculative insertion of ON CONFLICT: measured 1.4 times cheaper per row
-        (docs/ingest-performance.md)."""
+        """The fast path: the batch is copied straight into ``readings`` and the rollups and latest values are
+        upserted from hourly aggregates computed here (one statement); the database neither reads the batch again
+        nor aggregates it. A reading already stored (a redelivery, or twice in the batch) makes the copy fail: it
+        is undone (savepoint) and the batch goes through a staging table and ``INSERT … ON CONFLICT DO NOTHING
+        RETURNING``, with the rollups computed from the rows it returned (docs/ingest-performance.md)."""
         self.ensure_partitions(conn, [r[0] for r in rows])
+        stored, hourly = rollups.prepare(rows, ORIGIN)
+        try:
+            with conn.transaction():
+                with conn.cursor().copy(_PG_COPY_NEW) as copy:
+                    copy.set_types(["int8", "text", "text", "float8"])  # timestamptz's binary form is int8 µs
+                    for new in stored:
+                        copy.write_row(new)
+                conn.execute(_PG_ROLLUPS_OF_BATCH, {
+                    "h": hourly.hours, "d": hourly.devices, "m": hourly.metrics, "n": hourly.counts,
+                    "lo": hourly.mins, "hi": hourly.maxs, "s": hourly.sums, "lt": hourly.last_times,
+                    "lv": hourly.lasts})
+            return len(rows)
+        except errors.UniqueViolation:
+            pass
         conn.execute(f"{_STAGE_DDL}; {_WRITE_SETTINGS}")
         with conn.cursor().copy("COPY readings_stage FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["float8", "text", "text", "float8"])
             for r in rows:
                 copy.write_row(r)
-        try:
-            with conn.transaction():
-                conn.execute(_PG_INSERT_ALL)
-                conn.execute(_PG_ROLLUPS_OF_STAGE)
-            return len(rows)
-        except errors.UniqueViolation:
-            row = conn.execute(_PG_INSERT_NEW_WITH_ROLLUPS).fetchone()
-            return int(row[0]) if row else 0
+        row = conn.execute(_PG_INSERT_NEW_WITH_ROLLUPS).fetchone()
+        return int(row[0]) if row else 0
 
     def ensure_partitions(self, conn: Conn, times: Iterable[float]) -> None:
         days = {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times}
