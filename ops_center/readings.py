@@ -69,6 +69,18 @@ class WindowAggregate:
 
 
 @dataclass(frozen=True)
+class PreparedBatch:
+    """A batch made ready for ``write_batch`` ahead of the write (``ReadingsStore.prepare``: pure Python, no I/O),
+    so that a caller can do that work on another thread while the database is busy with the previous batch."""
+
+    rows: Sequence[ReadingRow]
+    stored: list[tuple[int, str, str, float]]
+    """postgres: the rows with the times the server stores (microseconds since 2000), for the COPY."""
+    hourly: rollups.Hourly | None
+    """postgres: the batch's hourly aggregates."""
+
+
+@dataclass(frozen=True)
 class WriteResult:
     received: int
     inserted: int
@@ -186,33 +198,43 @@ class ReadingsStore:
         return cls(current(conn))
 
     # -- writing -------------------------------------------------------------------------------------------------
-    def write_batch(self, conn: Conn, rows: Sequence[ReadingRow]) -> WriteResult:
-        """Store readings given as (epoch seconds, device_id, metric, value); idempotent. Runs in the caller's
-        transaction: the caller commits (and only then acks the messages)."""
+    def prepare(self, rows: Sequence[ReadingRow]) -> PreparedBatch:
+        """The Python share of writing ``rows`` (no I/O); ``write_batch`` does it itself when not given one."""
+        if self.flavour != "postgres" or not rows:
+            return PreparedBatch(rows, [], None)
+        stored, hourly = rollups.prepare(rows, ORIGIN)
+        return PreparedBatch(rows, stored, hourly)
+
+    def write_batch(self, conn: Conn, batch: Sequence[ReadingRow] | PreparedBatch) -> WriteResult:
+        """Store readings given as (epoch seconds, device_id, metric, value), or prepared by ``prepare``;
+        idempotent. Runs in the caller's transaction: the caller commits (and only then acks the messages)."""
+        rows = batch.rows if isinstance(batch, PreparedBatch) else batch
         if not rows:
             return WriteResult(0, 0)
         with conn.transaction():
             if self.flavour == "postgres":
-                inserted = self._write_postgres(conn, rows)
+                prepared = batch if isinstance(batch, PreparedBatch) else self.prepare(rows)
+                inserted = self._write_postgres(conn, prepared)
             else:
                 t, d, m, v = (list(col) for col in zip(*rows, strict=True))
                 row = conn.execute(_TS_INSERT_NEW_WITH_LATEST, {"t": t, "d": d, "m": m, "v": v}).fetchone()
                 inserted = int(row[0]) if row else 0
         return WriteResult(len(rows), inserted)
 
-    def _write_postgres(self, conn: Conn, rows: Sequence[ReadingRow]) -> int:
+    def _write_postgres(self, conn: Conn, batch: PreparedBatch) -> int:
         """The fast path: the batch is copied straight into ``readings`` and the rollups and latest values are
         upserted from hourly aggregates computed here (one statement); the database neither reads the batch again
         nor aggregates it. A reading already stored (a redelivery, or twice in the batch) makes the copy fail: it
         is undone (savepoint) and the batch goes through a staging table and ``INSERT … ON CONFLICT DO NOTHING
         RETURNING``, with the rollups computed from the rows it returned (docs/ingest-performance.md)."""
-        self.ensure_partitions(conn, [r[0] for r in rows])
-        stored, hourly = rollups.prepare(rows, ORIGIN)
+        rows, hourly = batch.rows, batch.hourly
+        assert hourly is not None
+        self.ensure_days(conn, {h // 24 for h in hourly.hours})  # the stored times' days (hours from midnight)
         try:
             with conn.transaction():
                 with conn.cursor().copy(_PG_COPY_NEW) as copy:
                     copy.set_types(["int8", "text", "text", "float8"])  # timestamptz's binary form is int8 µs
-                    for new in stored:
+                    for new in batch.stored:
                         copy.write_row(new)
                 conn.execute(_PG_ROLLUPS_OF_BATCH, {
                     "h": hourly.hours, "d": hourly.devices, "m": hourly.metrics, "n": hourly.counts,
@@ -230,7 +252,10 @@ class ReadingsStore:
         return int(row[0]) if row else 0
 
     def ensure_partitions(self, conn: Conn, times: Iterable[float]) -> None:
-        days = {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times}
+        self.ensure_days(conn, {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times})
+
+    def ensure_days(self, conn: Conn, days: set[int]) -> None:
+        """Create the partitions of these local days (counted from the origin) that do not exist yet."""
         with self._lock:
             missing = days - self._partitions
         if not missing:

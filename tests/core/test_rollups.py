@@ -62,3 +62,24 @@ def test_aggregates_of_a_device_hour() -> None:
     assert got[("a", hour + 1)] == (1, 1.0, 1.0, 1.0, t0 + 3600, 1.0)
     assert got[("b", hour)] == (1, 7.0, 7.0, 7.0, t0 + 20, 7.0)
     assert set(h.metrics) == {"m"}
+
+
+def test_a_reading_stored_as_midnight_goes_to_the_next_days_partition(db: Conn) -> None:
+    """A time a fraction of a microsecond before local midnight is stored as midnight: the partition made for it
+    is the next day's (the day of the stored time, not of the float)."""
+    import math
+    import secrets
+
+    from ops_center.readings import ReadingsStore
+    from ops_center.rollups import pg_micros
+
+    midnight = ORIGIN + timedelta(days=11_700)  # 2032-01-15 00:00 local, no partition yet
+    t = math.nextafter(midnight.timestamp(), 0.0)
+    assert t < midnight.timestamp() and pg_micros(t) == pg_micros(midnight.timestamp())
+    dev = f"midnight-{secrets.token_hex(3)}"
+    store = ReadingsStore.for_connection(db)
+    with db.transaction():
+        assert store.write_batch(db, [(t, dev, "rain_mm", 2.0)]).inserted == 1
+    row = db.execute("SELECT tableoid::regclass::text, time = %s FROM readings WHERE device_id = %s",
+                     (midnight, dev)).fetchone()
+    assert row == ("readings_p20320115", True)
