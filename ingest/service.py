@@ -51,7 +51,7 @@ from ingest.decoding import EGOV_PREFIX, Decoder
 from ingest.hooks import device_event_hook, dossier_hook, stream_hooks
 from ingest.intake import Intake, Pending
 from ingest.mqtt_client import ConsumerClient
-from ingest.sink import BatchWriter
+from ingest.sink import BatchWriter, PreparedWrite
 from ingest.topics import subscription_filters
 from ops_center.db import connect
 from ops_center.db_errors import is_conflict, is_retryable
@@ -64,8 +64,9 @@ RECEIVE_MAXIMUM = 65535
 SESSION_EXPIRY_S = 7 * 86400
 GC_YOUNG_THRESHOLD = 50_000
 
-Decoded = tuple[list[Pending], list[isolation.Item]]
-"""A batch handed from the decoding thread to the writer: the received messages and their decodings."""
+Decoded = tuple[list[Pending], list[isolation.Item], PreparedWrite | None]
+"""A batch handed from the decoding thread to the writer: the received messages, their decodings and, once the
+writer exists, the Python share of its write done ahead (``BatchWriter.prepare``)."""
 
 
 class IngestService:
@@ -166,7 +167,9 @@ class IngestService:
                     break
                 metrics.RECEIVED.inc(len(batch))
                 metrics.QUEUE_DEPTH.set(len(self.intake))
-                self._hand_over((batch, self.decoder.decode(batch)))
+                items = self.decoder.decode(batch)
+                writer = self.writer
+                self._hand_over((batch, items, writer.prepare(items) if writer is not None else None))
         except Exception:
             log.exception("the decoding thread stopped; the broker redelivers what was not committed")
         finally:
@@ -181,11 +184,11 @@ class IngestService:
                 continue
 
     # -- the writer ----------------------------------------------------------------------------------------------
-    def _commit(self, batch: list[Pending], items: list[isolation.Item]) -> None:
+    def _commit(self, batch: list[Pending], items: list[isolation.Item], prepared: PreparedWrite | None) -> None:
         """Commit a decoded batch: connection-class failures are retried with backoff (nothing acked meanwhile,
         the parts already committed are not written again); data the database refuses is isolated."""
         delay = 0.2
-        job = isolation.BatchJob.of(items)
+        job = isolation.BatchJob.of(items, prepared)
         while not job.done:
             try:
                 conn = self._db()
@@ -250,9 +253,9 @@ class IngestService:
                 item = self.decoded.get()
                 if item is None:
                     return
-                batch, items = item
+                batch, items, prepared = item
                 try:
-                    self._commit(batch, items)
+                    self._commit(batch, items, prepared)
                 except Exception:
                     log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
                     return
