@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ingest import metrics
 from ingest.catalogue import load_catalogue
-from ingest.decode import Decoded, decode_message
+from ingest.decode import Decoded, NameMemo, decode_message
 from ingest.intake import Pending
 from ingest.isolation import Item
 from ingest.registry import Registry
@@ -81,22 +81,25 @@ class Decoder:
         (and its decoding repeated when one was found)."""
         now = time.time()
         raws = [RawMessage(topic.decode("utf-8", "replace"), payload) for _mid, _gen, topic, payload in batch]
-        out = [(raw, self.decode_one(raw, now)) for raw in raws]
+        names: NameMemo = {}
+        out = [(raw, self.decode_one(raw, now, names)) for raw in raws]
         if self.registry.missed:
             found = self.registry.look_up_missed(conn)
             metrics.REGISTRY_LOOKUPS.labels("found" if found else "absent").inc()
-            if found:
-                out = [(raw, self.decode_one(raw, now)) if _unknown_device(dec) else (raw, dec) for raw, dec in out]
+            if found:  # the registry changed: names resolved before are not reused
+                names = {}
+                out = [(raw, self.decode_one(raw, now, names)) if _unknown_device(dec) else (raw, dec)
+                       for raw, dec in out]
             self.registry.missed.clear()
         return out
 
-    def decode_one(self, msg: RawMessage, now: float) -> Decoded | None:
+    def decode_one(self, msg: RawMessage, now: float, names: NameMemo | None = None) -> Decoded | None:
         if msg.topic.startswith(EGOV_PREFIX):
             return None
         s = self.settings
         try:
             return decode_message(msg.topic, msg.payload, now, self.registry, self.catalogue, s.ingest_max_payload,
-                                  s.ingest_max_age_s)
+                                  s.ingest_max_age_s, names)
         except Exception as exc:  # a decoder bug must cost this message, not the stream
             log.exception("decoding a message on %r failed", msg.topic)
             ref = parse_topic(msg.topic)
