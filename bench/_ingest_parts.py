@@ -140,7 +140,7 @@ class IngestGroup:
         while time.monotonic() < deadline:
             if sum(self.per_process("ingest_readings_stored_total")) >= want:
                 return time.perf_counter()
-            time.sleep(0.02)
+            time.sleep(0.05)  # each look costs the ingest process a metrics page
         raise RuntimeError(f"only {sum(self.per_process('ingest_readings_stored_total'))} of {want} stored")
 
 
