@@ -63,10 +63,12 @@ log = logging.getLogger("ingest")
 RECEIVE_MAXIMUM = 65535
 SESSION_EXPIRY_S = 7 * 86400
 GC_YOUNG_THRESHOLD = 50_000
+DECODED_AHEAD = 4
+"""Decoded batches waiting for the writer at most; the writer commits whatever waits as one batch."""
 
-Decoded = tuple[list[Pending], list[isolation.Item], PreparedWrite | None]
+Decoded = tuple[list[Pending], list[isolation.Item], PreparedWrite | None, float]
 """A batch handed from the decoding thread to the writer: the received messages, their decodings and, once the
-writer exists, the Python share of its write done ahead (``BatchWriter.prepare``)."""
+writer exists, the Python share of its write done ahead (``BatchWriter.prepare``); when it was taken (monotonic)."""
 
 
 class IngestService:
@@ -75,7 +77,7 @@ class IngestService:
         self.client_id = settings.ingest_client_id or f"ops-ingest-{socket.gethostname()}"
         self.intake = Intake(settings.ingest_batch_max, settings.ingest_batch_max_bytes,
                              settings.ingest_flush_ms / 1000.0)
-        self.decoded: queue.Queue[Decoded | None] = queue.Queue(maxsize=1)
+        self.decoded: queue.Queue[Decoded | None] = queue.Queue(maxsize=DECODED_AHEAD)
         self.generation = 0
         self.max_depth = 0
         self.stopping = threading.Event()
@@ -165,11 +167,12 @@ class IngestService:
                 batch = self.intake.next_batch(self.stopping)
                 if batch is None:
                     break
+                taken = time.monotonic()
                 metrics.RECEIVED.inc(len(batch))
                 metrics.QUEUE_DEPTH.set(len(self.intake))
                 items = self.decoder.decode(batch)
                 writer = self.writer
-                self._hand_over((batch, items, writer.prepare(items) if writer is not None else None))
+                self._hand_over((batch, items, writer.prepare(items) if writer is not None else None, taken))
         except Exception:
             log.exception("the decoding thread stopped; the broker redelivers what was not committed")
         finally:
@@ -250,18 +253,41 @@ class IngestService:
     def _writer_loop(self) -> None:
         try:
             while True:
-                item = self.decoded.get()
-                if item is None:
+                item, last = self._next_for_writer()
+                if item is not None:
+                    batch, items, prepared, taken = item
+                    try:
+                        self._commit(batch, items, prepared)
+                    except Exception:
+                        log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
+                        return
+                    metrics.TAKEN_TO_COMMIT.observe(time.monotonic() - taken)
+                    self._ack(batch)
+                if last:
                     return
-                batch, items, prepared = item
-                try:
-                    self._commit(batch, items, prepared)
-                except Exception:
-                    log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
-                    return
-                self._ack(batch)
         finally:
             self.writer_done.set()
+
+    def _next_for_writer(self) -> tuple[Decoded | None, bool]:
+        """The next decoded batch, merged with every other one already waiting (up to ``ingest_batch_max``
+        messages): when commits are slower than the batch age (small batches, a busy database) one commit takes
+        what piled up instead of each small batch queueing behind the last — a group commit. Returns it and
+        whether the decoder has finished."""
+        first = self.decoded.get()
+        if first is None:
+            return None, True
+        waiting = [first]
+        size = len(first[0])
+        while size < self.intake.max_messages:
+            try:
+                nxt = self.decoded.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                return _merged(waiting, self.writer), True
+            waiting.append(nxt)
+            size += len(nxt[0])
+        return _merged(waiting, self.writer), False
 
     # -- running -------------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -297,6 +323,15 @@ class IngestService:
         self._stop_deadline = time.monotonic() + 10.0
         self.stopping.set()
         self.intake.wake.set()
+
+
+def _merged(waiting: list[Decoded], writer: BatchWriter | None) -> Decoded:
+    """One batch of several decoded ones (the Python share of its write done again, for all of it)."""
+    if len(waiting) == 1:
+        return waiting[0]
+    batch = [m for w in waiting for m in w[0]]
+    items = [i for w in waiting for i in w[1]]
+    return batch, items, writer.prepare(items) if writer is not None else None, min(w[3] for w in waiting)
 
 
 def tune_gc() -> None:

@@ -16,6 +16,7 @@ aggregation; ``refresh`` materialises them (the policy does the same in producti
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from psycopg import errors
+from psycopg import errors, pq
 
 from ops_center import rollups
 from ops_center.db import Conn
@@ -211,7 +212,8 @@ class ReadingsStore:
         rows = batch.rows if isinstance(batch, PreparedBatch) else batch
         if not rows:
             return WriteResult(0, 0)
-        with conn.transaction():
+        in_transaction = conn.info.transaction_status != pq.TransactionStatus.IDLE
+        with contextlib.nullcontext() if in_transaction else conn.transaction():  # a savepoint would add nothing
             if self.flavour == "postgres":
                 prepared = batch if isinstance(batch, PreparedBatch) else self.prepare(rows)
                 inserted = self._write_postgres(conn, prepared)
