@@ -81,7 +81,7 @@ def gateway_phase(st: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
     """The write ceilings and the packs drain, alternated ``rounds`` times."""
     out: dict[str, Any] = {"write": [], "ours": []}
     group = IngestGroup(st, args.ingest_processes)
-    batch_rows = args.batch_max * PACK
+    batch_rows = pack_batch_rows(st)
     for r in range(args.rounds):
         res = ingest_write.measure(st.settings.database_url, batch_rows, max(1, args.packs * PACK // batch_rows // 2),
                                    1, prefix=f"w{r}x")
@@ -97,41 +97,77 @@ def gateway_phase(st: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def pack_batch_rows(st: BenchStack) -> int:
+    """Readings in one of ingest's batches of packs (cut by message count or payload bytes): the write ceiling is
+    measured with batches of that size."""
+    from ops_center.testing.mqtt_load import gateway_pack
+
+    _topic, body = gateway_pack("g0x", 0, 1000, time.time(), "gw-bench", PACK)
+    s = st.settings
+    packs = min(s.ingest_batch_max, -(-s.ingest_batch_max_bytes // len(body)))
+    return packs * PACK
+
+
 def latency_phase(st: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
+    """Rounds alternating: no rule at all (the ceiling: publish -> committed) and the probe rule on (ours:
+    publish -> alert committed), each ``live_seconds`` of background at ``live_rate``."""
     from alerts.rules import store
     from alerts.rules.models import parse_rule
     from bench.alerts import Probe, background, pct
 
+    url = st.settings.database_url
     probes = [f"probe{i}" for i in range(10)]
+    with connect(url) as c:
+        rid = store.create_rule(c, parse_rule({
+            "name": "probe > 100", "kind": "threshold", "metric": "water_level_cm", "operator": ">",
+            "value": 100, "scope": {"kind": "probe"}, "flap_window": 0}), "bench")["id"]
+        c.execute("UPDATE alert_rules SET enabled = false WHERE id = %s", (rid,))
+        c.commit()
     group = IngestGroup(st, 1, OPS_ALERTS_RULES_REFRESH_S="1")
     group.start()
-    out: dict[str, Any] = {"rate": args.live_rate, "seconds": args.live_seconds, "load": os.getloadavg()[0]}
+    out: dict[str, Any] = {"rate": args.live_rate, "seconds_per_round": args.live_seconds, "rounds": args.rounds,
+                           "load": os.getloadavg()[0]}
+    commit_ms: list[float] = []
+    alert_ms: list[float] = []
+    sent = started = 0
     try:
-        with Probe(st, probes, None) as probe:
-            sent, achieved = background(st, args.live_rate, args.live_seconds, args.publishers, 0)
-        out["ceiling_commit_ms"] = pct(probe.commit_ms)
-        with connect(st.settings.database_url) as c:
-            rid = store.create_rule(c, parse_rule({
-                "name": "probe > 100", "kind": "threshold", "metric": "water_level_cm", "operator": ">",
-                "value": 100, "scope": {"kind": "probe"}, "flap_window": 0}), "bench")["id"]
-            c.commit()
-        time.sleep(2.5)  # the evaluator reloads rules every second here
-        with Probe(st, probes, rid) as probe:
-            sent2, achieved2 = background(st, args.live_rate, args.live_seconds, args.publishers, sent)
-        out["alert_ms"] = pct(probe.alert_ms)
-        out["commit_ms"] = pct(probe.commit_ms)
-        out["background_achieved"] = [achieved, achieved2]
+        for _ in range(args.rounds):
+            for on in (False, True):
+                with connect(url) as c:
+                    c.execute("UPDATE alert_rules SET enabled = %s WHERE id = %s", (on, rid))
+                    c.commit()
+                time.sleep(2.5)  # the evaluator reloads its rules every second here
+                with Probe(st, probes, rid if on else None, start=started) as probe:
+                    n, _rate = background(st, args.live_rate, args.live_seconds, args.publishers, sent)
+                sent += n
+                if on:  # the next round's probe readings go on alternating where these stopped
+                    started += probe.sent
+                    alert_ms.extend(probe.alert_ms)
+                else:
+                    commit_ms.extend(probe.commit_ms)
+        out["taken_to_commit_buckets"] = _histogram(group.ports[0], "ingest_taken_to_commit_seconds")
         time.sleep(1.0)
-        with connect(st.settings.database_url) as c:
+        with connect(url) as c:
             stored = int(c.execute("SELECT count(*) FROM readings WHERE device_id LIKE 'l%'").fetchone()[0])  # type: ignore[index]
-        out.update(background_sent=sent + sent2, background_stored=stored, exact=stored == sent + sent2)
     finally:
         group.stop()
+    out.update(ceiling_commit_ms=pct(commit_ms), alert_ms=pct(alert_ms), background_sent=sent,
+               background_stored=stored, exact=stored == sent, load_after=os.getloadavg()[0])
     a, c0 = out["alert_ms"], out["ceiling_commit_ms"]
-    print(f"  publish -> alert committed p50 {a['p50']} / p99 {a['p99']} ms ({a['samples']} alerts), beside "
-          f"publish -> committed with no rules p50 {c0['p50']} / p99 {c0['p99']} ms; background "
-          f"{stored:,}/{sent + sent2:,} stored (load {out['load']:.1f})", flush=True)
+    print(f"  publish -> alert committed p50 {a['p50']} / p95 {a['p95']} / p99 {a['p99']} ms ({a['samples']} alerts), "
+          f"beside publish -> committed with no rule p50 {c0['p50']} / p95 {c0['p95']} / p99 {c0['p99']} ms "
+          f"(rounds alternated); background {stored:,}/{sent:,} stored (load {out['load']:.1f})", flush=True)
     return out
+
+
+def _histogram(port: int, name: str) -> dict[str, float]:
+    """Cumulative bucket counts of a histogram on an ingest process's metrics page."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    prefix = name + '_bucket{le="'
+    return {line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith(prefix)}
 
 
 def _cpu(d: dict[str, float]) -> str:
@@ -167,9 +203,8 @@ def main() -> int:
     ap.add_argument("--publishers", type=int, default=2)
     ap.add_argument("--ingest-processes", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=1, help="ceilings and ours alternated this many times")
-    ap.add_argument("--batch-max", type=int, default=5000, help="the ingest setting (for the write ceiling's batch)")
     ap.add_argument("--live-rate", type=float, default=5000.0, help="background messages/s in the latency phase")
-    ap.add_argument("--live-seconds", type=float, default=20.0)
+    ap.add_argument("--live-seconds", type=float, default=10.0, help="per round, with and without the rule")
     args = ap.parse_args()
     res: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "args": vars(args)}
     with bench_stack() as st:
