@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._stack import BenchStack
 from bench.ingest_write import cpu_seconds
 from ops_center.db import connect
