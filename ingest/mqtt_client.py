@@ -124,9 +124,9 @@ class ConsumerClient(mqtt.Client):
         """A QoS 1 PUBLISH that came through paho's reader (split across reads): the same short path when it
         can take it."""
         callback = self.on_raw_message
-        packet = bytes(self._in_packet["packet"])
-        if callback is None or self._in_packet["command"] & 0x06 != 0x02 or len(packet) < 3:
+        if callback is None or self._in_packet["command"] & 0x06 != 0x02 or len(self._in_packet["packet"]) < 3:
             return super()._handle_publish()
+        packet = bytes(self._in_packet["packet"])
         mid = self._raw_publish(callback, packet, 0, len(packet))
         if mid is None:
             return super()._handle_publish()
