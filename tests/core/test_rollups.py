@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ops_center.db import Conn
-from ops_center.readings import ORIGIN, ORIGIN_SQL
+from ops_center.readings import ORIGIN
+from ops_center.readings_sql import ORIGIN_SQL
 from ops_center.rollups import prepare
 
 
