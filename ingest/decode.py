@@ -118,11 +118,14 @@ def decode_message(
     catalogue: Catalogue,
     max_payload: int,
     max_age_s: float,
+    names: NameMemo | None = None,
 ) -> Decoded:
     """Decode and validate one message published on ``topic``.
 
     ``now`` is the current epoch time (timestamps more than 5 minutes ahead of it, or older than
     ``max_age_s``, are rejected; SenML relative times count from it). ``max_payload`` is in bytes.
+    ``names``: SenML names already resolved, shared by the messages of one batch (a gateway names the same
+    devices in every pack); valid while the registry does not change, so one per batch.
     """
     ref = parse_topic(topic)
     if type(ref) is Reject:
@@ -150,7 +153,7 @@ def decode_message(
             if type(doc) is dict:
                 _json_telemetry(doc, entity_id, now, max_age_s, catalogue, readings, rejects)
             elif type(doc) is list:
-                _senml(doc, entity_id, None, now, max_age_s, catalogue, registry, readings, rejects)
+                _senml(doc, entity_id, None, now, max_age_s, catalogue, registry, readings, rejects, names)
             else:
                 raise Invalid(
                     BAD_SHAPE,
@@ -168,7 +171,7 @@ def decode_message(
                     capped_repr(doc),
                     "payload",
                 )
-            _senml(doc, None, entity_id, now, max_age_s, catalogue, registry, readings, rejects)
+            _senml(doc, None, entity_id, now, max_age_s, catalogue, registry, readings, rejects, names)
         elif kind in (DEVICE_STATUS, GATEWAY_STATUS):
             out.status = _status(payload, entity_id, now)
         elif kind == DEVICE_EVENTS:
@@ -179,6 +182,10 @@ def decode_message(
 
 
 _PUBLISHER_REASONS: Final = frozenset({"unknown_device", "disabled_device"})
+
+
+NameMemo = dict[tuple[str | None, str | None], tuple[dict[str, "tuple[str, str] | Invalid"], "_Names"]]
+"""Resolved SenML names per publisher (topic device, gateway): see ``decode_message``."""
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -317,6 +324,7 @@ def _senml(
     registry: DeviceLookup,
     readings: list[Reading],
     rejects: list[Reject],
+    memo: NameMemo | None = None,
 ) -> None:
     """Resolve a SenML pack (base name/time/unit/value, relative times) into readings.
 
@@ -337,8 +345,12 @@ def _senml(
     bv = 0.0
     bn_dev: str | Invalid | None = None  # the device a "{device}:"-style base name names, once checked
     poisoned: str | None = None
-    names: dict[str, tuple[str, str] | Invalid] = {}
-    ctx = _Names(topic_device, gateway_id, registry)
+    if memo is None:
+        names: dict[str, tuple[str, str] | Invalid] = {}
+        ctx = _Names(topic_device, gateway_id, registry)
+    else:
+        names, ctx = memo.get((topic_device, gateway_id)) or memo.setdefault(
+            (topic_device, gateway_id), ({}, _Names(topic_device, gateway_id, registry)))
     for i, rec in enumerate(pack):
         if type(rec) is not dict:
             rejects.append(

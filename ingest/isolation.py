@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ingest.decode import Decoded
-from ingest.sink import BatchResult, BatchWriter, RawMessage, letter_for
+from ingest.sink import BatchResult, BatchWriter, PreparedWrite, RawMessage, letter_for
 from ops_center.db import Conn
 from ops_center.db_errors import WriteFault, describe, is_retryable
 from ops_center.devices.dead_letters import NewLetter, Reason
@@ -39,6 +39,8 @@ class _Part:
     """Set once the part is one message the database refused: what is left is writing its dead letter."""
     bare: bool = False
     """Write the dead letter with the fault alone (its payload and the decoder's reasons left out)."""
+    prepared: PreparedWrite | None = None
+    """The whole batch's ``BatchWriter.prepare`` when it was done ahead (parts of a split batch prepare their own)."""
 
 
 @dataclass(slots=True)
@@ -58,8 +60,8 @@ class BatchJob:
     """Messages whose dead letter could not be written at all (logged; never expected)."""
 
     @classmethod
-    def of(cls, items: Sequence[Item]) -> BatchJob:
-        return cls(deque([_Part(list(items), 0)]) if items else deque())
+    def of(cls, items: Sequence[Item], prepared: PreparedWrite | None = None) -> BatchJob:
+        return cls(deque([_Part(list(items), 0, prepared=prepared)]) if items else deque())
 
     @property
     def done(self) -> bool:
@@ -85,7 +87,7 @@ def run(job: BatchJob, conn: Conn, writer: BatchWriter, on_rollback: Callable[[]
             if part.fault is not None:
                 _write_fault(conn, writer, part.items[0], part.fault, part.bare, job)
             else:
-                job.result.add(writer.write(conn, part.items))
+                job.result.add(writer.write(conn, part.items, part.prepared))
         except Exception as exc:
             on_rollback()
             if is_retryable(exc):

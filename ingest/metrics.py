@@ -27,6 +27,13 @@ BATCH_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+TAKEN_TO_COMMIT = Histogram(
+    "ingest_taken_to_commit_seconds",
+    "from a batch taken from the buffer (full, or its oldest message ingest_flush_ms old) to its commit: decoding, "
+    "waiting for the writer, writing",
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5),
+)
 QUEUE_DEPTH = Gauge("ingest_queue_depth", "messages received and not yet committed", registry=REGISTRY)
 CONNECTED = Gauge("ingest_broker_connected", "1 while connected to the broker", registry=REGISTRY)
 BATCHES = Counter("ingest_batches", "batches taken from the buffer and committed", registry=REGISTRY)

@@ -1,19 +1,25 @@
 """The ingest service: MQTT v5 in, batches committed to PostgreSQL, acks only after commit.
 
-Threads: paho's network thread receives messages (QoS 1, ``manual_ack=True``, persistent session, shared
-subscription) and only appends them to a buffer; the writer thread takes batches (flushed by size or age), decodes
-and validates them, writes them in one transaction (``ingest.sink``) and then acks each message. A database outage
-stops the acks: the writer retries with backoff while the broker holds the unacked messages (up to our Receive
-Maximum) and queues the rest in the persistent session. Nothing is acked that is not committed; redelivered
-duplicates are harmless because writes are idempotent.
+Three threads (docs/ingest-performance.md):
+
+- paho's network thread receives messages (QoS 1, ``manual_ack=True``, persistent session, shared subscription)
+  through ``ingest.mqtt_client.ConsumerClient`` and only hands (packet id, connection generation, topic, payload) to
+  ``ingest.intake.Intake``;
+- the decoding thread takes a batch when it is full (``ingest_batch_max`` messages or ``ingest_batch_max_bytes`` of
+  payload) or its oldest message is ``ingest_flush_ms`` old, decodes and validates it (``ingest.decoding``: the
+  registry, and the look-up of ids it did not know, so a device provisioned a moment ago is accepted at once) and
+  passes it on; it stays at most one batch ahead of the writer;
+- the writer thread writes each decoded batch in one transaction (``ingest.sink``) and then acks all of its messages
+  in one write. While it waits for the database (the GIL released) the next batch is being decoded.
+
+A database outage stops the acks: the writer retries with backoff while the broker holds the unacked messages (up to
+our Receive Maximum) and queues the rest in the persistent session. Nothing is acked that is not committed;
+redelivered duplicates are harmless because writes are idempotent.
 
 Only connection-class and transient failures are retried (``ops_center.db_errors.is_retryable``). A batch the
 database refuses because of its data is split until the refusing messages stand alone (``ingest.isolation``); those
 are dead-lettered with the database's error, the rest commits, and every message is acked: one poison message never
 stalls the stream.
-
-Before refusing a message as ``unknown_device``, the writer looks the ids it names up in the database
-(``Registry.look_up_missed``), so a device provisioned a moment ago is accepted at once.
 
 Acks carry the connection generation they were received on: after a reconnect the broker redelivers what was not
 acked (same packet ids), so acks for an older connection are dropped rather than sent on the new one.
@@ -21,15 +27,15 @@ acked (same packet ids), so acks for an older connection are dropped rather than
 
 from __future__ import annotations
 
-import collections
 import contextlib
+import gc
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -41,13 +47,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import start_http_server
 
 from ingest import isolation, metrics
-from ingest.catalogue import load_catalogue
-from ingest.decode import Decoded, decode_message
+from ingest.decoding import EGOV_PREFIX, Decoder
 from ingest.hooks import EGOV_FEEDS, device_event_hook, dossier_hook, stream_hooks
-from ingest.registry import Registry
-from ingest.sink import BatchWriter, RawMessage
-from ingest.topics import parse_topic, subscription_filters
-from ingest.validate import UNKNOWN_DEVICE, Reject
+from ingest.intake import Intake, Pending
+from ingest.mqtt_client import ConsumerClient
+from ingest.sink import BatchWriter, PreparedWrite
+from ingest.topics import subscription_filters
 from ops_center.db import connect
 from ops_center.db_errors import is_conflict, is_retryable
 from ops_center.devices.dead_letter_quota import Cap
@@ -55,43 +60,45 @@ from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings, get_settings
 
 log = logging.getLogger("ingest")
-EGOV_PREFIX = "ops/v1/egov/"
 RECEIVE_MAXIMUM = 65535
 SESSION_EXPIRY_S = 7 * 86400
+GC_YOUNG_THRESHOLD = 50_000
+DECODED_AHEAD = 4
+"""Decoded batches waiting for the writer at most; the writer commits whatever waits as one batch."""
 
-
-@dataclass(slots=True)
-class Pending:
-    mid: int
-    generation: int
-    msg: RawMessage
+Decoded = tuple[list[Pending], list[isolation.Item], PreparedWrite | None, float]
+"""A batch handed from the decoding thread to the writer: the received messages, their decodings and, once the
+writer exists, the Python share of its write done ahead (``BatchWriter.prepare``); when it was taken (monotonic)."""
 
 
 class IngestService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.client_id = settings.ingest_client_id or f"ops-ingest-{socket.gethostname()}"
-        self.buffer: collections.deque[Pending] = collections.deque()
+        self.intake = Intake(settings.ingest_batch_max, settings.ingest_batch_max_bytes,
+                             settings.ingest_flush_ms / 1000.0)
+        self.decoded: queue.Queue[Decoded | None] = queue.Queue(maxsize=DECODED_AHEAD)
         self.generation = 0
         self.max_depth = 0
         self.stopping = threading.Event()
-        self.wake = threading.Event()
-        self.catalogue = load_catalogue(settings.ingest_catalogue_file)
-        self.registry = Registry(settings.ingest_registry_refresh_s, settings.ingest_registry_negative_s)
+        self.writer_done = threading.Event()
+        self._stop_deadline = float("inf")
+        self.decoder = Decoder(settings, self.client_id, self.stopping, self._give_up)
         self.conn: psycopg.Connection[Any] | None = None
         self.writer: BatchWriter | None = None
         self.client = self._make_client()
 
     # -- MQTT ----------------------------------------------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-                        manual_ack=True)
+    def _make_client(self) -> ConsumerClient:
+        c = ConsumerClient(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
+                           manual_ack=True)
         c.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password.get_secret_value())
         c.max_inflight_messages_set(1000)
         c.reconnect_delay_set(min_delay=0.1, max_delay=5)  # type: ignore[arg-type]  # back before devices
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_raw_message = self._on_raw_message
         return c
 
     def _connect_properties(self) -> Properties:
@@ -121,12 +128,15 @@ class IngestService:
         if not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_raw_message(self, mid: int, topic: bytes, payload: bytes) -> None:
+        """The network thread's whole share of the work."""
         if self.stopping.is_set():
             return  # not acked: the broker redelivers it to this session (or the group) later
-        self.buffer.append(Pending(msg.mid, self.generation, RawMessage(msg.topic, bytes(msg.payload))))
-        if len(self.buffer) >= self.settings.ingest_batch_max:
-            self.wake.set()
+        self.intake.put((mid, self.generation, topic, payload))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """What the short path leaves to paho: QoS 0, or a PUBLISH with MQTT 5 properties."""
+        self._on_raw_message(msg.mid if msg.qos else 0, msg._topic, bytes(msg.payload))
 
     # -- database ------------------------------------------------------------------------------------------------
     def _db(self) -> psycopg.Connection[Any]:
@@ -140,7 +150,6 @@ class IngestService:
                                           rate_cap=Cap(s.dead_letter_device_cap, s.dead_letter_device_window_s),
                                           hooks=stream_hooks(), on_device_event=device_event_hook(),
                                           on_dossier_events=dossier_hook())
-            self.registry.force_refresh(self.conn)
         return self.conn
 
     def _drop_db(self) -> None:
@@ -151,22 +160,42 @@ class IngestService:
         if self.writer is not None:
             self.writer.store.forget_partitions()
 
-    # -- the writer ----------------------------------------------------------------------------------------------
-    def _take(self) -> list[Pending]:
-        n = min(len(self.buffer), self.settings.ingest_batch_max)
-        return [self.buffer.popleft() for _ in range(n)]
+    # -- the decoding thread --------------------------------------------------------------------------------------
+    def _decoder_loop(self) -> None:
+        """Batches from the intake, decoded, to the writer (one ahead at most); None to the writer at the end."""
+        try:
+            while not self.writer_done.is_set():
+                batch = self.intake.next_batch(self.stopping)
+                if batch is None:
+                    break
+                taken = time.monotonic()
+                metrics.RECEIVED.inc(len(batch))
+                metrics.QUEUE_DEPTH.set(len(self.intake))
+                items = self.decoder.decode(batch)
+                writer = self.writer
+                self._hand_over((batch, items, writer.prepare(items) if writer is not None else None, taken))
+        except Exception:
+            log.exception("the decoding thread stopped; the broker redelivers what was not committed")
+        finally:
+            self._hand_over(None)
 
-    def _commit(self, batch: list[Pending]) -> None:
-        """Decode and commit ``batch``: connection-class failures are retried with backoff (nothing acked
-        meanwhile, the parts already committed are not written again); data the database refuses is isolated."""
+    def _hand_over(self, item: Decoded | None) -> None:
+        while not self.writer_done.is_set():
+            try:
+                self.decoded.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # -- the writer ----------------------------------------------------------------------------------------------
+    def _commit(self, batch: list[Pending], items: list[isolation.Item], prepared: PreparedWrite | None) -> None:
+        """Commit a decoded batch: connection-class failures are retried with backoff (nothing acked meanwhile,
+        the parts already committed are not written again); data the database refuses is isolated."""
         delay = 0.2
-        job: isolation.BatchJob | None = None
-        while job is None or not job.done:
+        job = isolation.BatchJob.of(items, prepared)
+        while not job.done:
             try:
                 conn = self._db()
-                if job is None:
-                    self.registry.refresh_if_due(conn)
-                    job = isolation.BatchJob.of(self._decode(batch, conn))
                 assert self.writer is not None
                 started = time.perf_counter()
                 attempts = job.attempts
@@ -182,10 +211,10 @@ class IngestService:
                     continue
                 metrics.DB_ERRORS.inc()
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                held = job.size if job else len(batch)
+                held = job.size
                 if is_retryable(exc):
                     log.warning("database unavailable (%s); %d messages held, retry in %.1fs", first, held, delay)
-                else:  # not a write (those are isolated): the connection, the registry look-up; a bug
+                else:  # not a write (those are isolated): the connection; a bug
                     log.exception("unexpected failure outside the write; %d messages held, retry in %.1fs", held,
                                   delay)
                 self._drop_db()
@@ -215,78 +244,65 @@ class IngestService:
         broker, so nothing is lost."""
         return time.monotonic() > self._stop_deadline
 
-    def _decode(self, batch: list[Pending], conn: psycopg.Connection[Any]) -> list[isolation.Item]:
-        """Decode every message; ids the registry did not know are looked up in the database before a message
-        naming them is refused (and its decoding repeated when one was found)."""
-        now = time.time()
-        out = [(p.msg, self._decode_one(p.msg, now)) for p in batch]
-        if self.registry.missed:
-            found = self.registry.look_up_missed(conn)
-            metrics.REGISTRY_LOOKUPS.labels("found" if found else "absent").inc()
-            if found:
-                out = [(raw, self._decode_one(raw, now)) if _unknown_device(dec) else (raw, dec) for raw, dec in out]
-            self.registry.missed.clear()
-        return out
-
-    def _decode_one(self, msg: RawMessage, now: float) -> Decoded | None:
-        if msg.topic.startswith(EGOV_PREFIX):
-            return None
-        s = self.settings
-        try:
-            return decode_message(msg.topic, msg.payload, now, self.registry, self.catalogue, s.ingest_max_payload,
-                                  s.ingest_max_age_s)
-        except Exception as exc:  # a decoder bug must cost this message, not the stream
-            log.exception("decoding a message on %r failed", msg.topic)
-            ref = parse_topic(msg.topic)
-            topic = ref if not isinstance(ref, Reject) else None
-            return Decoded(topic, [], [Reject("decode_failed", f"payload: the decoder failed: {type(exc).__name__}: "
-                                                                f"{exc}"[:1000], topic.entity_id if topic else None,
-                                              "payload", None)], None, [])
-
     def _ack(self, batch: list[Pending]) -> None:
+        """One write of every PUBACK of the batch; QoS 0 messages (id 0) and messages of a previous connection
+        (the broker redelivers those) are not acked."""
         gen = self.generation
-        acked = 0
-        for p in batch:
-            if p.generation == gen:
-                self.client.ack(p.mid, 1)
-                acked += 1
+        acked = self.client.ack_many([mid for mid, g, _t, _p in batch if g == gen and mid])
         metrics.ACKED.inc(acked)
 
     def _writer_loop(self) -> None:
-        flush_s = self.settings.ingest_flush_ms / 1000.0
-        while True:
-            if not self.buffer:
-                if self.stopping.is_set():
+        try:
+            while True:
+                item, last = self._next_for_writer()
+                if item is not None:
+                    batch, items, prepared, taken = item
+                    try:
+                        self._commit(batch, items, prepared)
+                    except Exception:
+                        log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
+                        return
+                    metrics.TAKEN_TO_COMMIT.observe(time.monotonic() - taken)
+                    self._ack(batch)
+                if last:
                     return
-                self.wake.wait(flush_s)
-                self.wake.clear()
-                continue
-            first = time.monotonic()
-            while (len(self.buffer) < self.settings.ingest_batch_max and time.monotonic() - first < flush_s
-                   and not self.stopping.is_set()):
-                self.wake.wait(flush_s / 5)
-                self.wake.clear()
-            batch = self._take()
-            metrics.RECEIVED.inc(len(batch))
-            metrics.QUEUE_DEPTH.set(len(self.buffer))
+        finally:
+            self.writer_done.set()
+
+    def _next_for_writer(self) -> tuple[Decoded | None, bool]:
+        """The next decoded batch, merged with every other one already waiting (up to ``ingest_batch_max``
+        messages): when commits are slower than the batch age (small batches, a busy database) one commit takes
+        what piled up instead of each small batch queueing behind the last — a group commit. Returns it and
+        whether the decoder has finished."""
+        first = self.decoded.get()
+        if first is None:
+            return None, True
+        waiting = [first]
+        size = len(first[0])
+        while size < self.intake.max_messages:
             try:
-                self._commit(batch)
-            except Exception:
-                log.error("stopping with %d messages not committed; the broker redelivers them", len(batch))
-                return
-            self._ack(batch)
+                nxt = self.decoded.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                return _merged(waiting, self.writer), True
+            waiting.append(nxt)
+            size += len(nxt[0])
+        return _merged(waiting, self.writer), False
 
     # -- running -------------------------------------------------------------------------------------------------
     def run(self) -> None:
-        self._stop_deadline = float("inf")
         if self.settings.ingest_metrics_port:
             start_http_server(self.settings.ingest_metrics_port, addr="0.0.0.0", registry=metrics.REGISTRY)
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
+        tune_gc()
         self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30,
                                   clean_start=False, properties=self._connect_properties())
         self.client.loop_start()
+        decoder = threading.Thread(target=self._decoder_loop, name="ingest-decoder", daemon=True)
         writer = threading.Thread(target=self._writer_loop, name="ingest-writer", daemon=True)
+        decoder.start()
         writer.start()
         while writer.is_alive():
             writer.join(0.5)
@@ -300,17 +316,33 @@ class IngestService:
                     close()
         if self.conn is not None:
             self.conn.close()
+        self.decoder.close()
         log.info("ingest stopped cleanly")
 
     def _request_stop(self, signum: int, frame: Any) -> None:
         log.info("signal %d: flushing, acking and stopping", signum)
         self._stop_deadline = time.monotonic() + 10.0
         self.stopping.set()
-        self.wake.set()
+        self.intake.wake.set()
 
 
-def _unknown_device(dec: Decoded | None) -> bool:
-    return dec is not None and any(r.reason_code == UNKNOWN_DEVICE for r in dec.rejects)
+def _merged(waiting: list[Decoded], writer: BatchWriter | None) -> Decoded:
+    """One batch of several decoded ones (the Python share of its write done again, for all of it)."""
+    if len(waiting) == 1:
+        return waiting[0]
+    batch = [m for w in waiting for m in w[0]]
+    items = [i for w in waiting for i in w[1]]
+    return batch, items, writer.prepare(items) if writer is not None else None, min(w[3] for w in waiting)
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector off the hot path: everything alive after start-up (modules, settings,
+    the catalogue) is frozen out of its scans, and young collections run every 50,000 allocations instead of
+    700. A batch allocates a few objects per message and frees them together; with the defaults the collector
+    rescanned the long-lived heap so often that decoding cost 2-3 times more (docs/ingest-performance.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def main() -> int:

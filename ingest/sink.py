@@ -19,7 +19,7 @@ from ops_center.devices.dead_letter_quota import Cap
 from ops_center.devices.dead_letters import NewLetter, Reason
 from ops_center.devices.service import record_seen, record_status
 from ops_center.events import emit
-from ops_center.readings import ReadingsStore
+from ops_center.readings import PreparedBatch, ReadingsStore
 
 log = logging.getLogger("ingest.sink")
 FEED_MAX_ENTRIES = 2000
@@ -70,6 +70,21 @@ def letter_for(raw: RawMessage, dec: Decoded, extra: Sequence[Reason] = ()) -> N
     return NewLetter(raw.topic, raw.payload, publisher, (*extra, *reasons_of(dec.rejects)))
 
 
+@dataclass
+class PreparedWrite:
+    """What ``BatchWriter.prepare`` makes of a batch: its parts sorted out, its readings prepared for the store."""
+
+    messages: int
+    readings: list[Reading] = field(default_factory=list)
+    letters: list[NewLetter] = field(default_factory=list)
+    last_seen: dict[str, float] = field(default_factory=dict)
+    statuses: list[Any] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    dossiers: list[RawMessage] = field(default_factory=list)
+    rows: PreparedBatch | None = None
+    feed: tuple[list[list[Any]], bool] | None = None
+
+
 class BatchWriter:
     def __init__(
         self,
@@ -93,18 +108,14 @@ class BatchWriter:
         self.on_device_event = on_device_event
         self.on_dossier_events = on_dossier_events
 
-    def write(self, conn: Conn, decoded: Sequence[tuple[RawMessage, Decoded | None]]) -> BatchResult:
-        """``decoded`` pairs each raw message with its decoding (None: a topic handled here, e.g. dossiers)."""
-        result = BatchResult(messages=len(decoded))
-        readings: list[Reading] = []
-        letters: list[NewLetter] = []
-        last_seen: dict[str, float] = {}
-        statuses = []
-        events = []
-        dossiers: list[RawMessage] = []
+    def prepare(self, decoded: Sequence[tuple[RawMessage, Decoded | None]]) -> PreparedWrite:
+        """The Python share of writing a batch, no I/O: ingest does it on its decoding thread, ahead of the write.
+        ``decoded`` pairs each raw message with its decoding (None: a topic handled here, e.g. dossiers)."""
+        p = PreparedWrite(len(decoded))
+        readings, last_seen = p.readings, p.last_seen
         for raw, dec in decoded:
             if dec is None:
-                dossiers.append(raw)
+                p.dossiers.append(raw)
                 continue
             if dec.readings:
                 readings += dec.readings
@@ -112,34 +123,43 @@ class BatchWriter:
                     if ts > last_seen.get(dev, 0.0):
                         last_seen[dev] = ts
             if dec.rejects:
-                letters.append(letter_for(raw, dec))
+                p.letters.append(letter_for(raw, dec))
             if dec.status is not None:
-                statuses.append(dec.status)
-            events += dec.events
-        result.readings = len(readings)
+                p.statuses.append(dec.status)
+            p.events += dec.events
+        p.rows = self.store.prepare(readings)
+        p.feed = _feed_entries(readings)
+        return p
+
+    def write(self, conn: Conn, decoded: Sequence[tuple[RawMessage, Decoded | None]],
+              prepared: PreparedWrite | None = None) -> BatchResult:
+        """Write the batch in one transaction; ``prepared`` is ``prepare(decoded)`` when done ahead."""
+        p = prepared if prepared is not None else self.prepare(decoded)
+        result = BatchResult(messages=p.messages, readings=len(p.readings))
+        letters = list(p.letters)
         with conn.transaction():
             refused: list[NewLetter] = []
-            if dossiers and self.on_dossier_events is not None:  # inside the batch: a refused batch undoes them
-                refused = [x for raw in dossiers for x in self.on_dossier_events(conn, raw.topic, raw.payload)]
+            if p.dossiers and self.on_dossier_events is not None:  # inside the batch: a refused batch undoes them
+                refused = [x for raw in p.dossiers for x in self.on_dossier_events(conn, raw.topic, raw.payload)]
                 dead_letters.record(conn, refused, payload_cap=self.cap)  # one-stop-shop systems are not capped
-            wr = self.store.write_batch(conn, readings)
+            wr = self.store.write_batch(conn, p.rows if p.rows is not None else p.readings)
             result.stored = wr.inserted
             recorded = self.write_letters(conn, letters)
             result.letters, result.letters_dropped = recorded.stored + len(refused), recorded.dropped
             letters += refused
-            record_seen(conn, last_seen, min_step_s=self.seen_step_s)
-            for st in statuses:
+            record_seen(conn, p.last_seen, min_step_s=self.seen_step_s)
+            for st in p.statuses:
                 record_status(conn, st.device_id, "online" if st.online else "offline", st.ts)
-            for ev in events:
+            for ev in p.events:
                 self._event(conn, ev)
-            if readings:
-                self._feed(conn, readings)
+            if p.feed is not None:
+                emit(conn, "telemetry", {"readings": p.feed[0], "truncated": p.feed[1]})
             for hook in self.hooks:
                 try:
                     with conn.transaction():
-                        hook.on_batch(conn, readings)
+                        hook.on_batch(conn, p.readings)
                 except Exception:  # a broken rule must not lose the readings; it is logged loudly
-                    log.exception("inline hook %r failed on a batch of %d readings", hook, len(readings))
+                    log.exception("inline hook %r failed on a batch of %d readings", hook, len(p.readings))
         for letter in letters:
             for r in letter.reasons:
                 result.rejects[r.reason] = result.rejects.get(r.reason, 0) + 1
@@ -167,16 +187,16 @@ class BatchWriter:
             subject=ev.device_id,
         )
 
-    @staticmethod
-    def _feed(conn: Conn, readings: list[Reading]) -> None:
-        """One coalesced telemetry event per batch: the newest value per (device, metric)."""
-        newest: dict[tuple[str, str], Reading] = {}
-        for r in readings:
-            key = (r[1], r[2])
-            cur = newest.get(key)
-            if cur is None or r[0] >= cur[0]:
-                newest[key] = r
-        entries = [
-            [d, m, round(t, 3), v] for (d, m), (t, _d, _m, v) in list(newest.items())[:FEED_MAX_ENTRIES]
-        ]
-        emit(conn, "telemetry", {"readings": entries, "truncated": len(newest) > FEED_MAX_ENTRIES})
+
+def _feed_entries(readings: list[Reading]) -> tuple[list[list[Any]], bool] | None:
+    """The batch's one coalesced telemetry event: the newest value per (device, metric); None without readings."""
+    if not readings:
+        return None
+    newest: dict[tuple[str, str], Reading] = {}
+    for r in readings:
+        key = (r[1], r[2])
+        cur = newest.get(key)
+        if cur is None or r[0] >= cur[0]:
+            newest[key] = r
+    entries = [[d, m, round(t, 3), v] for (d, m), (t, _d, _m, v) in list(newest.items())[:FEED_MAX_ENTRIES]]
+    return entries, len(newest) > FEED_MAX_ENTRIES

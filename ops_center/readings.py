@@ -16,6 +16,7 @@ aggregation; ``refresh`` materialises them (the policy does the same in producti
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,13 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from psycopg import errors, pq
+
+from ops_center import readings_sql as sql
+from ops_center import rollups
 from ops_center.db import Conn
 from ops_center.flavour import Flavour, current
+from ops_center.readings_sql import ORIGIN_SQL
 
 Agg = Literal["count", "min", "max", "sum", "avg", "last"]
 AGGS: tuple[Agg, ...] = ("count", "min", "max", "sum", "avg", "last")
 ORIGIN = datetime(2000, 1, 2, 17, 0, tzinfo=UTC)  # 2000-01-03 00:00 +07:00, a Monday, local midnight
-ORIGIN_SQL = "'2000-01-03 00:00:00+07'::timestamptz"
 _ORIGIN_EPOCH = ORIGIN.timestamp()
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -78,6 +83,18 @@ class WindowAggregate:
 
 
 @dataclass(frozen=True)
+class PreparedBatch:
+    """A batch made ready for ``write_batch`` ahead of the write (``ReadingsStore.prepare``: pure Python, no I/O),
+    so that a caller can do that work on another thread while the database is busy with the previous batch."""
+
+    rows: Sequence[ReadingRow]
+    stored: list[tuple[int, str, str, float]]
+    """postgres: the rows with the times the server stores (microseconds since 2000), for the COPY."""
+    hourly: rollups.Hourly | None
+    """postgres: the batch's hourly aggregates."""
+
+
+@dataclass(frozen=True)
 class WriteResult:
     received: int
     inserted: int
@@ -87,58 +104,6 @@ class WriteResult:
         return self.received - self.inserted
 
 
-_ROLLUP_SELECT = """
-    SELECT {bucket} AS bucket, device_id, metric, count(*) AS count, min(value) AS min, max(value) AS max,
-           sum(value) AS sum, max(time) AS last_time, (array_agg(value ORDER BY time DESC))[1] AS last
-    FROM ins GROUP BY 1, 2, 3 ORDER BY 2, 3, 1
-"""
-_ROLLUP_UPSERT = """
-    INSERT INTO {table} AS r (bucket, device_id, metric, count, min, max, sum, last_time, last)
-    {select}
-    ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
-        count = r.count + EXCLUDED.count,
-        min = LEAST(r.min, EXCLUDED.min),
-        max = GREATEST(r.max, EXCLUDED.max),
-        sum = r.sum + EXCLUDED.sum,
-        last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
-        last_time = GREATEST(r.last_time, EXCLUDED.last_time)
-    RETURNING 1
-"""
-_SRC = """
-    SELECT to_timestamp(u.t) AS time, u.d AS device_id, u.m AS metric, u.v AS value
-    FROM unnest(%(t)s::float8[], %(d)s::text[], %(m)s::text[], %(v)s::float8[]) AS u(t, d, m, v)
-"""
-_LATEST_UPSERT = """
-    INSERT INTO readings_latest AS l (device_id, metric, time, value)
-    SELECT DISTINCT ON (device_id, metric) device_id, metric, time, value FROM ins
-    ORDER BY device_id, metric, time DESC
-    ON CONFLICT (device_id, metric) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
-    WHERE EXCLUDED.time >= l.time
-    RETURNING 1
-"""
-
-
-_STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS readings_stage (t float8, device_id text, metric text, value float8) "
-    "ON COMMIT DELETE ROWS"
-)
-_STAGE_SRC = "SELECT to_timestamp(t) AS time, device_id, metric, value FROM readings_stage"
-
-
-def _write_sql(flavour: Flavour) -> str:
-    """postgres: rows arrive by binary COPY into a temporary staging table (cheapest for the client);
-    timescale: as arrays unnested on the server (the PGlite build has no COPY FROM STDIN)."""
-    parts = [
-        f"src AS ({_STAGE_SRC if flavour == 'postgres' else _SRC})",
-        "ins AS (INSERT INTO readings (time, device_id, metric, value) SELECT * FROM src "
-        "ORDER BY device_id, metric, time ON CONFLICT DO NOTHING RETURNING time, device_id, metric, value)",
-    ]
-    if flavour == "postgres":
-        for table, width in (("readings_hourly", "1 hour"), ("readings_daily", "1 day")):
-            select = _ROLLUP_SELECT.format(bucket=f"date_bin('{width}', time, {ORIGIN_SQL})")
-            parts.append(f"{table}_up AS ({_ROLLUP_UPSERT.format(table=table, select=select)})")
-    parts.append(f"latest_up AS ({_LATEST_UPSERT})")
-    return "WITH " + ",\n".join(parts) + "\nSELECT count(*) FROM ins"
 
 
 class ReadingsStore:
@@ -146,7 +111,6 @@ class ReadingsStore:
 
     def __init__(self, flavour: Flavour) -> None:
         self.flavour: Flavour = flavour
-        self._write_sql = _write_sql(flavour)
         self._partitions: set[int] = set()
         self._lock = threading.Lock()
 
@@ -155,27 +119,65 @@ class ReadingsStore:
         return cls(current(conn))
 
     # -- writing -------------------------------------------------------------------------------------------------
-    def write_batch(self, conn: Conn, rows: Sequence[ReadingRow]) -> WriteResult:
-        """Store readings given as (epoch seconds, device_id, metric, value); idempotent. Runs in the caller's
-        transaction: the caller commits (and only then acks the messages)."""
+    def prepare(self, rows: Sequence[ReadingRow]) -> PreparedBatch:
+        """The Python share of writing ``rows`` (no I/O); ``write_batch`` does it itself when not given one."""
+        if self.flavour != "postgres" or not rows:
+            return PreparedBatch(rows, [], None)
+        stored, hourly = rollups.prepare(rows, ORIGIN)
+        return PreparedBatch(rows, stored, hourly)
+
+    def write_batch(self, conn: Conn, batch: Sequence[ReadingRow] | PreparedBatch) -> WriteResult:
+        """Store readings given as (epoch seconds, device_id, metric, value), or prepared by ``prepare``;
+        idempotent. Runs in the caller's transaction: the caller commits (and only then acks the messages)."""
+        rows = batch.rows if isinstance(batch, PreparedBatch) else batch
         if not rows:
             return WriteResult(0, 0)
-        with conn.transaction():
+        in_transaction = conn.info.transaction_status != pq.TransactionStatus.IDLE
+        with contextlib.nullcontext() if in_transaction else conn.transaction():  # a savepoint would add nothing
             if self.flavour == "postgres":
-                self.ensure_partitions(conn, [r[0] for r in rows])
-                conn.execute(_STAGE_DDL)
-                with conn.cursor().copy("COPY readings_stage FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["float8", "text", "text", "float8"])
-                    for r in rows:
-                        copy.write_row(r)
-                row = conn.execute(self._write_sql).fetchone()  # type: ignore[arg-type]
+                prepared = batch if isinstance(batch, PreparedBatch) else self.prepare(rows)
+                inserted = self._write_postgres(conn, prepared)
             else:
                 t, d, m, v = (list(col) for col in zip(*rows, strict=True))
-                row = conn.execute(self._write_sql, {"t": t, "d": d, "m": m, "v": v}).fetchone()  # type: ignore[arg-type]
-        return WriteResult(len(rows), int(row[0]) if row else 0)
+                row = conn.execute(sql.TS_INSERT_NEW_WITH_LATEST, {"t": t, "d": d, "m": m, "v": v}).fetchone()
+                inserted = int(row[0]) if row else 0
+        return WriteResult(len(rows), inserted)
+
+    def _write_postgres(self, conn: Conn, batch: PreparedBatch) -> int:
+        """The fast path: the batch is copied straight into ``readings`` and the rollups and latest values are
+        upserted from hourly aggregates computed here (one statement); the database neither reads the batch again
+        nor aggregates it. A reading already stored (a redelivery, or twice in the batch) makes the copy fail: it
+        is undone (savepoint) and the batch goes through a staging table and ``INSERT … ON CONFLICT DO NOTHING
+        RETURNING``, with the rollups computed from the rows it returned (docs/ingest-performance.md)."""
+        rows, hourly = batch.rows, batch.hourly
+        assert hourly is not None
+        self.ensure_days(conn, {h // 24 for h in hourly.hours})  # the stored times' days (hours from midnight)
+        try:
+            with conn.transaction():
+                with conn.cursor().copy(sql.PG_COPY_NEW) as copy:
+                    copy.set_types(["int8", "text", "text", "float8"])  # timestamptz's binary form is int8 µs
+                    for new in batch.stored:
+                        copy.write_row(new)
+                conn.execute(sql.PG_ROLLUPS_OF_BATCH, {
+                    "h": hourly.hours, "d": hourly.devices, "m": hourly.metrics, "n": hourly.counts,
+                    "lo": hourly.mins, "hi": hourly.maxs, "s": hourly.sums, "lt": hourly.last_times,
+                    "lv": hourly.lasts})
+            return len(rows)
+        except errors.UniqueViolation:
+            pass
+        conn.execute(f"{sql.STAGE_DDL}; {sql.WRITE_SETTINGS}")
+        with conn.cursor().copy("COPY readings_stage FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["float8", "text", "text", "float8"])
+            for r in rows:
+                copy.write_row(r)
+        row = conn.execute(sql.PG_INSERT_NEW_WITH_ROLLUPS).fetchone()
+        return int(row[0]) if row else 0
 
     def ensure_partitions(self, conn: Conn, times: Iterable[float]) -> None:
-        days = {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times}
+        self.ensure_days(conn, {math.floor((ts - _ORIGIN_EPOCH) / 86400.0) for ts in times})
+
+    def ensure_days(self, conn: Conn, days: set[int]) -> None:
+        """Create the partitions of these local days (counted from the origin) that do not exist yet."""
         with self._lock:
             missing = days - self._partitions
         if not missing:

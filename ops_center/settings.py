@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     open311_public_read: bool = True
 
     # ingest: batching, limits, its client identity and metrics endpoint
-    ingest_batch_max: int = 5000
-    ingest_flush_ms: int = 50
+    ingest_batch_max: int = 20000
+    ingest_batch_max_bytes: int = 4 * 1024 * 1024
+    ingest_flush_ms: int = 10
     ingest_client_id: str | None = None
     ingest_share_group: str = "ingest"
     ingest_metrics_port: int = 9100

@@ -166,3 +166,23 @@ def test_band_matches_python(flavour_conn, interval: timedelta) -> None:  # type
         assert (b.min, b.max) == (min(vs), max(vs))
         assert b.mean == pytest.approx(sum(vs) / len(vs), rel=1e-9)
     assert store.band(conn, [], ["salinity_ppt"], start, end, interval) == []
+def test_a_batch_mixing_stored_and_new_readings_adds_only_the_new_ones(flavour_conn) -> None:  # type: ignore[no-untyped-def]
+    """A redelivery that arrives together with fresh readings: the fresh ones are stored and counted in the
+    rollups and latest values exactly once; the stored ones change nothing (postgres: the plain insert meets the
+    stored rows and the batch is written again with ON CONFLICT DO NOTHING)."""
+    _, conn = flavour_conn
+    store = ReadingsStore.for_connection(conn)
+    stored = _rows(2000, seed=1) + _rows(300, seed=2, span_h=30)
+    fresh = _rows(400, seed=3, start=T0 + timedelta(hours=20), span_h=40)
+    with conn.transaction():
+        result = store.write_batch(conn, stored[::7] + fresh + stored[1::11])
+    new = len({(t, d) for t, d, _, _ in fresh} - {(t, d) for t, d, _, _ in stored})
+    assert result.inserted == new
+    store.refresh(conn)
+    rows = stored + fresh
+    _check(store, conn, rows, timedelta(hours=1), T0, T0 + timedelta(days=3))
+    _check(store, conn, rows, timedelta(days=1), T0, T0 + timedelta(days=3))
+    latest = {r.device_id: r for r in store.latest(conn, metric="salinity_ppt")}
+    for dev in DEVICES:
+        t, v = max((t, v) for t, d, _, v in rows if d == dev)
+        assert latest[dev].value == v and round(latest[dev].time.timestamp(), 3) == round(t, 3)
