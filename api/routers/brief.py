@@ -10,16 +10,17 @@ from fastapi.responses import Response
 
 from api.brief import data as brief_data
 from api.brief import pdf as brief_pdf
-from api.deps import ConnDep, Staff, StoreDep
+from api.deps import ReadConn, Staff, StoreDep
 from api.json_types import IsoDate
 from api.openapi import errors
+from api.replica_reads import ReadRoute
 
-router = APIRouter(tags=["brief"])
+router = APIRouter(tags=["brief"], route_class=ReadRoute)
 
 
 @router.get("/brief/daily.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the brief"}, **errors(404)})
-def daily_brief(conn: ConnDep, readings: StoreDep, _: Staff,
+def daily_brief(conn: ReadConn, readings: StoreDep, _: Staff,
                 day: Annotated[IsoDate | None, Query(alias="date", description="local day (default today)")] = None,
                 set_name: Annotated[str | None, Query(alias="set", max_length=64,
                                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,
