@@ -57,20 +57,25 @@ class Province:
         ]
 
 
-def load_province(url: str, data_dir: Path) -> Province:
-    """The data set, written on the primary through the owning services."""
+def load_province(url: str, data_dir: Path, *, units: int = 4, dossiers_per_month: int = 40, devices: int = 4,
+                  hours: int = 48) -> Province:
+    """The data set, written on the primary through the owning services (``bench/replica.py`` loads a larger
+    one): the Cà Mau boundary sets, 12 months of dossiers over ``units`` units, ``devices`` devices with
+    ``hours`` of 5-minute readings."""
     now = datetime.now(UTC)
     with connect(url, autocommit=True) as conn:
         migrate(conn, "postgres")
         ensure_demo(conn, data_dir, say=lambda _: None)
-        made = province_data.generate(conn, tag="RPL", marker="RPL", months=12, units=4, dossiers_per_month=40,
-                                      n_incidents=3, n_devices=4, now=now)
+        made = province_data.generate(conn, tag="RPL", marker="RPL", months=12, units=units,
+                                      dossiers_per_month=dossiers_per_month, n_incidents=3, n_devices=devices,
+                                      now=now)
         store = ReadingsStore.for_connection(conn)
-        first = now.replace(second=0, microsecond=0) - timedelta(hours=48)
-        rows = [((first + timedelta(minutes=5 * i)).timestamp(), dev, METRIC, 1.0 + (i % 50) / 10 + d)
-                for d, dev in enumerate(made.devices) for i in range(48 * 12)]
-        with conn.transaction():
-            store.write_batch(conn, rows)
+        first = now.replace(second=0, microsecond=0) - timedelta(hours=hours)
+        rows = [((first + timedelta(minutes=5 * i)).timestamp(), dev, METRIC, 1.0 + (i % 50) / 10 + d % 7)
+                for d, dev in enumerate(made.devices) for i in range(hours * 12)]
+        for i in range(0, len(rows), 50_000):
+            with conn.transaction():
+                store.write_batch(conn, rows[i:i + 50_000])
         user = create_user(conn, f"replica-admin-{secrets.token_hex(3)}", secrets.token_urlsafe(16), "admin")
     return Province(user.username, user.id, made.devices, made.units, now)
 
