@@ -176,8 +176,8 @@ class ReplicaSet:
             label = replica_name(url)
             if any(r.name == label for r in replicas):
                 label = f"{label}#{i + 1}"
-            pool = create_pool(settings, url=url, max_size=settings.db_replica_pool_max, name=f"{name}-{i + 1}",
-                               wait=False)
+            pool = create_pool(settings, url=url, min_size=min(settings.db_pool_min, settings.db_replica_pool_max),
+                               max_size=settings.db_replica_pool_max, name=f"{name}-{i + 1}", wait=False)
             replicas.append(Replica(label, url, pool))
         made = cls(primary, settings.database_url, replicas, max_lag_s=settings.db_replica_max_lag_s,
                    check_s=settings.db_replica_check_s, pool_timeout_s=settings.db_replica_pool_timeout_s)
