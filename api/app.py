@@ -18,11 +18,13 @@ from api.live.feed import Hub
 from api.live.principals import PrincipalWatcher, stop_task
 from api.methods import ConcretePaths
 from api.parameters import refuse_control_characters
+from api.replica_reads import ReadAfterWrite
 from api.routers import PROTECTED, PUBLIC
 from api.routers.open311 import error_answer as open311_error
 from ops_center.auth.accounts import AccountCache
 from ops_center.auth.throttle import LoginLimits, LoginThrottle
 from ops_center.db import create_pool
+from ops_center.db_replicas import ReplicaSet
 from ops_center.readings import ReadingsStore
 from ops_center.redact import install_log_redaction
 from ops_center.settings import Settings, get_settings
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = create_pool(settings, name="ops-api")
         app.state.pool = pool
+        app.state.replicas = ReplicaSet.open(settings, pool, name="ops-api-read")  # none configured: all on pool
         with pool.connection() as conn:
             app.state.readings = ReadingsStore.for_connection(conn)
         live = Hub(settings.database_url)  # the one LISTEN of this process, fanned out to /ws/live
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await stop_task(watching)
             await live.stop()
+            app.state.replicas.close()
             pool.close()
 
     app = FastAPI(title="ops_center", version="0.1.0", lifespan=lifespan, description=openapi.DESCRIPTION,
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.redirect_slashes = False  # api.problems redirects with a relative Location instead
     problems.install(app, dialects={"/open311/": open311_error})
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(ReadAfterWrite)  # with replicas: a client's reads stay on the primary after its writes
     app.add_middleware(ConcretePaths)  # /dossiers/events is not /dossiers/{dossier_id}: 405, as OpenAPI reads it
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)  # before anything but the proxy headers
     for router in PUBLIC:

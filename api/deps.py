@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
 from api.openapi import declares
+from api.replica_reads import get_read_conn
 from ops_center.auth import users
 from ops_center.auth.accounts import AccountCache, AccountRefused, check_key_owner, check_user
 from ops_center.auth.apikeys import verify_api_key
@@ -64,6 +65,9 @@ def get_store(request: Request) -> ReadingsStore:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
 ConnDep = Annotated[Conn, Depends(get_conn, scope="function")]
+# the read-heavy routes' connection: a read-only transaction on a fit streaming replica, else on the primary; their
+# router takes ``route_class=ReadRoute`` (api/replica_reads.py, docs/scaling.md)
+ReadConn = Annotated[Conn, Depends(get_read_conn, scope="function")]
 StoreDep = Annotated[ReadingsStore, Depends(get_store)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)

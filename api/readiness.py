@@ -11,6 +11,7 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg_pool import ConnectionPool
 
+from ops_center.db_replicas import ReplicaSet
 from ops_center.settings import Settings
 
 TIMEOUT_S = 3.0
@@ -54,7 +55,16 @@ def check_redis(settings: Settings) -> dict[str, Any]:
     return {}
 
 
-def readiness(settings: Settings, pool: ConnectionPool) -> tuple[bool, dict[str, dict[str, Any]]]:
+def replica_statuses(replicas: ReplicaSet) -> dict[str, Any]:
+    """Each replica by name (``host:port/dbname``, no credentials) with its lag from the last check. Always ``ok``:
+    reads a replica cannot serve go to the primary, so a replica never makes the API unready."""
+    items = [s.as_json() for s in replicas.statuses()]
+    return {"usable": sum(1 for i in items if i["usable"]), "max_lag_s": replicas.max_lag_s,
+            "primary_reads": replicas.primary_reads, "items": items}
+
+
+def readiness(settings: Settings, pool: ConnectionPool,
+              replicas: ReplicaSet | None = None) -> tuple[bool, dict[str, dict[str, Any]]]:
     checks = {
         "database": lambda: check_database(pool),
         "mqtt": lambda: check_mqtt(settings),
@@ -68,4 +78,7 @@ def readiness(settings: Settings, pool: ConnectionPool) -> tuple[bool, dict[str,
                 out[name] = {"ok": True, **fut.result(timeout=TIMEOUT_S + 2)}
             except Exception as exc:
                 out[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    return all(v["ok"] for v in out.values()), out
+    ok = all(v["ok"] for v in out.values())
+    if replicas is not None and replicas.configured:
+        out["replicas"] = {"ok": True, **replica_statuses(replicas)}
+    return ok, out

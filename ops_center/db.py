@@ -22,8 +22,11 @@ def connect(url: str, **kwargs: Any) -> Conn:
 
 
 def create_pool(settings: Settings, *, min_size: int | None = None, max_size: int | None = None,
-                name: str = "ops") -> ConnectionPool:
+                name: str = "ops", url: str | None = None, wait: bool = True) -> ConnectionPool:
     """An opened pool; the caller closes it (the app's lifespan, a worker's shutdown).
+
+    ``url`` (default ``settings.database_url``) names another server, a read replica; ``wait=False`` returns at
+    once, without waiting for the first connections (a replica that is down must not stop the app from starting).
 
     Made to survive a database restart: every connection is checked before it is handed out (a connection the
     server closed is replaced, not given to a request), a caller waits at most ``db_pool_timeout_s`` for one
@@ -32,7 +35,7 @@ def create_pool(settings: Settings, *, min_size: int | None = None, max_size: in
     once instead of waiting out psycopg_pool's doubling back-off (minutes after a long outage).
     """
     pool = ConnectionPool(
-        settings.database_url,
+        url or settings.database_url,
         min_size=min_size if min_size is not None else settings.db_pool_min,
         max_size=max_size if max_size is not None else settings.db_pool_max,
         kwargs={"prepare_threshold": None, "application_name": name},
@@ -42,7 +45,7 @@ def create_pool(settings: Settings, *, min_size: int | None = None, max_size: in
         timeout=settings.db_pool_timeout_s,
         reconnect_timeout=settings.db_pool_timeout_s,
     )
-    pool.open(wait=True, timeout=15)
+    pool.open(wait=wait, timeout=15)
     return pool
 
 

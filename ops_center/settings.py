@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     # how long a request waits for a pooled connection before it answers 503 (the database is down or saturated)
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    # read replicas (docs/scaling.md, ops_center/db_replicas.py): PostgreSQL hot standbys streaming from the primary,
+    # as a JSON list of connection URLs; the read-heavy routes read from one whose replay lag is at most
+    # db_replica_max_lag_s (measured every db_replica_check_s), else from the primary
+    db_replica_urls: list[SecretStr] = Field(default_factory=list)
+    db_replica_max_lag_s: float = Field(default=2.0, gt=0)
+    db_replica_check_s: float = Field(default=1.0, gt=0, le=60)
+    db_replica_pool_max: int = Field(default=10, ge=1)
+    # a read waits at most this long for a replica's pooled connection before it goes to the primary instead
+    db_replica_pool_timeout_s: float = Field(default=1.0, gt=0)
+    # after a client's write, its reads stay on the primary this long (a cookie: read your own writes)
+    db_replica_sticky_s: float = Field(default=5.0, ge=0, le=3600)
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883

@@ -18,6 +18,10 @@ have chromium || need+=(chromium)
 have pdftotext || need+=(poppler-utils)
 have faketime || need+=(faketime)  # a province's clock ahead in the federation deployment test
 have jq || need+=(jq)
+# a private PostgreSQL cluster and its streaming replica (tests/pipeline, tests/security, tests/replica): initdb,
+# pg_ctl and pg_basebackup from Debian's server package, under /usr/lib/postgresql/<version>/bin
+pg_server_bins() { ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1; }
+pg_server_bins || need+=(postgresql)
 have curl || need+=(curl)
 have xmlsec1 || need+=(xmlsec1)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
@@ -25,4 +29,5 @@ if [ ${#need[@]} -gt 0 ]; then
   say "installing test dependencies: ${need[*]}"
   apt_install "${need[@]}" || die "could not install: ${need[*]} (need root on Debian/Ubuntu)"
 fi
+pg_server_bins || die "initdb/pg_basebackup not found under /usr/lib/postgresql/*/bin (Debian package postgresql)"
 "$ROOT/scripts/web-deps.sh" >/dev/null

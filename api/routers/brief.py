@@ -10,17 +10,18 @@ from fastapi.responses import Response
 
 from api.brief import data as brief_data
 from api.brief import pdf as brief_pdf
-from api.deps import ConnDep, SettingsDep, Staff, StoreDep
+from api.deps import ReadConn, SettingsDep, Staff, StoreDep
 from api.json_types import IsoDate
 from api.openapi import errors
+from api.replica_reads import ReadRoute
 from ops_center.dossiers.calendar import calendar_for
 
-router = APIRouter(tags=["brief"])
+router = APIRouter(tags=["brief"], route_class=ReadRoute)
 
 
 @router.get("/brief/daily.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the brief"}, **errors(404)})
-def daily_brief(conn: ConnDep, readings: StoreDep, settings: SettingsDep, _: Staff,
+def daily_brief(conn: ReadConn, readings: StoreDep, settings: SettingsDep, _: Staff,
                 day: Annotated[IsoDate | None, Query(alias="date", description="local day (default today)")] = None,
                 set_name: Annotated[str | None, Query(alias="set", max_length=64,
                                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,

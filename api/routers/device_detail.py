@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from alerts import service as alerts
 from alerts.rules.applicable import thresholds_for
 from api import charts
-from api.deps import ConnDep, SettingsDep, Staff, StoreDep
+from api.deps import ConnDep, ReadConn, SettingsDep, Staff, StoreDep
 from api.placement import placement, resolve_set, ward_unit_name
+from api.replica_reads import ReadRoute
 from api.routers.alerts import AlertOut, SeverityQ, StateQ
 from api.routers.devices import DeviceId, DeviceOut, registry_errors
 from api.screen_models import (
@@ -36,7 +37,7 @@ from ops_center.incidents import service as incidents
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 from ops_center.readings import ReadingsStore
 
-router = APIRouter(tags=["device detail"])
+router = APIRouter(tags=["device detail"], route_class=ReadRoute)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=1024)]
 
@@ -128,7 +129,7 @@ def overview(device_id: DeviceId, conn: ConnDep, store: StoreDep, settings: Sett
 
 @router.get("/devices/{device_id}/series", response_model=charts.Chart, response_model_by_alias=True,
             responses=problems(404, 422))
-def series(device_id: DeviceId, conn: ConnDep, store: StoreDep, settings: SettingsDep, _: Staff,
+def series(device_id: DeviceId, conn: ReadConn, store: StoreDep, settings: SettingsDep, _: Staff,
            metric: charts.MetricsQ = None, range_name: charts.RangeQ = None, start: charts.FromQ = None,
            end: charts.ToQ = None, interval_s: charts.IntervalQ = None) -> charts.Chart:
     """A chart per metric: buckets with count, min, max and mean. Windows of whole hours or days come from the

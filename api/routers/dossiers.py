@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from api.deps import AdminOnly, ConnDep, PoolDep, Principal, ReadConn, SettingsDep, Staff, require
 from api.fields import StoredText
 from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, JsonBool
 from api.openapi import errors, request_body
+from api.replica_reads import ReadRoute
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
 from ops_center.dossiers import kpis, procedures, refused
@@ -28,7 +29,7 @@ from ops_center.dossiers.schema import batch_schema
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from ops_center.settings import Settings
 
-router = APIRouter(tags=["dossiers"])
+router = APIRouter(tags=["dossiers"], route_class=ReadRoute)
 
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
 Readers = Annotated[Principal, Depends(require(Role.admin, Role.operator, Role.leader, Role.integration))]
@@ -256,7 +257,7 @@ def put_procedure(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]
 
 
 @router.get("/kpis/dossiers")
-def get_kpis(conn: ConnDep, _: Staff,
+def get_kpis(conn: ReadConn, _: Staff,
              level: Literal["province", "district", "ward", "unit"] = "province",
              period: Literal["day", "month", "year"] = "month",
              start: Annotated[IsoDate | None, Query(alias="from")] = None,

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from api.deps import AdminOnly, ConnDep, PoolDep, Principal, ReadConn, SettingsDep, Staff, require
+from api.replica_reads import ReadRoute
 from ops_center import feed_replay
 from ops_center.auth.roles import Role
 from ops_center.db import Conn, transaction
@@ -30,7 +31,7 @@ from ops_center.petitions import service as petitions
 from ops_center.petitions.models import HTTP_SOURCE as PETITIONS_SOURCE
 from ops_center.readiness import exchange, facts, report
 
-router = APIRouter(tags=["e-government feeds"])
+router = APIRouter(tags=["e-government feeds"], route_class=ReadRoute)
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
 MAX_BODY = 8 * 1024 * 1024
 
@@ -128,7 +129,7 @@ def list_facts(conn: ConnDep, _: Staff, unit: Annotated[str | None, Query(patter
 
 
 @router.get("/readiness")
-def get_readiness(conn: ConnDep, _: Staff, on: Annotated[date | None, Query(alias="date")] = None,
+def get_readiness(conn: ReadConn, _: Staff, on: Annotated[date | None, Query(alias="date")] = None,
                   start: Annotated[date | None, Query(alias="from")] = None) -> dict[str, Any]:
     """The report's "x of y" figures on a date (default today): facts per level (and communes per district),
     procedures online and by post; documents, meetings and online dossiers from ``from`` (default 1 January) to

@@ -17,10 +17,11 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Respon
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from api.deps import AdminOnly, ConnDep, Staff, StoreDep
+from api.deps import AdminOnly, ConnDep, ReadConn, Staff, StoreDep
 from api.json_types import IsoDate, IsoDateTime
 from api.map_layers import ensure_registered
 from api.openapi import errors
+from api.replica_reads import ReadRoute
 from geo import render, service, store
 from geo import summary as summaries
 from geo.boundaries import BoundaryError, DuplicateCodeError, FieldMapping
@@ -30,7 +31,7 @@ from geo.store import GeoStoreError, SetNotFound, ValidityOverlap
 from geo.summary import DEFAULT_SIMPLIFY_M, KNOWN_LAYERS, NUMERIC_PROPERTIES, SummaryError, SummaryQuery
 from ops_center.db import Conn
 
-router = APIRouter(tags=["geo"])
+router = APIRouter(tags=["geo"], route_class=ReadRoute)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
@@ -146,7 +147,7 @@ def get_set(name: Annotated[str, PathParam(max_length=64, json_schema_extra=SET_
 
 
 @router.get("/geo/wards", responses=CACHED)
-def wards(request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None, level: LevelParam = "ward",
+def wards(request: Request, conn: ReadConn, _: Staff, set_name: SetParam = None, level: LevelParam = "ward",
           simplify: SimplifyParam = DEFAULT_SIMPLIFY_M) -> Response:
     """The units of a set as GeoJSON (simplified for screens, topology preserved)."""
     name = _set_for(conn, set_name)
@@ -157,7 +158,7 @@ def wards(request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None, 
 
 @router.get("/geo/export/wards.{fmt}", responses=CACHED)
 def export_wards(fmt: Annotated[str, PathParam(json_schema_extra={"enum": list(FORMATS)},
-                                       description="anything else: 404")], request: Request, conn: ConnDep, _: Staff, set_name: SetParam = None,
+                                       description="anything else: 404")], request: Request, conn: ReadConn, _: Staff, set_name: SetParam = None,
                  level: LevelParam = "ward", simplify: SimplifyParam = 0.0) -> Response:
     """Units of a set as GeoJSON, CSV (WKT geometry) or GeoPackage; full resolution unless ``simplify``."""
     if fmt not in FORMATS:
@@ -215,7 +216,7 @@ def get_crosswalk(conn: ConnDep, _: Staff, from_set: Annotated[str, Query(alias=
 
 
 @router.get("/map/summary", responses=CACHED)
-def map_summary(request: Request, conn: ConnDep, readings: StoreDep, _: Staff, set_name: SetParam = None,
+def map_summary(request: Request, conn: ReadConn, readings: StoreDep, _: Staff, set_name: SetParam = None,
                 level: LevelParam = "ward", start: FromParam = None, end: ToParam = None,
                 layers: LayersParam = None, simplify: SimplifyParam = DEFAULT_SIMPLIFY_M) -> Response:
     """One GeoJSON feature per ward (or district) with devices, sensor aggregates (from rollups) and the layers
@@ -227,7 +228,7 @@ def map_summary(request: Request, conn: ConnDep, readings: StoreDep, _: Staff, s
 
 @router.get("/map/summary.{fmt}", responses=CACHED)
 def map_summary_export(fmt: Annotated[str, PathParam(json_schema_extra={"enum": [*FORMATS, "png"]},
-                                            description="anything else: 404")], request: Request, conn: ConnDep, readings: StoreDep, _: Staff,
+                                            description="anything else: 404")], request: Request, conn: ReadConn, readings: StoreDep, _: Staff,
                        set_name: SetParam = None, level: LevelParam = "ward", start: FromParam = None,
                        end: ToParam = None, layers: LayersParam = None, simplify: SimplifyParam = 0.0,
                        layer: Annotated[str | None, Query(json_schema_extra={"enum": list(NUMERIC_PROPERTIES)},

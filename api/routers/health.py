@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import PoolDep, SettingsDep
@@ -18,7 +18,8 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(settings: SettingsDep, pool: PoolDep) -> JSONResponse:
-    """Every dependency reachable: database, MQTT broker, Redis, each named in the answer; 503 if any is not."""
-    ok, checks = readiness(settings, pool)
+def readyz(request: Request, settings: SettingsDep, pool: PoolDep) -> JSONResponse:
+    """Every dependency reachable: database, MQTT broker, Redis, each named in the answer; 503 if any is not.
+    Read replicas, when configured, are listed with their lag (they never make the answer 503)."""
+    ok, checks = readiness(settings, pool, getattr(request.app.state, "replicas", None))
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)

@@ -18,9 +18,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AdminOnly, ConnDep, SettingsDep, Staff
+from api.deps import AdminOnly, ConnDep, ReadConn, SettingsDep, Staff
 from api.national import brief, geometry, ranking
 from api.national.deps import NationalDep
+from api.replica_reads import ReadRoute
 from ops_center.federation import periods
 from ops_center.federation.config import FederationConfig
 from ops_center.federation.national import credentials, provinces, store
@@ -28,7 +29,7 @@ from ops_center.federation.registry import metrics
 from ops_center.pagination import decode_cursor, encode_cursor
 from ops_center.settings import Settings
 
-router = APIRouter(prefix="/national", tags=["national"])
+router = APIRouter(prefix="/national", tags=["national"], route_class=ReadRoute)
 CodePath = Annotated[str, Path(pattern=r"^[0-9]{2}$")]
 PeriodQuery = Annotated[str | None, Query(pattern=periods.MONTH_PATTERN, description="YYYY-MM (default: newest)")]
 
@@ -56,7 +57,7 @@ def list_metrics(_: Staff, __: NationalDep) -> dict[str, Any]:
 
 @router.get("/map", response_class=Response,
             responses={200: {"content": {"application/geo+json": {}}, "description": "provinces with the figure"}})
-def national_map(conn: ConnDep, settings: SettingsDep, cfg: NationalDep, _: Staff,
+def national_map(conn: ReadConn, settings: SettingsDep, cfg: NationalDep, _: Staff,
                  metric: Annotated[str, Query(max_length=80)] = "dossier_kpis.on_time_rate",
                  period: PeriodQuery = None, with_geometry: Annotated[bool, Query(alias="geometry")] = True
                  ) -> Response:
@@ -75,7 +76,7 @@ def national_map(conn: ConnDep, settings: SettingsDep, cfg: NationalDep, _: Staf
 
 
 @router.get("/provinces")
-def list_provinces(conn: ConnDep, settings: SettingsDep, cfg: NationalDep, _: Staff,
+def list_provinces(conn: ReadConn, settings: SettingsDep, cfg: NationalDep, _: Staff,
                    after: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
                    limit: Annotated[int, Query(ge=1, le=100)] = 100) -> dict[str, Any]:
     """Every province of the 2025 set: registered or not, its freshness, clock skew and newest snapshot per kind."""
@@ -164,7 +165,7 @@ def list_dead_letters(conn: ConnDep, _: AdminOnly, __: NationalDep,
 
 @router.get("/brief.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the national brief"}})
-def national_brief(conn: ConnDep, settings: SettingsDep, cfg: NationalDep, _: Staff, period: PeriodQuery = None
+def national_brief(conn: ReadConn, settings: SettingsDep, cfg: NationalDep, _: Staff, period: PeriodQuery = None
                    ) -> Response:
     """The national brief of one month: the ranking map, the table of provinces and their freshness."""
     data = brief.collect(conn, _provinces(settings, cfg), geometry.geometries(provinces.boundaries_path(settings, cfg)),

@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, StringConstraints
 
-from api.deps import ConnDep, Staff, StoreDep
+from api.deps import ReadConn, Staff, StoreDep
 from api.json_types import IsoDateTime
+from api.replica_reads import ReadRoute
 from ingest.catalogue import METRIC_NAME_RE
 from ingest.validate import DEVICE_ID_RE
 from ops_center.readings import Agg
 
-router = APIRouter(prefix="/readings", tags=["readings"])
+router = APIRouter(prefix="/readings", tags=["readings"], route_class=ReadRoute)
 DEVICE_ID = f"^{DEVICE_ID_RE.pattern}$"
 DeviceId = Annotated[str, Query(pattern=DEVICE_ID, description="a device id")]
 DeviceIds = Annotated[list[Annotated[str, StringConstraints(pattern=DEVICE_ID)]] | None,
@@ -41,7 +42,7 @@ def _window(start: datetime, end: datetime) -> None:
 
 
 @router.get("/range", response_model=list[Point])
-def read_range(conn: ConnDep, store: StoreDep, _: Staff, device_id: DeviceId, metric: Metric,
+def read_range(conn: ReadConn, store: StoreDep, _: Staff, device_id: DeviceId, metric: Metric,
                start: Annotated[IsoDateTime, Query(alias="from")], end: Annotated[IsoDateTime, Query(alias="to")],
                limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> list[Point]:
     _window(start, end)
@@ -50,7 +51,7 @@ def read_range(conn: ConnDep, store: StoreDep, _: Staff, device_id: DeviceId, me
 
 
 @router.get("/buckets", response_model=list[Point])
-def read_buckets(conn: ConnDep, store: StoreDep, _: Staff, metric: Metric,
+def read_buckets(conn: ReadConn, store: StoreDep, _: Staff, metric: Metric,
                  start: Annotated[IsoDateTime, Query(alias="from")], end: Annotated[IsoDateTime, Query(alias="to")],
                  interval_s: Annotated[int, Query(ge=60, le=366 * 86400)] = 3600, agg: Agg = "avg",
                  device_id: DeviceIds = None) -> list[Point]:
@@ -61,7 +62,7 @@ def read_buckets(conn: ConnDep, store: StoreDep, _: Staff, metric: Metric,
 
 
 @router.get("/latest", response_model=list[Point])
-def read_latest(conn: ConnDep, store: StoreDep, _: Staff,
+def read_latest(conn: ReadConn, store: StoreDep, _: Staff,
                 device_id: DeviceIds = None, metric: Metric | None = None) -> list[Point]:
     return [Point(time=r.time, device_id=r.device_id, metric=r.metric, value=r.value)
             for r in store.latest(conn, device_id, metric)]

@@ -10,14 +10,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from api.deps import ConnDep, SettingsDep, Staff
+from api.deps import ReadConn, SettingsDep, Staff
+from api.replica_reads import ReadRoute
 from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from ops_center.scorecard import drill, export, service
 from ops_center.scorecard.definition import definition_for
 from ops_center.scorecard.periods import Period
 
-router = APIRouter(tags=["scorecard"])
+router = APIRouter(tags=["scorecard"], route_class=ReadRoute)
 
 LevelParam = Annotated[Literal["province", "district", "ward", "unit"], Query()]
 PeriodParam = Annotated[Literal["day", "month", "quarter", "year", "range"], Query()]
@@ -52,7 +53,7 @@ def get_definition(_: Staff, on: Annotated[date | None, Query(description="the d
 
 
 @router.get("/scorecard")
-def get_scorecard(conn: ConnDep, settings: SettingsDep, _: Staff, level: LevelParam = "province",
+def get_scorecard(conn: ReadConn, settings: SettingsDep, _: Staff, level: LevelParam = "province",
                   period: PeriodParam = "month", start: FromParam = None, end: ToParam = None,
                   code: CodeParam = None, cursor: CursorParam = None, limit: LimitParam = DEFAULT_LIMIT
                   ) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def get_scorecard(conn: ConnDep, settings: SettingsDep, _: Staff, level: LevelPa
 
 
 @router.get("/scorecard/ranking")
-def get_ranking(conn: ConnDep, settings: SettingsDep, _: Staff, level: LevelParam = "unit", start: FromParam = None,
+def get_ranking(conn: ReadConn, settings: SettingsDep, _: Staff, level: LevelParam = "unit", start: FromParam = None,
                 end: ToParam = None, cursor: CursorParam = None, limit: LimitParam = DEFAULT_LIMIT
                 ) -> dict[str, Any]:
     """The groups of a level ranked by their total scaled to 100 over one window (no data last)."""
@@ -86,14 +87,14 @@ def get_ranking(conn: ConnDep, settings: SettingsDep, _: Staff, level: LevelPara
 
 
 @router.get("/scorecard/compare")
-def get_compare(conn: ConnDep, settings: SettingsDep, _: Staff, period: PeriodParam = "month",
+def get_compare(conn: ReadConn, settings: SettingsDep, _: Staff, period: PeriodParam = "month",
                 start: FromParam = None, end: ToParam = None) -> dict[str, Any]:
     """The province's total and groups against the period before (the previous month, quarter or year)."""
     return service.compare(conn, period, _window(start, end), calendar_for(settings))
 
 
 @router.get("/scorecard/trend")
-def get_trend(conn: ConnDep, settings: SettingsDep, _: Staff, level: LevelParam = "province",
+def get_trend(conn: ReadConn, settings: SettingsDep, _: Staff, level: LevelParam = "province",
               code: OneCode = None, start: FromParam = None, end: ToParam = None) -> dict[str, Any]:
     """By month: total, groups and indicator ratios, beside the same month a year earlier (default: this year)."""
     today = local_date(datetime.now(UTC))
@@ -105,7 +106,7 @@ def get_trend(conn: ConnDep, settings: SettingsDep, _: Staff, level: LevelParam 
 
 
 @router.get("/scorecard/indicators/{indicator}/items")
-def get_items(conn: ConnDep, settings: SettingsDep, _: Staff,
+def get_items(conn: ReadConn, settings: SettingsDep, _: Staff,
               indicator: Annotated[str, Path(pattern=r"^[1-5]\.[1-7]$")],
               side: Literal["numerator", "denominator", "late", "unsatisfied"] = "denominator",
               level: LevelParam = "province", code: OneCode = None,
@@ -130,7 +131,7 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
 
 
 @router.get("/scorecard/export.{fmt}")
-def get_export(fmt: Annotated[str, Path(max_length=8)], conn: ConnDep, settings: SettingsDep, _: Staff,
+def get_export(fmt: Annotated[str, Path(max_length=8)], conn: ReadConn, settings: SettingsDep, _: Staff,
                level: LevelParam = "unit", period: PeriodParam = "month", start: FromParam = None,
                end: ToParam = None, code: CodeParam = None) -> Response:
     """The scorecard as CSV (UTF-8 with BOM) or XLSX: one row per indicator, group and total."""

@@ -8,14 +8,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep, Staff
+from api.deps import ReadConn, Staff
 from api.problems import ProblemError
+from api.replica_reads import ReadRoute
 from api.screen_models import id_cursor, problems
 from ops_center.dossiers import trends
 from ops_center.dossiers.calendar import local_date
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 
-router = APIRouter(tags=["dossiers"])
+router = APIRouter(tags=["dossiers"], route_class=ReadRoute)
 KpiName = Literal["received", "online", "online_share", "resolved", "on_time_rate", "open_overdue",
                   "postal_receive_share", "postal_return_share"]
 
@@ -41,7 +42,7 @@ class TrendOut(BaseModel):
 
 
 @router.get("/kpis/dossiers/trend", response_model=TrendOut, responses=problems(400, 422))
-def trend(conn: ConnDep, _: Staff,
+def trend(conn: ReadConn, _: Staff,
           level: Literal["province", "district", "ward", "unit"] = "province",
           to: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                           description="last month, YYYY-MM (default: this month)")] = None,

@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 
 from alerts import service as alerts
 from api import charts
-from api.deps import ConnDep, SettingsDep, Staff, StoreDep
+from api.deps import ConnDep, ReadConn, SettingsDep, Staff, StoreDep
 from api.placement import ward_device_ids, ward_index
 from api.problems import ProblemError
+from api.replica_reads import ReadRoute
 from api.routers.alerts import AlertOut, StateQ
 from api.routers.devices import DeviceOut, registry_errors
 from api.screen_models import (
@@ -41,7 +42,7 @@ from ops_center.dossiers.trends import add_months
 from ops_center.incidents import service as incidents
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 
-router = APIRouter(tags=["ward detail"])
+router = APIRouter(tags=["ward detail"], route_class=ReadRoute)
 SetPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="boundary set")]
 CodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", description="ward code in the set")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -204,7 +205,7 @@ def ward_incidents(set_name: SetPath, code: CodePath, conn: ConnDep, _: Staff,
 
 @router.get("/wards/{set_name}/{code}/series", response_model=charts.Chart, response_model_by_alias=True,
             responses=problems(404, 422))
-def ward_series(set_name: SetPath, code: CodePath, conn: ConnDep, store: StoreDep, settings: SettingsDep,
+def ward_series(set_name: SetPath, code: CodePath, conn: ReadConn, store: StoreDep, settings: SettingsDep,
                 _: Staff, metric: charts.MetricsQ = None, range_name: charts.RangeQ = None,
                 start: charts.FromQ = None, end: charts.ToQ = None,
                 interval_s: charts.IntervalQ = None) -> charts.Chart:
