@@ -30,10 +30,10 @@ import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import RESULTS, BenchStack, bench_stack  # noqa: E402
-from ops_center.db import connect  # noqa: E402
-from ops_center.testing.mqtt_load import Publisher  # noqa: E402
-from ops_center.testing.services import free_port  # noqa: E402
+from bench._stack import RESULTS, BenchStack, bench_stack
+from ops_center.db import connect
+from ops_center.testing.mqtt_load import Publisher
+from ops_center.testing.services import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -76,7 +76,7 @@ def ceiling_drain(st: BenchStack, total: int, n_pub: int) -> dict[str, Any]:
     s = st.settings
     base = [PY, str(REPO / "bench" / "ingest_ceiling.py"), "--port", str(s.mqtt_port), "--user", s.mqtt_username,
             f"--password={s.mqtt_password.get_secret_value()}", "--count", str(total)]
-    subprocess.run(base + ["--subscribe-only"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*base, "--subscribe-only"], check=True, stdout=subprocess.DEVNULL)
     for p in publishers(st, total, n_pub, prefix="c", devices=1000):
         p.wait()
     out = subprocess.run(base, check=True, stdout=subprocess.PIPE, env={**os.environ, **st.env}).stdout
@@ -174,7 +174,7 @@ def drain(st: BenchStack, ing: Ingest, total_msgs: int, readings: int, n_pub: in
     for p in publishers(st, total_msgs, n_pub, prefix=prefix, devices=1000, kind=kind, extra=extra):
         p.wait()
     t0 = ing.start()
-    n, t1 = wait_count(st.settings.database_url, prefix, readings)
+    _, t1 = wait_count(st.settings.database_url, prefix, readings)
     time.sleep(1.0)
     final = count(st.settings.database_url, prefix)
     secs = t1 - t0

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def _moment(rng: random.Random, d: date) -> datetime:
 
 
 def dossier(rng: random.Random, cal: BusinessCalendar, catalog: dict[str, Any], n: int) -> DossierState:
-    code, uname, _, ward = rng.choice(catalog["units"])
+    code, _, _, ward = rng.choice(catalog["units"])
     menu, weights = catalog["menus"][code]
     p = rng.choices(menu, weights)[0]
     day = date(2025, 1, 1) + timedelta(days=rng.randrange(365))
@@ -181,6 +182,7 @@ def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
             "max_ms": round(samples[-1], 2), "n": runs}
 
 
+@contextmanager
 def api_server(url: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "OPS_ENV_FILE": "/dev/null", "OPS_ENV": "dev", "OPS_DATABASE_URL": url}
@@ -256,7 +258,7 @@ def main() -> int:
             "ceiling_bare_rollup_query": timed(lambda: conn.execute(BARE, (YEAR.first, YEAR.stop)).fetchall(),
                                                args.runs),
         }
-        for base in api_server(url):
+        with api_server(url) as base:
             with httpx.Client(base_url=base, timeout=30) as http:
                 token = http.post("/auth/token", data={"username": "bench-leader",
                                                        "password": "bench-password-766"}).json()["access_token"]

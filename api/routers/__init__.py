@@ -31,7 +31,6 @@ from api.routers.national import router as national_router
 from api.routers.national import screen as national_screen
 from api.routers.open311 import router as open311_router
 from api.routers.scorecard import router as scorecard_router
-
 from api.routers.warnings import router as warnings_router
 
 PUBLIC: list[APIRouter] = [health.router, auth.public, live_ws.router, screens.router]
