@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--citizen-reports", type=float, default=6.0, metavar="PER_HOUR",
                    help="citizens' Open311 reports per hour while live (default 6; 0: none)")
     g.add_argument("--api-url", default=None, help="the API the one-stop-shop talks to (default OPS_API_BASE_URL)")
+    g.add_argument("--onestop-key-owner", default="admin", metavar="ADMIN",
+                   help="the enabled admin account its API key belongs to (default admin, the one `make up` "
+                        "creates)")
     g.add_argument("--onestop-state", type=Path, default=None,
                    help="its API key and progress (default .run/simulator/onestop.json, mode 0600)")
 
@@ -68,7 +71,7 @@ def prepare(args: argparse.Namespace, settings: Any, geo: Any, stop: threading.E
                               args.prefix)
     state = FleetState.load(args.onestop_state or DEFAULT_STATE)
     with connect(settings.database_url, autocommit=True) as conn:
-        key = provision(conn, config, geo, province, state)
+        key = provision(conn, config, geo, province, state, args.onestop_key_owner)
     cal = calendar_for(settings)
     planner = Planner(config, province, cal.is_business_day, cal.add_business_days, args.onestop_scale, args.seed)
     options = Options(api_url=args.api_url or settings.api_base_url, scale=args.onestop_scale, seed=args.seed,

@@ -26,6 +26,8 @@ from ingest.simulator import citizen
 from ingest.simulator.geography import Geography
 from ingest.simulator.onestop import ICT, Commune, Config, Event, Planner, Province, events_of
 from ingest.simulator.provision import FleetState
+from ops_center.auth import users
+from ops_center.auth.accounts import AccountRefused, check_key_owner
 from ops_center.auth.apikeys import create_api_key, verify_api_key
 from ops_center.auth.roles import Role
 from ops_center.db import Conn
@@ -38,6 +40,12 @@ DEFAULT_STATE: Final = REPO_ROOT / ".run" / "simulator" / "onestop.json"
 RESEND_DAYS: Final = 80
 BATCH: Final = 5000
 KEY_NAME: Final = "simulator-onestop"
+DEFAULT_KEY_OWNER: Final = "admin"
+"""The admin account ``make up`` creates; the simulator's API key belongs to it (keys borrow an admin's standing)."""
+
+
+class ProvisionError(RuntimeError):
+    """The one-stop-shop cannot be provisioned as asked (the message names the option and the value)."""
 
 
 @dataclass
@@ -93,9 +101,22 @@ def build_province(geo: Geography, wards_2019: Any | None, prefix: str) -> Provi
     return Province(tuple(communes), tuple(codes19), tuple(w.code for w in geo.wards))
 
 
-def provision(conn: Conn, config: Config, geo: Geography, province: Province, state: FleetState) -> str:
+def key_owner(conn: Conn, username: str) -> users.User:
+    """The enabled admin who owns the simulator's API key, its row held (``FOR SHARE``) while the key is minted."""
+    found = users.get_user(conn, username)
+    row = users.get_user_by_id(conn, found.id, lock=True) if found is not None else None
+    try:
+        return check_key_owner(row, KEY_NAME)
+    except AccountRefused as exc:
+        raise ProvisionError(f"--onestop-key-owner {username!r}: {exc}; an API key belongs to an enabled admin "
+                             f"(ops-center users create {username} --role admin)") from exc
+
+
+def provision(conn: Conn, config: Config, geo: Geography, province: Province, state: FleetState,
+              owner: str = DEFAULT_KEY_OWNER) -> str:
     """Units (communes and departments) and procedures in the registry (idempotent), and the API key of role
-    integration the system sends with (kept in the state file while the database still accepts it)."""
+    integration the system sends with, minted for the admin ``owner`` (kept in the state file while the database
+    still accepts it: not revoked, its owner still an enabled admin)."""
     names = {w.code: w.name for w in geo.wards}
     with conn.transaction():
         for c in province.communes:
@@ -110,12 +131,20 @@ def provision(conn: Conn, config: Config, geo: Geography, province: Province, st
                                  for p in config.procedures])
         key = state.secrets.get("api_key")
         found = verify_api_key(conn, key) if key else None
-        if found is None or found.role != Role.integration:
-            _, key = create_api_key(conn, KEY_NAME, Role.integration, "simulator")
+        if found is None or found.role != Role.integration or not _owner_may_act(found.owner):
+            _, key = create_api_key(conn, KEY_NAME, Role.integration, key_owner(conn, owner))
             state.secrets["api_key"] = key
             state.save()
     assert key is not None
     return key
+
+
+def _owner_may_act(owner: users.User | None) -> bool:
+    try:
+        check_key_owner(owner, KEY_NAME)
+    except AccountRefused:
+        return False
+    return True
 
 
 class Api:

@@ -92,9 +92,10 @@ def get(server, key: str, path: str):  # type: ignore[no-untyped-def]
 def test_history_and_live_through_the_api(simulate, live_server, login, camau, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     prefix = f"t{tag()}"
     state = tmp_path / "onestop.json"
+    owner = login("admin").username  # the simulator's API key belongs to an enabled admin
     args = ["--onestop-only", "--prefix", prefix, "--seed", "11", "--onestop-scale", "0.02", "--history-from",
             "2019-03-01", "--history-to", "2019-04-30", "--no-live", "--api-url", live_server.url,
-            "--onestop-state", str(state)]
+            "--onestop-state", str(state), "--onestop-key-owner", owner]
     summary = simulate(*args).wait(timeout=240)
     assert summary["rejected"] == 0 and summary["accepted"] == summary["events"] > 0, summary
     assert oct(state.stat().st_mode & 0o777) == "0o600"
@@ -118,7 +119,7 @@ def test_history_and_live_through_the_api(simulate, live_server, login, camau, s
     assert again["accepted"] == 0 and again["duplicates"] == again["events"] == summary["events"]
     live = simulate("--onestop-only", "--prefix", prefix, "--seed", "11", "--onestop-scale", "0.02",
                     "--history-days", "3", "--duration", "8", "--citizen-reports", "3600", "--api-url",
-                    live_server.url, "--onestop-state", str(state)).wait(timeout=240)
+                    live_server.url, "--onestop-state", str(state), "--onestop-key-owner", owner).wait(timeout=240)
     assert live["citizen_reports"] >= 2 and live["rejected"] == 0, live
     requests = get(live_server, "x", "/open311/v2/requests.json")
     assert any(r.get("description") for r in requests)
