@@ -182,7 +182,7 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
     onestop_stop = threading.Event()
     if args.onestop:
         from ingest.simulator.onestop_cli import prepare, start_background
-        from ingest.simulator.onestop_runner import ProvisionError
+        from ingest.simulator.onestop_setup import ProvisionError
 
         try:
             start_background(prepare(args, settings, geo, onestop_stop))
@@ -215,7 +215,7 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
 def _onestop_only(args: argparse.Namespace, settings: Any, geo: Any) -> int:
     """The one-stop-shop alone: history, then (unless --no-live) live events until --duration or a signal."""
     from ingest.simulator.onestop_cli import prepare
-    from ingest.simulator.onestop_runner import ProvisionError
+    from ingest.simulator.onestop_setup import ProvisionError
 
     stop = threading.Event()
     try:
@@ -227,4 +227,4 @@ def _onestop_only(args: argparse.Namespace, settings: Any, geo: Any) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     summary = shop.run()
     print(json.dumps(summary, ensure_ascii=False))
-    return 0 if summary["rejected"] == 0 else 1
+    return 0 if shop.stats.rejected == 0 else 1
