@@ -23,8 +23,8 @@ def test_generated_once_and_loaded(tmp_path: Path) -> None:
 
 
 def test_missing_or_broken_key_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SigningKeyMissing, match="OPS_SIGNING_KEY_FILE"):
-        load_pair(Settings(env="dev"))
+    with pytest.raises(SigningKeyMissing, match="OPS_SIGNING_KEY_FILE"):  # explicit: the session's stack sets them
+        load_pair(Settings(env="dev", signing_key_file=None, signing_cert_file=None))
     (tmp_path / "k.pem").write_text("not a key")
     (tmp_path / "c.pem").write_text("not a certificate")
     with pytest.raises(SigningKeyMissing, match="unreadable"):
