@@ -123,3 +123,14 @@ def test_history_and_live_through_the_api(simulate, live_server, login, camau, s
     assert live["citizen_reports"] >= 2 and live["rejected"] == 0, live
     requests = get(live_server, "x", "/open311/v2/requests.json")
     assert any(r.get("description") for r in requests)
+
+
+def test_the_key_needs_an_enabled_admin_owner(simulate, live_server, login, camau, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """API keys belong to an enabled admin (h-auth): an operator, or an account that does not exist, cannot own the
+    simulator's key; the run stops before sending anything, naming the option and the account."""
+    for owner in (login("operator").username, f"nobody-{tag()}"):
+        run = simulate("--onestop-only", "--no-live", "--history-days", "1", "--api-url", live_server.url,
+                       "--onestop-state", str(tmp_path / "onestop.json"), "--onestop-key-owner", owner)
+        out, _ = run.proc.communicate(timeout=120)
+        assert run.proc.returncode == 2 and out == b""
+        assert f"--onestop-key-owner {owner!r}" in run.log.read_text()
