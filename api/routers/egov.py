@@ -23,13 +23,21 @@ from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.dossiers.models import CODE_RE, shown
 from ops_center.feeds import MAX_BATCH, FeedResult
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from ops_center.petitions import schema as petition_schema
 from ops_center.petitions import service as petitions
 from ops_center.petitions.models import HTTP_SOURCE as PETITIONS_SOURCE
 from ops_center.readiness import exchange, facts, report
+from ops_center.readiness import schema as readiness_schema
 
 router = APIRouter(tags=["e-government feeds"])
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
 MAX_BODY = 8 * 1024 * 1024
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a batch route: the feed's JSON Schema (the route reads the raw body itself)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        k: v for k, v in schema.items() if k != "$schema"}}}}}
 
 
 def _dead_body(pool: ConnectionPool, source: str, body: bytes, reason: str, detail: str) -> None:
@@ -78,7 +86,7 @@ async def _batch(request: Request, pool: ConnectionPool, source: str, target: st
     return result.as_json()
 
 
-@router.post("/petitions/events")
+@router.post("/petitions/events", openapi_extra=_body(petition_schema.batch_schema()))
 async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
     """Petition events (received, handled, rated): see ``ops_center.petitions.models``."""
     cal = calendar_for(settings)
@@ -86,7 +94,7 @@ async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep,
                         lambda conn, items: petitions.ingest_events(conn, items, PETITIONS_SOURCE, calendar=cal))
 
 
-@router.post("/egov/documents")
+@router.post("/egov/documents", openapi_extra=_body(readiness_schema.batch_schema("documents")))
 async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Documents exchanged electronically between units: see ``ops_center.readiness.exchange``."""
     feed = exchange.DOCUMENTS
@@ -94,7 +102,7 @@ async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dic
                         lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
 
 
-@router.post("/egov/meetings")
+@router.post("/egov/meetings", openapi_extra=_body(readiness_schema.batch_schema("meetings")))
 async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Online meeting sessions of units: see ``ops_center.readiness.exchange``."""
     feed = exchange.MEETINGS
@@ -102,7 +110,7 @@ async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict
                         lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
 
 
-@router.post("/readiness/facts")
+@router.post("/readiness/facts", openapi_extra=_body(readiness_schema.batch_schema("facts")))
 async def post_facts(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Dated unit facts (ISO 9001, meeting room, document axis, national portal, public administration center,
     electronic certified copies, existence): ``{"unit", "fact", "since", "value"}``."""

@@ -84,13 +84,13 @@ MEETINGS: Final = RecordFeed(
      "title": "text"},
     ("id", "unit", "started_at"), ("unit_code",), ("started_at", "ended_at"), _meeting)
 FEEDS: Final = {f.name: f for f in (DOCUMENTS, MEETINGS)}
-_INPUT_KEYS: Final = {"documents": ("id", "from_unit", "to_unit", "sent_at", "received_at", "via_axis"),
-                      "meetings": ("id", "unit", "started_at", "ended_at", "participants", "title")}
+INPUT_KEYS: Final = {"documents": ("id", "from_unit", "to_unit", "sent_at", "received_at", "via_axis"),
+                     "meetings": ("id", "unit", "started_at", "ended_at", "participants", "title")}
 
 
 def parse_record(feed: RecordFeed, doc: Any, *, unit_from_topic: str | None, now: datetime) -> tuple[str,
                                                                                                      dict[str, Any]]:
-    doc = as_object(doc, _INPUT_KEYS[feed.name], feed.required, feed.name[:-1])
+    doc = as_object(doc, INPUT_KEYS[feed.name], feed.required, feed.name[:-1])
     rid = string_field(doc, "id", DOSSIER_ID_RE)
     assert rid is not None
     values = feed.parse(doc, now)

@@ -2,7 +2,7 @@
 for the catalogue's validator, the 2019 report's online and postal counts, publication shares), the units and their
 facts (the report's "x of y" on 2019-12-31, the 2025 reform), the dossiers' index facts (each share as configured,
 supplements, outcomes, every event valid for the validator and the JSON Schema) and the petitions, documents and
-meetings (valid for their feeds' parsers, deterministic)."""
+meetings (valid for their feeds' parsers and JSON Schemas, deterministic)."""
 
 from __future__ import annotations
 
@@ -23,13 +23,18 @@ from ops_center.dossiers import procedures
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.dossiers.models import parse_event
 from ops_center.dossiers.schema import event_schema
+from ops_center.petitions import schema as petition_schema
 from ops_center.petitions.models import parse_event as parse_petition
 from ops_center.readiness import exchange
+from ops_center.readiness import schema as readiness_schema
 from ops_center.readiness.facts import parse_fact
 from ops_center.settings import Settings
 from tests.simulator.test_onestop import PROVINCE
 
 CAL = load_calendar()
+SCHEMAS = {PETITIONS: Draft202012Validator(petition_schema.event_schema()),
+           **{feed: Draft202012Validator(readiness_schema.record_schema(feed)) for feed in (DOCUMENTS, MEETINGS,
+                                                                                           "facts")}}
 CONFIG = load_config()
 EGOV = load_egov()
 TODAY = date(2026, 12, 6)
@@ -86,6 +91,7 @@ def test_units_and_the_reports_figures_on_2019_12_31(units: tuple[SimUnit, ...])
     facts = fact_items(units, EGOV, 2025, TODAY)
     for f in facts:
         parse_fact(f)
+        SCHEMAS["facts"].validate(f)
     assert all(f["since"] <= TODAY.isoformat() for f in facts)
     day = date(2019, 12, 31)
     assert _on(facts, units, "iso_9001", day) | {"province": (0, 1)} == {
@@ -165,8 +171,8 @@ def test_petitions_documents_and_meetings(units: tuple[SimUnit, ...]) -> None:
             if feed == PETITIONS:
                 parse_petition(item, now=NOW)
             else:
-                spec = exchange.DOCUMENTS if feed == DOCUMENTS else exchange.MEETINGS
-                exchange.parse_record(spec, item, unit_from_topic=None, now=NOW)
+                exchange.parse_record(exchange.FEEDS[feed], item, unit_from_topic=None, now=NOW)
+            SCHEMAS[feed].validate(item)
         assert planner.day(d) == (petitions, documents, meetings)
     business = sum(CAL.is_business_day(d) for d in days)
     assert got[DOCUMENTS] == pytest.approx(2 * 600 * business, rel=0.05)  # sent, then received
