@@ -10,18 +10,17 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import anyio
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from psycopg_pool import ConnectionPool
 
+from api.batches import read_batch
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
 from ops_center.auth.roles import Role
 from ops_center.db import Conn, transaction
 from ops_center.devices import credentials
-from ops_center.dossiers import refused
 from ops_center.dossiers.calendar import calendar_for, local_date
-from ops_center.dossiers.models import CODE_RE, shown
-from ops_center.feeds import MAX_BATCH, FeedResult
+from ops_center.dossiers.models import CODE_RE
+from ops_center.feeds import FeedResult
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from ops_center.petitions import schema as petition_schema
 from ops_center.petitions import service as petitions
@@ -31,7 +30,6 @@ from ops_center.readiness import schema as readiness_schema
 
 router = APIRouter(tags=["e-government feeds"])
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
-MAX_BODY = 8 * 1024 * 1024
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -40,41 +38,10 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
         k: v for k, v in schema.items() if k != "$schema"}}}}}
 
 
-def _dead_body(pool: ConnectionPool, source: str, body: bytes, reason: str, detail: str) -> None:
-    with transaction(pool) as conn:
-        refused.record_whole(conn, source, body, reason, detail, "body")
-
-
-async def _items(request: Request, pool: ConnectionPool, source: str) -> list[Any]:
-    """The batch of a request body, or 400/413/422 (a body that is not a batch is dead-lettered whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"body: {declared} bytes; at most {MAX_BODY}")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"body: more than {MAX_BODY} bytes")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        detail = f"body: not valid JSON ({exc})"
-        await anyio.to_thread.run_sync(_dead_body, pool, source, body, "parse_error", detail)
-        raise HTTPException(400, detail) from exc
-    items = doc.get("events") if isinstance(doc, dict) and set(doc) == {"events"} else doc
-    if not isinstance(items, list):
-        detail = f"body: expected a JSON array or {{\"events\": [...]}}, got {shown(doc)}"
-        await anyio.to_thread.run_sync(_dead_body, pool, source, body, "bad_shape", detail)
-        raise HTTPException(422, detail)
-    if len(items) > MAX_BATCH:
-        raise HTTPException(413, f"events: {len(items)} items; at most {MAX_BATCH} per batch")
-    return items
-
-
 async def _batch(request: Request, pool: ConnectionPool, source: str, target: str,
                  apply: Callable[[Conn, list[Any]], FeedResult]) -> dict[str, Any]:
     request.state.audit_target = target
-    items = await _items(request, pool, source)
+    items = await read_batch(request, pool, source)
 
     def run() -> FeedResult:
         with transaction(pool) as conn:

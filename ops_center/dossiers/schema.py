@@ -24,7 +24,7 @@ from ops_center.dossiers.models import (
     RETURN_CHANNELS,
     SET_RE,
 )
-from ops_center.dossiers.service import MAX_BATCH
+from ops_center.feeds import MAX_BATCH
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 RFC3339: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$"
@@ -79,23 +79,28 @@ FIELD_SCHEMAS: Final[dict[str, Schema]] = {
 CHANNELS: Final = {"received": [*RECEIVE_CHANNELS, *LEGACY_CHANNELS], "returned": list(RETURN_CHANNELS)}
 
 
-def event_schema(*, unit_from_topic: bool = False) -> Schema:
-    """One event: one variant per type, each with exactly its fields (anything else is refused)."""
+def typed_events(title: str, kinds: tuple[str, ...], fields: dict[str, tuple[str, ...]],
+                 required: dict[str, tuple[str, ...]], field_schemas: dict[str, Schema], *,
+                 unit_from_topic: bool = False, per_kind: dict[str, dict[str, Schema]] | None = None) -> Schema:
+    """An event of a feed whose events have a ``type`` (dossiers, petitions): one variant per type, each with
+    exactly its fields (anything else is refused); ``per_kind`` narrows a field for a type (field → type →
+    extra keywords); on MQTT (``unit_from_topic``) the unit comes from the topic and is not required."""
     variants = []
-    for kind in EVENT_TYPES:
+    for kind in kinds:
         props: dict[str, Schema] = {}
-        for name in FIELDS[kind]:
-            spec = dict(FIELD_SCHEMAS[name])
-            if name == "type":
-                spec = {"const": kind}
-            elif name == "channel":
-                spec = {**spec, "enum": CHANNELS[kind]}
-            props[name] = spec
-        required = [f for f in REQUIRED[kind] if not (unit_from_topic and f == "unit")]
-        variants.append({"title": f"{kind} event", "type": "object", "properties": props, "required": required,
+        for name in fields[kind]:
+            props[name] = {"const": kind} if name == "type" else {**field_schemas[name],
+                                                                   **(per_kind or {}).get(name, {}).get(kind, {})}
+        needed = [f for f in required[kind] if not (unit_from_topic and f == "unit")]
+        variants.append({"title": f"{kind} event", "type": "object", "properties": props, "required": needed,
                          "additionalProperties": False})
-    return {"$schema": DIALECT, "title": "Dossier event", "type": "object", "required": ["type"],
-            "oneOf": variants}
+    return {"$schema": DIALECT, "title": title, "type": "object", "required": ["type"], "oneOf": variants}
+
+
+def event_schema(*, unit_from_topic: bool = False) -> Schema:
+    """One dossier event."""
+    return typed_events("Dossier event", EVENT_TYPES, FIELDS, REQUIRED, FIELD_SCHEMAS, unit_from_topic=unit_from_topic,
+                        per_kind={"channel": {kind: {"enum": values} for kind, values in CHANNELS.items()}})
 
 
 def batch_schema(*, unit_from_topic: bool = False) -> Schema:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from ops_center.dossiers.models import CODE_RE, DOSSIER_ID_RE, SET_RE
-from ops_center.dossiers.schema import DIALECT, Schema, batch, code_field, time_field
+from ops_center.dossiers.schema import Schema, batch, code_field, time_field, typed_events
 from ops_center.petitions.models import CATEGORIES, EVENT_TYPES, FIELDS, RATINGS, REQUIRED
 
 FIELD_SCHEMAS: Final[dict[str, Schema]] = {
@@ -24,15 +24,8 @@ FIELD_SCHEMAS: Final[dict[str, Schema]] = {
 
 
 def event_schema(*, unit_from_topic: bool = False) -> Schema:
-    """One petition event: one variant per type, each with exactly its fields."""
-    variants = []
-    for kind in EVENT_TYPES:
-        props = {name: {"const": kind} if name == "type" else FIELD_SCHEMAS[name] for name in FIELDS[kind]}
-        required = [f for f in REQUIRED[kind] if not (unit_from_topic and f == "unit")]
-        variants.append({"title": f"{kind} event", "type": "object", "properties": props, "required": required,
-                         "additionalProperties": False})
-    return {"$schema": DIALECT, "title": "Petition event", "type": "object", "required": ["type"],
-            "oneOf": variants}
+    """One petition event."""
+    return typed_events("Petition event", EVENT_TYPES, FIELDS, REQUIRED, FIELD_SCHEMAS, unit_from_topic=unit_from_topic)
 
 
 def batch_schema(*, unit_from_topic: bool = False) -> Schema:
