@@ -2,7 +2,7 @@
 // clustered at province scale, pan and zoom, the marker layer can be hidden; a ward opens its detail, a device its.
 
 import "./strings-views.js";
-import { api, debounce, el, qs, requireSession } from "./api.js";
+import { api, debounce, el, getAll, qs, requireSession } from "./api.js";
 import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtTime, onLangChange, t } from "./i18n.js";
 import { LiveFeed } from "./live.js";
@@ -79,13 +79,7 @@ function render() {
 }
 
 async function loadMarkers() {
-  const items = [];
-  let cursor = null;
-  do {
-    const page = await api.get(`/map/devices${qs({ limit: 500, cursor })}`);
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
+  const items = await getAll("/map/devices", { limit: 500 }, Infinity);
   state.all = items;
   state.kinds = [...new Set([...Object.keys(KIND_SHAPES), ...items.map((m) => m.kind)])]
     .filter((k) => items.some((m) => m.kind === k));

@@ -2,7 +2,7 @@
 // list), open alerts, open incidents, dossier KPIs (30 days and by month) and charts of its key series.
 
 import { metricLabel } from "./strings-views.js";
-import { api, debounce, el, qs, requireSession } from "./api.js";
+import { api, debounce, el, getAll, qs, requireSession } from "./api.js";
 import { bandChart } from "./charts.js";
 import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, fmtTime, onLangChange, t } from "./i18n.js";
@@ -86,14 +86,7 @@ async function loadMap() {
     const fc = await api.get(`/map/summary${qs({ set: setName, level: "ward", layers: "devices" })}`);
     map.update(fc);
     map.highlight(code);
-    const items = [];
-    let cursor = null;
-    do {
-      const page = await api.get(`/map/devices${qs({ set: setName, ward: code, limit: 500, cursor })}`);
-      items.push(...page.items);
-      cursor = page.next_cursor;
-    } while (cursor);
-    markers.update(items);
+    markers.update(await getAll("/map/devices", { set: setName, ward: code, limit: 500 }, Infinity));
     const f = fc.features.find((x) => x.properties.code === code);
     if (f && map.project) { // zoom on the ward
       const pts = [];
