@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -43,6 +41,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._timing import timed  # noqa: E402
 from ops_center.auth.users import create_user  # noqa: E402
 from ops_center.db import Conn, connect  # noqa: E402
 from ops_center.dossiers import index_rollup, rollup  # noqa: E402
@@ -167,19 +166,6 @@ def petition_states(rng: random.Random, cal: BusinessCalendar, catalog: dict[str
                 s.rating, s.rated_at = rng.choice(["satisfied", "unsatisfied"]), s.handled_at + timedelta(days=1)
         out.append(s)
     return out
-
-
-def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()  # warm-up
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    samples.sort()
-    return {"p50_ms": round(statistics.median(samples), 2),
-            "p95_ms": round(samples[max(0, math.ceil(0.95 * len(samples)) - 1)], 2),
-            "max_ms": round(samples[-1], 2), "n": runs}
 
 
 @contextmanager
