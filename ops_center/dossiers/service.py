@@ -45,7 +45,7 @@ from ops_center.dossiers.models import (
 )
 from ops_center.dossiers.refused import Refusal
 from ops_center.dossiers.rollup import DossierState
-from ops_center.feeds import check_size
+from ops_center.feeds import check_size, parse_items
 from ops_center.levels import set_windows
 
 log = logging.getLogger("ops_center.dossiers")
@@ -79,14 +79,8 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
         calendar = calendar_for(get_settings())
     now = now or datetime.now(UTC)
     result = IngestResult()
-    dead: list[Refusal] = []
-    parsed: list[tuple[int, DossierEvent]] = []
     unit_from_topic = topic_unit(source)
-    for i, raw in enumerate(events):
-        try:
-            parsed.append((i, parse_event(raw, unit_from_topic=unit_from_topic, now=now)))
-        except Rejected as r:
-            dead.append((i, raw, r))
+    parsed, dead = parse_items(events, lambda raw: parse_event(raw, unit_from_topic=unit_from_topic, now=now))
 
     with conn.transaction():
         applied = _apply_isolating(conn, events, parsed, source, calendar)

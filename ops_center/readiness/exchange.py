@@ -39,7 +39,16 @@ from ops_center.dossiers.models import (
     shown,
     string_field,
 )
-from ops_center.feeds import FeedResult, as_object, check_size, text, topic_unit, whole, write_dead_letters
+from ops_center.feeds import (
+    FeedResult,
+    as_object,
+    check_size,
+    parse_items,
+    text,
+    topic_unit,
+    whole,
+    write_dead_letters,
+)
 
 
 @dataclass(frozen=True)
@@ -126,23 +135,19 @@ def ingest(conn: Conn, feed: RecordFeed, items: list[Any], source: str, *, now: 
     """Apply a batch of records of ``feed`` in one transaction (see the module docstring)."""
     check_size(items)
     now = now or datetime.now(UTC)
-    result, dead, parsed = FeedResult(), [], []
+    result = FeedResult()
     from_topic = topic_unit(source, feed.name)
-    for i, raw in enumerate(items):
-        try:
-            parsed.append((i, *parse_record(feed, raw, unit_from_topic=from_topic, now=now)))
-        except Rejected as r:
-            dead.append((i, raw, r))
+    parsed, dead = parse_items(items, lambda raw: parse_record(feed, raw, unit_from_topic=from_topic, now=now))
     with conn.transaction():
-        wanted = sorted({v[c] for _, _, v in parsed for c in feed.unit_columns})
+        wanted = sorted({v[c] for _, (_, v) in parsed for c in feed.unit_columns})
         known = {str(r[0]) for r in conn.execute("SELECT code FROM units WHERE code = ANY(%s)",
                                                  (wanted,)).fetchall()}
         cols = list(feed.columns)
-        ids = sorted({rid for _, rid, _ in parsed})
+        ids = sorted({rid for _, (rid, _) in parsed})
         stored = {r["id"]: r for r in fetch_all(conn, f"SELECT id, {', '.join(cols)} FROM {feed.table} "
                                                      f"WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))}
         out: dict[str, dict[str, Any]] = {}
-        for i, rid, values in parsed:
+        for i, (rid, values) in parsed:
             missing = [c for c in feed.unit_columns if values[c] not in known]
             try:
                 if missing:
