@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -152,12 +153,13 @@ class Province:
     communes_2019: tuple[Commune2019, ...] = ()
     prefix: str = ""
 
+    @cached_property
+    def _units_2019(self) -> dict[str, str]:
+        return {c.ward: c.unit for c in self.communes_2019}
+
     def unit_2019(self, ward: str, fallback: str) -> str:
         """The unit receiving a 2019 ward's dossiers: its own committee when the 2019 communes are known."""
-        for c in self.communes_2019:
-            if c.ward == ward:
-                return c.unit
-        return fallback
+        return self._units_2019.get(ward, fallback)
 
 
 @dataclass(frozen=True, slots=True)
