@@ -67,18 +67,17 @@ def _rest(config: Config, seed: int) -> list[dict[str, Any]]:
 
 def publication(code: str, spec: dict[str, Any], seed: int, today: date, add_business_days: AddBusinessDays
                 ) -> dict[str, Any]:
-    """The latest revision of a procedure decided at least ``settled_days`` before ``today``: first published in
-    the ``first_published`` window, revised every ``revised_every_days``; whether its decision came at least 5
-    business days before the legal basis took effect, whether it was made public within 5 business days, and its
-    parts, drawn per revision."""
+    """The latest revision of a procedure decided on or before ``today``: first published in the
+    ``first_published`` window, revised every ``revised_every_days``; whether its decision came at least 5 business
+    days before the legal basis took effect, whether it was made public within 5 business days (no public date
+    while that day is still to come), and its parts, drawn per revision."""
     rng = random.Random(f"{seed}|publication|{code}")
     lo, hi = spec["first_published"]
     first = lo + timedelta(days=rng.randint(0, (hi - lo).days))
     cycle = rng.randint(*spec["revised_every_days"])
-    settled = today - timedelta(days=int(spec["settled_days"]))
-    revision = max(0, (settled - first).days // cycle)
+    revision = max(0, (today - first).days // cycle)
     decision = first + timedelta(days=revision * cycle)
-    if decision > settled:
+    if decision > today:
         return {"decision_date": None, "legal_effective_date": None, "public_date": None, "parts": list(PARTS)}
     r = random.Random(f"{seed}|publication|{code}|{revision}")
     effective = add_business_days(decision, r.randint(5, 25) if r.random() < spec["decided_in_time"]
@@ -90,4 +89,4 @@ def publication(code: str, spec: dict[str, Any], seed: int, today: date, add_bus
         for missing in r.sample(PARTS[1:], r.randint(1, 2)):
             parts.remove(missing)
     return {"decision_date": decision.isoformat(), "legal_effective_date": effective.isoformat(),
-            "public_date": public.isoformat(), "parts": parts}
+            "public_date": public.isoformat() if public <= today else None, "parts": parts}
