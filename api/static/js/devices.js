@@ -11,7 +11,7 @@ import { KIND_SHAPES, markerLayer, markerLegend, STATE_COLORS } from "./markers.
 import { panZoom } from "./panzoom.js";
 import { csvButton, fillTable } from "./tables.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = { all: [], summary: null, wardNames: new Map(), kinds: [] };
@@ -119,4 +119,4 @@ async function main() {
   new LiveFeed({ token: session.token, topics: ["device_status", "alert"], onEvent: reload }).start();
 }
 
-if (session) main(); // else: on the way to the login page
+main();

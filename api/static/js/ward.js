@@ -12,7 +12,7 @@ import { markerLayer } from "./markers.js";
 import { panZoom } from "./panzoom.js";
 import { csvButton, fillTable, sparkline } from "./tables.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const [setName, code] = location.pathname.split("/").filter(Boolean).slice(-2).map(decodeURIComponent);
 const base = `/wards/${encodeURIComponent(setName)}/${encodeURIComponent(code)}`;
 const $ = (id) => document.getElementById(id);
@@ -184,4 +184,4 @@ async function main() {
   }
 }
 
-if (session) main(); // else: on the way to the login page
+main();
