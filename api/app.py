@@ -25,6 +25,7 @@ from ops_center.auth.accounts import AccountCache
 from ops_center.auth.throttle import LoginLimits, LoginThrottle
 from ops_center.db import create_pool
 from ops_center.db_replicas import ReplicaSet
+from ops_center.rate_limits import RateLimiter
 from ops_center.readings import ReadingsStore
 from ops_center.redact import install_log_redaction
 from ops_center.settings import Settings, get_settings
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     accounts = AccountCache(settings.auth_cache_s)
     app.state.accounts = accounts  # the current state of accounts, per request (api.deps)
-    app.state.login_throttle = LoginThrottle(settings.redis_url, LoginLimits.parse(
+    app.state.rate_limiter = RateLimiter(settings.redis_url)  # the one rate-limiting mechanism (login, public routes)
+    app.state.login_throttle = LoginThrottle(app.state.rate_limiter, LoginLimits.parse(
         settings.login_limit_address, settings.login_limit_account_address, settings.login_limit_account))
     install_log_redaction()
     app.router.redirect_slashes = False  # api.problems redirects with a relative Location instead

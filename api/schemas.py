@@ -1,5 +1,6 @@
 """The integrators' JSON Schemas in one place (``ops-center schemas``): device payloads from the decoder's
-definitions and the metric catalogue, dossier events from the dossier validator. ``docs/schemas/`` holds them as
+definitions and the metric catalogue, dossier and petition events, documents, meeting sessions and unit facts from
+their feeds' validators. ``docs/schemas/`` holds them as
 generated; tests/docs/test_integration_guide.py fails when they differ from what the code generates."""
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from typing import Any
 from ingest import schema as device_schema
 from ingest.catalogue import load_catalogue
 from ops_center.dossiers import schema as dossier_schema
+from ops_center.petitions import schema as petition_schema
+from ops_center.readiness import schema as readiness_schema
+
+RECORDS = {"documents": "document", "meetings": "meeting-session", "facts": "unit-fact"}
+"""Readiness feeds and the stem of their schema files."""
 
 
 def all_schemas(catalogue_file: str | Path | None = None) -> dict[str, dict[str, Any]]:
@@ -26,6 +32,13 @@ def all_schemas(catalogue_file: str | Path | None = None) -> dict[str, dict[str,
         "dossier-event.schema.json": dossier_schema.event_schema(),
         "dossier-events-http.schema.json": dossier_schema.batch_schema(),
         "dossier-events-mqtt.schema.json": dossier_schema.batch_schema(unit_from_topic=True),
+        "petition-event.schema.json": petition_schema.event_schema(),
+        "petition-events-http.schema.json": petition_schema.batch_schema(),
+        "petition-events-mqtt.schema.json": petition_schema.batch_schema(unit_from_topic=True),
+        **{f"{name}.schema.json": readiness_schema.record_schema(feed) for feed, name in RECORDS.items()},
+        **{f"{name}s-http.schema.json": readiness_schema.batch_schema(feed) for feed, name in RECORDS.items()},
+        **{f"{name}s-mqtt.schema.json": readiness_schema.batch_schema(feed, unit_from_topic=True)
+           for feed, name in RECORDS.items() if feed != "facts"},
     }
 
 
@@ -46,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("schemas", help="print (or write) the JSON Schemas of device and dossier payloads")
+    p = sub.add_parser("schemas", help="print (or write) the JSON Schemas of the integrators' payloads (devices, e-government feeds)")
     p.add_argument("--out", type=Path, default=None, help="write one file per schema into this folder")
     p.add_argument("--catalogue", default=None, help="metric catalogue file (default: the built-in one)")
     p.set_defaults(func=_run)

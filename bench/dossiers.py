@@ -24,14 +24,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import os
 import platform
 import random
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._timing import timed  # noqa: E402
 from ops_center.db import Conn, connect  # noqa: E402
 from ops_center.dossiers import kpis, rollup  # noqa: E402
 from ops_center.dossiers import service as svc  # noqa: E402
@@ -145,19 +144,6 @@ def event_stream(rng: random.Random, cal: BusinessCalendar, catalog: dict[str, A
                 return
     if carry and sent < total:
         yield carry[: total - sent]
-
-
-def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()  # warm-up
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    samples.sort()
-    return {"p50_ms": round(statistics.median(samples), 2),
-            "p95_ms": round(samples[max(0, math.ceil(0.95 * len(samples)) - 1)], 2),  # nearest rank
-            "max_ms": round(samples[-1], 2), "mean_ms": round(statistics.fmean(samples), 2), "n": runs}
 
 
 RAW_KPI = """

@@ -27,15 +27,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._timing import timed  # noqa: E402
 from ops_center.auth.users import create_user  # noqa: E402
 from ops_center.db import Conn, connect  # noqa: E402
 from ops_center.dossiers import index_rollup, rollup  # noqa: E402
@@ -172,19 +172,7 @@ def petition_states(rng: random.Random, cal: BusinessCalendar, catalog: dict[str
     return out
 
 
-def timed(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()  # warm-up
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    samples.sort()
-    return {"p50_ms": round(statistics.median(samples), 2),
-            "p95_ms": round(samples[max(0, math.ceil(0.95 * len(samples)) - 1)], 2),
-            "max_ms": round(samples[-1], 2), "n": runs}
-
-
+@contextmanager
 def api_server(url: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "OPS_ENV_FILE": "/dev/null", "OPS_ENV": "dev", "OPS_DATABASE_URL": url}
@@ -243,7 +231,7 @@ def main() -> int:
             "ceiling_bare_rollup_query": timed(lambda: conn.execute(BARE, (YEAR.first, YEAR.stop)).fetchall(),
                                                args.runs),
         }
-        for base in api_server(url):
+        with api_server(url) as base:
             with httpx.Client(base_url=base, timeout=30) as http:
                 token = http.post("/auth/token", data={"username": "bench-leader",
                                                        "password": "bench-password-766"}).json()["access_token"]

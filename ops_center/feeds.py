@@ -9,8 +9,9 @@ feed reports the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ops_center.db import Conn
 from ops_center.dossiers import refused
@@ -55,7 +56,25 @@ def dead_letter_topic(source: str) -> str:
     return source.removeprefix("mqtt:")
 
 
-def write_dead_letters(conn: Conn, source: str, dead: list[tuple[int, Any, Rejected]]) -> None:
+Dead = list[tuple[int, Any, Rejected]]
+"""Refused items of a batch: (index, the item as received, why)."""
+T = TypeVar("T")
+
+
+def parse_items(items: list[Any], parse: Callable[[Any], T]) -> tuple[list[tuple[int, T]], Dead]:
+    """Each item parsed, by index; the refused ones with their ``Rejected``: one refused item never stops the
+    others."""
+    parsed: list[tuple[int, T]] = []
+    dead: Dead = []
+    for i, raw in enumerate(items):
+        try:
+            parsed.append((i, parse(raw)))
+        except Rejected as r:
+            dead.append((i, raw, r))
+    return parsed, dead
+
+
+def write_dead_letters(conn: Conn, source: str, dead: Dead) -> None:
     """ONE dead letter for the message (or request) listing every refused item: see ``ops_center.dossiers.refused``."""
     refused.record(conn, dead_letter_topic(source), sorted(dead, key=lambda d: d[0]))
 

@@ -185,7 +185,8 @@ def main() -> int:
                 print("one-stop-shop: 2018-2019 (the seed report's years) at scale 0.1", flush=True)
                 subprocess.run([OPS, "simulate", "--onestop-only", "--no-live", "--history-from", "2018-01-01",
                                 "--history-to", "2019-12-31", "--onestop-scale", "0.1", "--api-url", base,
-                                "--onestop-state", str(logs / "onestop-2019.json")], cwd=REPO, env=env, check=True,
+                                "--onestop-state", str(logs / "onestop-2019.json"), "--onestop-key-owner",
+                                "dieuhanh"], cwd=REPO, env=env, check=True,
                                stdout=(logs / "onestop-2019.log").open("ab"), stderr=subprocess.STDOUT)
                 procs.append(subprocess.Popen([OPS, "ingest"], cwd=REPO, env=env,
                                               stdout=(logs / "ingest.log").open("ab"), stderr=subprocess.STDOUT))
@@ -194,7 +195,8 @@ def main() -> int:
                      "--anomaly-rate", "salinity_spike=0.01", "--anomaly-rate", "flood_tide=0.01",
                      "--device-history-hours", "72", "--state", str(logs / "fleet.json"),
                      "--onestop", "--history-days", "600", "--onestop-scale", "0.05", "--citizen-reports", "120",
-                     "--api-url", base, "--onestop-state", str(logs / "onestop.json")],
+                     "--api-url", base, "--onestop-state", str(logs / "onestop.json"),
+                     "--onestop-key-owner", "dieuhanh"],
                     cwd=REPO, env=env, stdout=(logs / "simulator.log").open("ab"), stderr=subprocess.STDOUT))
                 print(f"stack up on {base}; warming up {args.warmup:g} s", flush=True)
                 time.sleep(args.warmup)

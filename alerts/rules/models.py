@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -71,6 +72,16 @@ def _text(value: object) -> object:
 
 
 Number = Annotated[float, BeforeValidator(_number)]
+
+
+def _factor(v: float) -> float:
+    if not 1 <= v <= 1000:
+        raise ValueError(f"factor must be between 1 and 1000, got {v:g}")
+    return v
+
+
+Factor = Annotated[Number, AfterValidator(_factor)]
+"""A multiple of an expected interval or schedule (absence, province silence): 1 to 1000."""
 Duration = Annotated[float, Field(ge=0), BeforeValidator(_duration)]  # seconds, or "5m", "2h", "1d"
 Text = Annotated[str, BeforeValidator(_text)]
 
@@ -192,18 +203,11 @@ class AbsenceRule(RuleBase):
 
     kind: Literal["absence"]
     metric: str | None = Field(default=None, pattern=METRIC)
-    factor: Number = 3.0
+    factor: Factor = 3.0
     scope: Scope = Field(default_factory=Scope)
     feed: Literal["documents", "meetings", "dossiers", "petitions"] | None = None
     business_days: int | None = Field(default=None, ge=1, le=60, strict=True)
     units: list[Annotated[str, Field(pattern=IDENT)]] = Field(default_factory=list, max_length=2000)
-
-    @field_validator("factor")
-    @classmethod
-    def _factor(cls, v: float) -> float:
-        if not 1 <= v <= 1000:
-            raise ValueError(f"factor must be between 1 and 1000, got {v:g}")
-        return v
 
     @model_validator(mode="after")
     def _feed_or_device(self) -> AbsenceRule:
@@ -281,15 +285,8 @@ class ProvinceSilenceRule(RuleBase):
     ``factor`` × its publishing schedule; resolves when it reports again."""
 
     kind: Literal["province_silence"]
-    factor: Number = 3.0
+    factor: Factor = 3.0
     provinces: list[Annotated[str, Field(pattern=r"^[0-9]{2}$")]] = Field(default_factory=list, max_length=34)
-
-    @field_validator("factor")
-    @classmethod
-    def _factor(cls, v: float) -> float:
-        if not 1 <= v <= 1000:
-            raise ValueError(f"factor must be between 1 and 1000, got {v:g}")
-        return v
 
 
 Rule = Annotated[ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule | ProvinceSilenceRule,

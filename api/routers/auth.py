@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, CurrentPrincipal, SettingsDep
 from api.openapi import errors
+from api.public_limits import client_address
 from ops_center.auth import apikeys, users
 from ops_center.auth.accounts import AccountRefused, check_key_owner, check_user
 from ops_center.auth.passwords import WeakPassword
@@ -29,12 +30,6 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"
     expires_in: int
     role: Role
-
-
-def client_address(request: Request) -> str:
-    """The caller's address: the socket peer, or what a trusted reverse proxy says (``OPS_TRUSTED_PROXIES``,
-    applied by uvicorn's ``ProxyHeadersMiddleware`` in ``api.app``)."""
-    return request.client.host if request.client is not None else "unknown"
 
 
 @public.post("/auth/token", response_model=TokenOut, responses=errors(401, 429))

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from alerts.warnings.config import get_config
 from alerts.warnings.feed import cache, document
 from api.deps import PoolDep, SettingsDep
-from api.public_limits import client_address, limiter_for
+from api.public_limits import check_public_limit
 from ops_center.signing_keys import SigningKeyMissing, load_pair
 
 ATOM = "application/atom+xml; charset=utf-8"
@@ -25,8 +25,8 @@ CAP = "application/cap+xml; charset=utf-8"
 Identifier = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,159}$")]
 
 
-def rate_limited(request: Request, settings: SettingsDep) -> None:
-    limiter_for(request, "cap", get_config().feed_rate, settings.redis_url).check(client_address(request))
+def rate_limited(request: Request) -> None:
+    check_public_limit(request, "cap", get_config().feed_rate)
 
 
 router = APIRouter(prefix="/cap", tags=["public warnings"], dependencies=[Depends(rate_limited)])

@@ -3,17 +3,16 @@ catalogue, dossiers by state, the business calendar and the e-government KPIs.""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.batches import read_batch
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, ReadConn, SettingsDep, Staff, require
 from api.fields import StoredText
 from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, JsonBool
@@ -21,10 +20,10 @@ from api.openapi import errors, request_body
 from api.replica_reads import ReadRoute
 from ops_center.auth.roles import Role
 from ops_center.db import transaction
-from ops_center.dossiers import kpis, procedures, refused
+from ops_center.dossiers import kpis, procedures
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import calendar_for, local_date
-from ops_center.dossiers.models import HTTP_SOURCE, shown
+from ops_center.dossiers.models import HTTP_SOURCE
 from ops_center.dossiers.schema import batch_schema
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from ops_center.settings import Settings
@@ -33,7 +32,6 @@ router = APIRouter(tags=["dossiers"], route_class=ReadRoute)
 
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
 Readers = Annotated[Principal, Depends(require(Role.admin, Role.operator, Role.leader, Role.integration))]
-MAX_BODY = 8 * 1024 * 1024
 MAX_KPI_DAYS = 3 * 366
 
 
@@ -43,25 +41,6 @@ Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 def _ingest(pool: ConnectionPool, settings: Settings, events: list[Any]) -> dossiers.IngestResult:
     with transaction(pool) as conn:
         return dossiers.ingest_events(conn, events, HTTP_SOURCE, calendar=calendar_for(settings))
-
-
-def _dead_body(pool: ConnectionPool, body: bytes, reason: str, detail: str) -> None:
-    with transaction(pool) as conn:
-        refused.record_whole(conn, HTTP_SOURCE, body, reason, detail, "body")
-
-
-def _parse(body: bytes) -> Any:
-    """JSON; what only the standard library reads (a lone surrogate escape, NaN) is parsed so that the event holding
-    it is refused on its own instead of the whole batch."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        try:
-            return json.loads(body)
-        except RecursionError:
-            raise ValueError(f"nested too deep ({exc})") from None
-        except ValueError:
-            raise ValueError(str(exc)) from None
 
 
 class RejectedEvent(BaseModel):
@@ -92,27 +71,7 @@ async def post_events(request: Request, pool: PoolDep, settings: SettingsDep, _:
     is accepted, recognised as a duplicate, or refused (kept in dead letters with its reason): the answer says
     which, by index. The same events arrive on MQTT at ``ops/v1/egov/{unit}/dossiers``."""
     request.state.audit_target = "dossiers:events"
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"body: {declared} bytes; at most {MAX_BODY}")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"body: more than {MAX_BODY} bytes")
-    try:
-        doc = _parse(body)
-    except ValueError as exc:
-        detail = f"body: not valid JSON ({exc})"
-        await anyio.to_thread.run_sync(_dead_body, pool, body, "parse_error", detail)
-        raise HTTPException(400, detail) from exc
-    events = doc.get("events") if isinstance(doc, dict) and set(doc) == {"events"} else doc
-    if not isinstance(events, list):
-        detail = f"body: expected a JSON array of events or {{\"events\": [...]}}, got {shown(doc)}"
-        await anyio.to_thread.run_sync(_dead_body, pool, body, "bad_shape", detail)
-        raise HTTPException(422, detail)
-    if len(events) > dossiers.MAX_BATCH:
-        raise HTTPException(413, f"events: {len(events)} events; at most {dossiers.MAX_BATCH} per batch")
+    events = await read_batch(request, pool, HTTP_SOURCE)
     result = await anyio.to_thread.run_sync(partial(_ingest, pool, settings, events))
     request.state.audit_detail = {"accepted": result.accepted, "duplicates": result.duplicates,
                                   "rejected": len(result.rejected)}

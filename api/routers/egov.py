@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.batches import read_batch
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, ReadConn, SettingsDep, Staff, require
+from api.openapi import request_body
 from api.replica_reads import ReadRoute
 from ops_center import feed_replay
 from ops_center.auth.roles import Role
@@ -24,53 +25,29 @@ from ops_center.db import Conn, transaction
 from ops_center.devices import credentials
 from ops_center.dossiers import refused
 from ops_center.dossiers.calendar import calendar_for, local_date
-from ops_center.dossiers.models import CODE_RE, shown
-from ops_center.feeds import MAX_BATCH, FeedResult
+from ops_center.dossiers.models import CODE_RE
+from ops_center.feeds import FeedResult
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from ops_center.petitions import schema as petition_schema
 from ops_center.petitions import service as petitions
 from ops_center.petitions.models import HTTP_SOURCE as PETITIONS_SOURCE
 from ops_center.readiness import exchange, facts, report
+from ops_center.readiness import schema as readiness_schema
 
 router = APIRouter(tags=["e-government feeds"], route_class=ReadRoute)
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
-MAX_BODY = 8 * 1024 * 1024
 
 
-def _dead_body(pool: ConnectionPool, source: str, body: bytes, reason: str, detail: str) -> None:
-    with transaction(pool) as conn:
-        refused.record_whole(conn, source, body, reason, detail, "body")
-
-
-async def _items(request: Request, pool: ConnectionPool, source: str) -> list[Any]:
-    """The batch of a request body, or 400/413/422 (a body that is not a batch is dead-lettered whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"body: {declared} bytes; at most {MAX_BODY}")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"body: more than {MAX_BODY} bytes")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        detail = f"body: not valid JSON ({exc})"
-        await anyio.to_thread.run_sync(_dead_body, pool, source, body, "parse_error", detail)
-        raise HTTPException(400, detail) from exc
-    items = doc.get("events") if isinstance(doc, dict) and set(doc) == {"events"} else doc
-    if not isinstance(items, list):
-        detail = f"body: expected a JSON array or {{\"events\": [...]}}, got {shown(doc)}"
-        await anyio.to_thread.run_sync(_dead_body, pool, source, body, "bad_shape", detail)
-        raise HTTPException(422, detail)
-    if len(items) > MAX_BATCH:
-        raise HTTPException(413, f"events: {len(items)} items; at most {MAX_BATCH} per batch")
-    return items
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` of a batch route: the feed's JSON Schema (the route reads the raw body itself)."""
+    return request_body({k: v for k, v in schema.items() if k != "$schema"},
+                        description="a JSON array of items or `{\"events\": [...]}`, at most 10,000 and 8 MiB")
 
 
 async def _batch(request: Request, pool: ConnectionPool, source: str, target: str,
                  apply: Callable[[Conn, list[Any]], FeedResult]) -> dict[str, Any]:
     request.state.audit_target = target
-    items = await _items(request, pool, source)
+    items = await read_batch(request, pool, source)
 
     def run() -> FeedResult:
         with transaction(pool) as conn:
@@ -82,7 +59,7 @@ async def _batch(request: Request, pool: ConnectionPool, source: str, target: st
     return result.as_json()
 
 
-@router.post("/petitions/events")
+@router.post("/petitions/events", openapi_extra=_body(petition_schema.batch_schema()))
 async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
     """Petition events (received, handled, rated): see ``ops_center.petitions.models``."""
     cal = calendar_for(settings)
@@ -90,7 +67,7 @@ async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep,
                         lambda conn, items: petitions.ingest_events(conn, items, PETITIONS_SOURCE, calendar=cal))
 
 
-@router.post("/egov/documents")
+@router.post("/egov/documents", openapi_extra=_body(readiness_schema.batch_schema("documents")))
 async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Documents exchanged electronically between units: see ``ops_center.readiness.exchange``."""
     feed = exchange.DOCUMENTS
@@ -98,7 +75,7 @@ async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dic
                         lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
 
 
-@router.post("/egov/meetings")
+@router.post("/egov/meetings", openapi_extra=_body(readiness_schema.batch_schema("meetings")))
 async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Online meeting sessions of units: see ``ops_center.readiness.exchange``."""
     feed = exchange.MEETINGS
@@ -106,7 +83,7 @@ async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict
                         lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
 
 
-@router.post("/readiness/facts")
+@router.post("/readiness/facts", openapi_extra=_body(readiness_schema.batch_schema("facts")))
 async def post_facts(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Dated unit facts (ISO 9001, meeting room, document axis, national portal, public administration center,
     electronic certified copies, existence): ``{"unit", "fact", "since", "value"}``."""

@@ -182,8 +182,13 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
     onestop_stop = threading.Event()
     if args.onestop:
         from ingest.simulator.onestop_cli import prepare, start_background
+        from ingest.simulator.onestop_setup import ProvisionError
 
-        start_background(prepare(args, settings, geo, onestop_stop))
+        try:
+            start_background(prepare(args, settings, geo, onestop_stop))
+        except ProvisionError as exc:
+            print(f"simulate: {exc}", file=sys.stderr)
+            return 2
 
     def _stop(signum: int, frame: Any) -> None:
         log.info("signal %d: stopping (devices say offline)", signum)
@@ -210,11 +215,16 @@ def _simulate(args: argparse.Namespace, settings: Any, devices: list[Any], gatew
 def _onestop_only(args: argparse.Namespace, settings: Any, geo: Any) -> int:
     """The one-stop-shop alone: history, then (unless --no-live) live events until --duration or a signal."""
     from ingest.simulator.onestop_cli import prepare
+    from ingest.simulator.onestop_setup import ProvisionError
 
     stop = threading.Event()
-    shop = prepare(args, settings, geo, stop)
+    try:
+        shop = prepare(args, settings, geo, stop)
+    except ProvisionError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     summary = shop.run()
     print(json.dumps(summary, ensure_ascii=False))
-    return 0 if summary["rejected"] == 0 else 1
+    return 0 if shop.stats.rejected == 0 else 1

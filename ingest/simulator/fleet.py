@@ -58,11 +58,12 @@ KINDS: Final = (
 KIND_BY_CODE: Final = {k.code: k for k in KINDS}
 
 UNITS: Final = (
-    ("cm-so-nnmt", "Sở Nông nghiệp và Môi trường tỉnh Cà Mau"),
-    ("cm-dai-kttv", "Đài Khí tượng Thủy văn tỉnh Cà Mau"),
-    ("cm-so-xd", "Sở Xây dựng tỉnh Cà Mau"),
+    ("cm-so-nnmt", "Sở Nông nghiệp và Môi trường tỉnh Cà Mau", "department"),
+    ("cm-dai-kttv", "Đài Khí tượng Thủy văn tỉnh Cà Mau", "other"),
+    ("cm-so-xd", "Sở Xây dựng tỉnh Cà Mau", "department"),
 )
-"""Owning units of the fleet (created as ``department`` units when missing)."""
+"""Owning units of the fleet (code, name, level; created when missing). The hydro-meteorological station is the
+national service's, not a department of the province's committee: it does not count in the readiness figures."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,39 +43,46 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--citizen-reports", type=float, default=6.0, metavar="PER_HOUR",
                    help="citizens' Open311 reports per hour while live (default 6; 0: none)")
     g.add_argument("--api-url", default=None, help="the API the one-stop-shop talks to (default OPS_API_BASE_URL)")
+    g.add_argument("--onestop-key-owner", default="admin", metavar="ADMIN",
+                   help="the enabled admin account its API key belongs to (default admin, the one `make up` "
+                        "creates)")
     g.add_argument("--onestop-state", type=Path, default=None,
                    help="its API key and progress (default .run/simulator/onestop.json, mode 0600)")
 
 
 def prepare(args: argparse.Namespace, settings: Any, geo: Any, stop: threading.Event) -> Any:
-    """Provision the one-stop-shop (units, procedures, API key) and return it, ready to ``run()``."""
-    from ingest.simulator.onestop import Planner, load_config
-    from ingest.simulator.onestop_runner import (
-        DEFAULT_STATE,
-        Api,
-        OneStopShop,
-        Options,
-        build_province,
-        load_wards_2019,
-        provision,
-    )
+    """Set up the one-stop-shop and the other e-government systems (units, catalogue, API key) and return them,
+    ready to ``run()``; ``ProvisionError`` when the key's owner cannot own it."""
+    from datetime import UTC, datetime
+
+    from ingest.simulator.onestop import ICT, Planner, load_config
+    from ingest.simulator.onestop_feeds import FeedPlanner, rooms
+    from ingest.simulator.onestop_runner import DEFAULT_STATE, Api, OneStopShop, Options
+    from ingest.simulator.onestop_setup import build_province, load_wards_2019, provision
+    from ingest.simulator.onestop_units import fact_items, load_egov, province_units
     from ingest.simulator.provision import FleetState
     from ops_center.db import connect
     from ops_center.dossiers.calendar import calendar_for
 
-    config = load_config()
+    config, egov = load_config(), load_egov()
     province = build_province(geo, load_wards_2019(settings.data_dir / "camau" / "wards_2019.geojson"),
                               args.prefix)
     state = FleetState.load(args.onestop_state or DEFAULT_STATE)
-    with connect(settings.database_url, autocommit=True) as conn:
-        key = provision(conn, config, geo, province, state)
     cal = calendar_for(settings)
+    today = datetime.now(UTC).astimezone(ICT).date()
+    with connect(settings.database_url, autocommit=True) as conn:
+        key = provision(conn, config, egov, province, state, owner=args.onestop_key_owner, seed=args.seed,
+                        today=today, add_business_days=cal.add_business_days)
+    units = province_units(config, egov, province)
     planner = Planner(config, province, cal.is_business_day, cal.add_business_days, args.onestop_scale, args.seed)
+    feeds = FeedPlanner(egov, units, rooms(fact_items(units, egov, args.seed, date.max)), cal.is_business_day,
+                        cal.add_business_days, args.onestop_scale, args.seed)
     options = Options(api_url=args.api_url or settings.api_base_url, scale=args.onestop_scale, seed=args.seed,
                       prefix=args.prefix, history_days=args.history_days, history_from=args.history_from,
                       history_to=args.history_to, live=not args.no_live, citizens_per_hour=args.citizen_reports,
                       duration=args.duration)
-    return OneStopShop(planner, Api(options.api_url, key, stop), options, geo, state, stop)
+    return OneStopShop(planner, feeds, lambda day: fact_items(units, egov, args.seed, day),
+                       Api(options.api_url, key, stop), options, geo, state, stop)
 
 
 def start_background(shop: Any) -> threading.Thread:

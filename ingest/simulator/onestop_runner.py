@@ -1,10 +1,12 @@
-"""Run the simulated one-stop-shop against the real API, as the province's one-stop-shop system would: it registers
-its units and procedures (through the registry, like an operator and an admin do), holds an API key of role
-integration, sends its history in batches to ``POST /dossiers/events``, then each event when its time comes; and it
-files citizens' reports through Open311 (``POST /open311/v2/requests.json``).
+"""Run the simulated one-stop-shop and the province's other e-government systems against the real API, as they
+would: after the setup (``onestop_setup``: units, catalogue, an API key of role integration) they send the units'
+facts to ``POST /readiness/facts``, their history in batches — dossier events to ``POST /dossiers/events``,
+petitions to ``POST /petitions/events``, documents exchanged to ``POST /egov/documents``, meeting sessions to
+``POST /egov/meetings`` — then each item when its time comes; and citizens file reports through Open311
+(``POST /open311/v2/requests.json``).
 
 History: ``history_days`` back from today (or ``history_from``..``history_to``). A re-run resends only the last
-``RESEND_DAYS`` before the day it had reached (events still pending then), so restarts are cheap; what it sends
+``RESEND_DAYS`` before the day it had reached (items still pending then), so restarts are cheap; what it sends
 twice is a duplicate. Secrets and progress: ``.run/simulator/onestop.json`` (0600)."""
 
 from __future__ import annotations
@@ -16,28 +18,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Final
 
 import httpx
-import shapely
 
 from ingest.simulator import citizen
 from ingest.simulator.geography import Geography
-from ingest.simulator.onestop import ICT, Commune, Config, Event, Planner, Province, events_of
+from ingest.simulator.onestop import ICT, Event, Planner, events_of
+from ingest.simulator.onestop_feeds import FEEDS, FeedPlanner, items_of
 from ingest.simulator.provision import FleetState
-from ops_center.auth.apikeys import create_api_key, verify_api_key
-from ops_center.auth.roles import Role
-from ops_center.db import Conn
-from ops_center.devices import service as registry
-from ops_center.dossiers import procedures
 from ops_center.settings import REPO_ROOT
 
 log = logging.getLogger("ingest.simulator.onestop")
 DEFAULT_STATE: Final = REPO_ROOT / ".run" / "simulator" / "onestop.json"
 RESEND_DAYS: Final = 80
 BATCH: Final = 5000
-KEY_NAME: Final = "simulator-onestop"
+DOSSIERS: Final = "dossiers"
+FACTS: Final = "facts"
+PATHS: Final = {DOSSIERS: "/dossiers/events", "petitions": "/petitions/events", "documents": "/egov/documents",
+                "meetings": "/egov/meetings", FACTS: "/readiness/facts"}
+"""Where each feed's batches go."""
 
 
 @dataclass
@@ -56,66 +56,44 @@ class Options:
 
 
 @dataclass
-class Stats:
-    dossiers: int = 0
-    events: int = 0
+class FeedStats:
+    sent: int = 0
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    reports: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
+    def add(self, sent: int, answer: dict[str, Any]) -> None:
+        self.sent += sent
+        self.accepted += answer["accepted"]
+        self.duplicates += answer["duplicates"]
+        self.rejected += len(answer["rejected"])
+        for item in answer["rejected"]:
+            self.reasons[item["reason"]] = self.reasons.get(item["reason"], 0) + 1
+
     def as_json(self) -> dict[str, Any]:
-        return {"dossiers": self.dossiers, "events": self.events, "accepted": self.accepted,
-                "duplicates": self.duplicates, "rejected": self.rejected, "rejected_by_reason": self.reasons,
-                "citizen_reports": self.reports}
+        return {"sent": self.sent, "accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": self.rejected, "rejected_by_reason": self.reasons}
 
 
-def build_province(geo: Geography, wards_2019: Any | None, prefix: str) -> Province:
-    """Commune units of the 2025 wards, each with the 2019 wards its territory covers (area weights), from the
-    2019 boundary frame (``geo.boundaries.load_boundaries(...).frame``; None: no history before the reform)."""
-    codes19: list[str] = []
-    tree = None
-    geoms19: list[Any] = []
-    if wards_2019 is not None:
-        codes19 = [str(c) for c in wards_2019["code"]]
-        geoms19 = list(wards_2019.geometry.values)
-        tree = shapely.STRtree(geoms19)
-    communes = []
-    for w in geo.wards:
-        cover: list[tuple[str, float]] = []
-        if tree is not None:
-            for i in tree.query(w.geometry):
-                share = shapely.area(shapely.intersection(w.geometry, geoms19[int(i)])) / max(w.geometry.area, 1e-12)
-                if share > 0.01:
-                    cover.append((codes19[int(i)], round(share, 4)))
-        communes.append(Commune(f"{prefix}-ubnd-{w.code}", w.code, tuple(cover), 2.0 if w.urban else 1.0))
-    return Province(tuple(communes), tuple(codes19), tuple(w.code for w in geo.wards))
+@dataclass
+class Stats:
+    """Counts of what was sent and what the API answered: dossier events at the top (as before), the other feeds
+    under ``feeds``."""
 
+    dossiers: int = 0
+    reports: int = 0
+    feeds: dict[str, FeedStats] = field(default_factory=lambda: {f: FeedStats() for f in PATHS})
 
-def provision(conn: Conn, config: Config, geo: Geography, province: Province, state: FleetState) -> str:
-    """Units (communes and departments) and procedures in the registry (idempotent), and the API key of role
-    integration the system sends with (kept in the state file while the database still accepts it)."""
-    names = {w.code: w.name for w in geo.wards}
-    with conn.transaction():
-        for c in province.communes:
-            if registry.get_unit(conn, c.unit) is None:
-                registry.create_unit(conn, c.unit, config.commune_unit.format(name=names[c.ward]), "commune",
-                                     ward_code=c.ward)
-        for code, name in config.departments.items():
-            if registry.get_unit(conn, code) is None:
-                registry.create_unit(conn, code, name, "department")
-        procedures.upsert(conn, [procedures.Procedure(p.code, p.name, p.days, p.online_level, p.post,
-                                                      config.departments.get(p.unit, "UBND cấp xã"))
-                                 for p in config.procedures])
-        key = state.secrets.get("api_key")
-        found = verify_api_key(conn, key) if key else None
-        if found is None or found.role != Role.integration:
-            _, key = create_api_key(conn, KEY_NAME, Role.integration, "simulator")
-            state.secrets["api_key"] = key
-            state.save()
-    assert key is not None
-    return key
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.feeds.values())
+
+    def as_json(self) -> dict[str, Any]:
+        d = self.feeds[DOSSIERS]
+        return {"dossiers": self.dossiers, "events": d.sent, "accepted": d.accepted, "duplicates": d.duplicates,
+                "rejected": d.rejected, "rejected_by_reason": d.reasons, "citizen_reports": self.reports,
+                "feeds": {name: f.as_json() for name, f in self.feeds.items() if name != DOSSIERS}}
 
 
 class Api:
@@ -140,20 +118,19 @@ class Api:
             delay = min(delay * 2, 30.0)
         return None
 
-    def send(self, events: list[Event], stats: Stats) -> None:
-        r = self._call("POST", "/dossiers/events", json=events)
+    def send(self, feed: str, items: list[Event], stats: Stats) -> None:
+        """One batch of a feed (``PATHS``); the answer's counts go to ``stats``."""
+        path = PATHS[feed]
+        r = self._call("POST", path, json=items)
         if r is None:
             return
         if r.status_code != 200:
-            log.error("POST /dossiers/events: HTTP %d %s", r.status_code, r.text[:300])
+            log.error("POST %s: HTTP %d %s", path, r.status_code, r.text[:300])
             return
-        body = r.json()
-        stats.events += len(events)
-        stats.accepted += body["accepted"]
-        stats.duplicates += body["duplicates"]
-        stats.rejected += len(body["rejected"])
-        for item in body["rejected"]:
-            stats.reasons[item["reason"]] = stats.reasons.get(item["reason"], 0) + 1
+        answer = r.json()
+        stats.feeds[feed].add(len(items), answer)
+        for item in answer["rejected"][:3]:
+            log.error("POST %s: item %d refused: %s (%s)", path, item["index"], item["reason"], item["detail"])
 
     def services(self) -> set[str]:
         r = self._call("GET", "/open311/v2/services.json")
@@ -167,14 +144,17 @@ class Api:
 
 
 class OneStopShop:
-    def __init__(self, planner: Planner, api: Api, options: Options, geo: Geography, state: FleetState,
-                 stop: threading.Event) -> None:
-        self.planner, self.api, self.options, self.geo, self.state = planner, api, options, geo, state
-        self.stop = stop
+    """The systems' clock: what is due is sent, what is not yet waits in ``pending``. ``facts(today)`` gives the
+    unit facts known on a day (sent at the start and each new day; the ones sent before are duplicates)."""
+
+    def __init__(self, planner: Planner, feeds: FeedPlanner, facts: Any, api: Api, options: Options,
+                 geo: Geography, state: FleetState, stop: threading.Event) -> None:
+        self.planner, self.feeds, self.facts, self.api = planner, feeds, facts, api
+        self.options, self.geo, self.state, self.stop = options, geo, state, stop
         self.stats = Stats()
-        self.pending: list[tuple[float, int, Event]] = []
+        self.pending: list[tuple[float, int, str, Event]] = []
         self._seq = 0
-        self._buffer: list[Event] = []
+        self._buffers: dict[str, list[Event]] = {f: [] for f in (DOSSIERS, *FEEDS)}
 
     def _first_day(self, today: date) -> date:
         o = self.options
@@ -185,27 +165,39 @@ class OneStopShop:
             first = max(first, date.fromisoformat(reached) - timedelta(days=RESEND_DAYS))
         return first
 
+    def _due(self, at: datetime, feed: str, item: Event, now: datetime) -> None:
+        if at <= now:
+            self._buffers[feed].append(item)
+        else:
+            self._seq += 1
+            heapq.heappush(self.pending, (at.timestamp(), self._seq, feed, item))
+
     def _plan(self, day: date, now: datetime) -> None:
         for d in self.planner.day(day):
             self.stats.dossiers += 1
             for at, ev in events_of(d):
-                if at <= now:
-                    self._buffer.append(ev)
-                else:
-                    self._seq += 1
-                    heapq.heappush(self.pending, (at.timestamp(), self._seq, ev))
-        if len(self._buffer) >= BATCH:
+                self._due(at, DOSSIERS, ev, now)
+        for at, feed, item in items_of(self.feeds.day(day)):
+            self._due(at, feed, item, now)
+        if any(len(b) >= BATCH for b in self._buffers.values()):
             self._flush()
 
     def _flush(self) -> None:
-        if self._buffer:
-            batch, self._buffer = self._buffer, []
-            self.api.send(batch, self.stats)
+        for feed, buffer in self._buffers.items():
+            for i in range(0, len(buffer), BATCH):
+                self.api.send(feed, buffer[i:i + BATCH], self.stats)
+            buffer.clear()
+
+    def send_facts(self, today: date) -> None:
+        items = self.facts(today)
+        for i in range(0, len(items), BATCH):
+            self.api.send(FACTS, items[i:i + BATCH], self.stats)
 
     def backfill(self, now: datetime) -> date:
-        """Every event up to ``now`` of the history window; later ones wait in ``pending``. Returns the last day
-        planned."""
+        """The units' facts, then every item up to ``now`` of the history window; later ones wait in ``pending``.
+        Returns the last day planned."""
         today = now.astimezone(ICT).date()
+        self.send_facts(today)
         last = min(self.options.history_to or today, today)
         day = self._first_day(today)
         t0 = time.monotonic()
@@ -226,7 +218,6 @@ class OneStopShop:
             return self.stats.as_json()
         rng = random.Random(self.planner.seed)
         services = self.api.services() if self.options.citizens_per_hour > 0 else set()
-        wards = self.geo.wards
         next_report = time.monotonic() + rng.expovariate(max(self.options.citizens_per_hour, 1e-9) / 3600)
         while not self.stop.is_set():
             if self.options.duration is not None and time.monotonic() - start >= self.options.duration:
@@ -235,12 +226,14 @@ class OneStopShop:
             today = now.astimezone(ICT).date()
             while planned < today:
                 planned += timedelta(days=1)
+                self.send_facts(planned)
                 self._plan(planned, now)
             while self.pending and self.pending[0][0] <= now.timestamp():
-                self._buffer.append(heapq.heappop(self.pending)[2])
+                _, _, feed, item = heapq.heappop(self.pending)
+                self._buffers[feed].append(item)
             self._flush()
             if services and time.monotonic() >= next_report:
-                rep = citizen.report(rng, wards, services)
+                rep = citizen.report(rng, self.geo.wards, services)
                 if rep is not None and self.api.report(rep.form()):
                     self.stats.reports += 1
                 next_report = time.monotonic() + rng.expovariate(self.options.citizens_per_hour / 3600)
@@ -248,13 +241,3 @@ class OneStopShop:
         self.state.info.update({"reached": planned.isoformat(), "tag": self.planner.tag})
         self.state.save()
         return self.stats.as_json()
-
-
-def load_wards_2019(path: Path) -> Any | None:
-    """The 2019 ward frame (code, geometry), or None when the file is missing (no history before the reform)."""
-    if not path.is_file():
-        log.warning("no %s: the one-stop-shop has no history before 2025-07-01", path)
-        return None
-    from geo.boundaries import CAMAU_2019, load_boundaries
-
-    return load_boundaries(path, CAMAU_2019).frame

@@ -136,9 +136,9 @@ def ward_resolver(conn: Conn) -> Wards:
 
 
 def ensure_units(conn: Conn) -> None:
-    for code, name in UNITS:
+    for code, name, level in UNITS:
         if service.get_unit(conn, code) is None:
-            service.create_unit(conn, code, name, "department")
+            service.create_unit(conn, code, name, level)
 
 
 def _device_changes(have: Device, want: SimDevice) -> dict[str, Any]:

@@ -10,8 +10,8 @@ Only failed attempts are counted, against three budgets (``OPS_LOGIN_LIMIT_*``):
   still signs in. A new browser of the owner waits at most one window (``Retry-After`` says how long).
 
 While a budget is spent, the attempt is refused (429 with ``Retry-After``) before the password is checked, and
-a refused attempt spends nothing. Redis unreachable: attempts are let through (logged), as login must not depend on
-the throttle's store; passwords are still Argon2id-verified.
+a refused attempt spends nothing. The counts are the shared ``ops_center.rate_limits.RateLimiter``'s: Redis, or this
+process's memory while Redis is unreachable (login keeps working and stays throttled, per process).
 """
 
 from __future__ import annotations
@@ -19,17 +19,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
-import math
 import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
 
-log = logging.getLogger("ops_center.auth.throttle")
+from ops_center.rate_limits import RateLimiter
 
+NAMESPACE = "login"
 _MARK_CONTEXT = b"ops-center/known-login-client/v1|"
 
 
@@ -52,44 +49,31 @@ class LoginLimits:
 class LoginThrottle:
     """``retry_after`` before checking a password, ``failed`` after a wrong one, ``succeeded`` after a right one."""
 
-    def __init__(self, redis_url: str, limits: LoginLimits, key_prefix: str = "ops-login") -> None:
+    def __init__(self, limiter: RateLimiter, limits: LoginLimits) -> None:
         self.limits = limits
-        self._limiter = MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=key_prefix))
+        self._limiter = limiter
 
     def _budgets(self, username: str, address: str, known_client: bool) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         user, addr = _id(username), _id(address)
-        budgets = [(self.limits.address, ("address", addr)),
-                   (self.limits.account_address, ("account-address", user, addr))]
+        budgets = [(self.limits.address, (NAMESPACE, "address", addr)),
+                   (self.limits.account_address, (NAMESPACE, "account-address", user, addr))]
         if not known_client:
-            budgets.append((self.limits.account, ("account", user)))
+            budgets.append((self.limits.account, (NAMESPACE, "account", user)))
         return budgets
 
     def retry_after(self, username: str, address: str, known_client: bool) -> int | None:
         """Seconds to wait when a budget is spent (the longest of them); None when the attempt may go ahead."""
-        waits: list[int] = []
-        try:
-            for item, ids in self._budgets(username, address, known_client):
-                if not self._limiter.test(item, *ids):
-                    reset = self._limiter.get_window_stats(item, *ids).reset_time
-                    waits.append(max(1, math.ceil(reset - time.time())))
-        except Exception as exc:  # the store is away: do not lock everyone out
-            log.error("login throttle unavailable (%s); attempt let through", exc)
-            return None
+        waits = [self._limiter.retry_after(item, *ids) for item, ids in self._budgets(username, address, known_client)
+                 if not self._limiter.test(item, *ids)]
         return max(waits) if waits else None
 
     def failed(self, username: str, address: str, known_client: bool) -> None:
-        try:
-            for item, ids in self._budgets(username, address, known_client):
-                self._limiter.hit(item, *ids)
-        except Exception as exc:
-            log.error("login throttle unavailable (%s); failure not counted", exc)
+        for item, ids in self._budgets(username, address, known_client):
+            self._limiter.hit(item, *ids)
 
     def succeeded(self, username: str, address: str) -> None:
         """A right password clears this address's count for the account (not the account-wide one)."""
-        try:
-            self._limiter.clear(self.limits.account_address, "account-address", _id(username), _id(address))
-        except Exception as exc:
-            log.error("login throttle unavailable (%s)", exc)
+        self._limiter.clear(self.limits.account_address, NAMESPACE, "account-address", _id(username), _id(address))
 
 
 def known_client_cookie(username: str) -> str:

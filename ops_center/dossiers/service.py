@@ -36,7 +36,6 @@ from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_d
 from ops_center.dossiers.models import (
     UNKNOWN_PROCEDURE,
     UNKNOWN_UNIT,
-    BatchTooLarge,
     DossierEvent,
     Rejected,
     dead_letter_topic,
@@ -46,11 +45,11 @@ from ops_center.dossiers.models import (
 )
 from ops_center.dossiers.refused import Refusal
 from ops_center.dossiers.rollup import DossierState
+from ops_center.feeds import check_size, parse_items
 from ops_center.levels import set_windows
 
 log = logging.getLogger("ops_center.dossiers")
 
-MAX_BATCH = 10_000
 DEAD_LETTER_PAYLOAD_CAP = refused.PAYLOAD_CAP
 _STATE_COLS = DossierState.__slots__  # type: ignore[attr-defined]
 
@@ -73,22 +72,15 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
                   now: datetime | None = None, record_rejects: bool = True) -> IngestResult:
     """Apply a batch of dossier events (see the module docstring); returns what was accepted and refused.
     ``record_rejects=False`` (replays) keeps refused events out of ``dead_letters``."""
-    if len(events) > MAX_BATCH:
-        raise BatchTooLarge(f"events: {len(events)} events in one batch; at most {MAX_BATCH}")
+    check_size(events)
     if calendar is None:
         from ops_center.settings import get_settings
 
         calendar = calendar_for(get_settings())
     now = now or datetime.now(UTC)
     result = IngestResult()
-    dead: list[Refusal] = []
-    parsed: list[tuple[int, DossierEvent]] = []
     unit_from_topic = topic_unit(source)
-    for i, raw in enumerate(events):
-        try:
-            parsed.append((i, parse_event(raw, unit_from_topic=unit_from_topic, now=now)))
-        except Rejected as r:
-            dead.append((i, raw, r))
+    parsed, dead = parse_items(events, lambda raw: parse_event(raw, unit_from_topic=unit_from_topic, now=now))
 
     with conn.transaction():
         applied = _apply_isolating(conn, events, parsed, source, calendar)

@@ -25,7 +25,7 @@ from ops_center.counters import CounterTables
 from ops_center.db import Conn, fetch_all
 from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
 from ops_center.dossiers.models import CONFLICT, INCONSISTENT, UNKNOWN_UNIT, Rejected, shown
-from ops_center.feeds import FeedResult, check_size, topic_unit, write_dead_letters
+from ops_center.feeds import FeedResult, check_size, parse_items, topic_unit, write_dead_letters
 from ops_center.levels import SetWindows, set_on, set_windows
 from ops_center.petitions.models import HANDLING_DAYS, PetitionEvent, parse_event
 
@@ -142,14 +142,9 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
 
         calendar = calendar_for(get_settings())
     now = now or datetime.now(UTC)
-    result, dead = FeedResult(), []
-    parsed: list[tuple[int, PetitionEvent]] = []
+    result = FeedResult()
     from_topic = topic_unit(source, "petitions")
-    for i, raw in enumerate(events):
-        try:
-            parsed.append((i, parse_event(raw, unit_from_topic=from_topic, now=now)))
-        except Rejected as r:
-            dead.append((i, raw, r))
+    parsed, dead = parse_items(events, lambda raw: parse_event(raw, unit_from_topic=from_topic, now=now))
     with conn.transaction():
         codes = sorted({ev.unit for _, ev in parsed if ev.type == "received" and ev.unit})
         units = {str(r[0]): r[1] for r in conn.execute("SELECT code, ward_code FROM units WHERE code = ANY(%s)",

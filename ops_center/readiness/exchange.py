@@ -39,7 +39,16 @@ from ops_center.dossiers.models import (
     shown,
     string_field,
 )
-from ops_center.feeds import FeedResult, as_object, check_size, text, topic_unit, whole, write_dead_letters
+from ops_center.feeds import (
+    FeedResult,
+    as_object,
+    check_size,
+    parse_items,
+    text,
+    topic_unit,
+    whole,
+    write_dead_letters,
+)
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,13 @@ MEETINGS: Final = RecordFeed(
      "title": "text"},
     ("id", "unit", "started_at"), ("unit_code",), ("started_at", "ended_at"), _meeting)
 FEEDS: Final = {f.name: f for f in (DOCUMENTS, MEETINGS)}
-_INPUT_KEYS: Final = {"documents": ("id", "from_unit", "to_unit", "sent_at", "received_at", "via_axis"),
-                      "meetings": ("id", "unit", "started_at", "ended_at", "participants", "title")}
+INPUT_KEYS: Final = {"documents": ("id", "from_unit", "to_unit", "sent_at", "received_at", "via_axis"),
+                     "meetings": ("id", "unit", "started_at", "ended_at", "participants", "title")}
 
 
 def parse_record(feed: RecordFeed, doc: Any, *, unit_from_topic: str | None, now: datetime) -> tuple[str,
                                                                                                      dict[str, Any]]:
-    doc = as_object(doc, _INPUT_KEYS[feed.name], feed.required, feed.name[:-1])
+    doc = as_object(doc, INPUT_KEYS[feed.name], feed.required, feed.name[:-1])
     rid = string_field(doc, "id", DOSSIER_ID_RE)
     assert rid is not None
     values = feed.parse(doc, now)
@@ -127,23 +136,19 @@ def ingest(conn: Conn, feed: RecordFeed, items: list[Any], source: str, *, now: 
     (replays) keeps refused items out of ``dead_letters``."""
     check_size(items)
     now = now or datetime.now(UTC)
-    result, dead, parsed = FeedResult(), [], []
+    result = FeedResult()
     from_topic = topic_unit(source, feed.name)
-    for i, raw in enumerate(items):
-        try:
-            parsed.append((i, *parse_record(feed, raw, unit_from_topic=from_topic, now=now)))
-        except Rejected as r:
-            dead.append((i, raw, r))
+    parsed, dead = parse_items(items, lambda raw: parse_record(feed, raw, unit_from_topic=from_topic, now=now))
     with conn.transaction():
-        wanted = sorted({v[c] for _, _, v in parsed for c in feed.unit_columns})
+        wanted = sorted({v[c] for _, (_, v) in parsed for c in feed.unit_columns})
         known = {str(r[0]) for r in conn.execute("SELECT code FROM units WHERE code = ANY(%s)",
                                                  (wanted,)).fetchall()}
         cols = list(feed.columns)
-        ids = sorted({rid for _, rid, _ in parsed})
+        ids = sorted({rid for _, (rid, _) in parsed})
         stored = {r["id"]: r for r in fetch_all(conn, f"SELECT id, {', '.join(cols)} FROM {feed.table} "
                                                      f"WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))}
         out: dict[str, dict[str, Any]] = {}
-        for i, rid, values in parsed:
+        for i, (rid, values) in parsed:
             missing = [c for c in feed.unit_columns if values[c] not in known]
             try:
                 if missing:

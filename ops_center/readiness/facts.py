@@ -25,7 +25,7 @@ from ops_center.dossiers.models import (
     shown,
     string_field,
 )
-from ops_center.feeds import FeedResult, as_object, check_size, text, write_dead_letters
+from ops_center.feeds import FeedResult, as_object, check_size, parse_items, text, write_dead_letters
 
 FACTS: Final = ("exists", "iso_9001", "meeting_room", "document_axis", "national_portal", "admin_center",
                 "e_certified_copy")
@@ -66,13 +66,8 @@ def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE, *, rec
     """Record fact changes (one transaction); refused items are dead-lettered with their reason (unless
     ``record_rejects=False``: replays)."""
     check_size(items)
-    result, dead = FeedResult(), []
-    parsed = []
-    for i, raw in enumerate(items):
-        try:
-            parsed.append((i, parse_fact(raw)))
-        except Rejected as r:
-            dead.append((i, raw, r))
+    result = FeedResult()
+    parsed, dead = parse_items(items, parse_fact)
     with conn.transaction():
         known = {str(r[0]) for r in conn.execute("SELECT code FROM units WHERE code = ANY(%s)",
                                                  (sorted({p[0] for _, p in parsed}),)).fetchall()}

@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ops_center.broker.accounts import service_accounts
+from ops_center.broker.files import write_files
 from ops_center.db import connect
 from ops_center.federation.national import credentials, provinces
 from ops_center.migrate import migrate
@@ -256,9 +258,6 @@ def bring_up(dep: Deployment, databases: Mapping[str, str], specs: tuple[Spec, .
         _province_data(inst, seed)
         if inst.spec.simulator:
             inst.run("wards", "ensure-demo")
-            from ops_center.broker.accounts import service_accounts
-            from ops_center.broker.files import write_files
-
             write_files(inst.settings, service_accounts(inst.settings))
             inst.broker = Broker(inst.settings.mqtt_port, inst.run_dir / "mosquitto", inst.settings)
             inst.broker.run_dir.mkdir(parents=True, exist_ok=True)

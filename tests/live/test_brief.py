@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -21,15 +22,28 @@ def pdf_text(content: bytes, tmp_path) -> str:  # type: ignore[no-untyped-def]
     return " ".join(out.stdout.decode("utf-8").split())  # table cells wrap: compare with whitespace collapsed
 
 
+def off_the_representative_point(db, ward: dict[str, Any]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """A point of the ward about 300 m from its representative point: other tests file flooding reports at that
+    point, and a report within 200 m and 2 h of an open one is linked to it (so the brief would show its title)."""
+    from geo.service import assign_ward
+
+    for dlon, dlat in ((0.0028, 0.0), (-0.0028, 0.0), (0.0, 0.0028), (0.0, -0.0028), (0.002, 0.002)):
+        lon, lat = ward["lon"] + dlon, ward["lat"] + dlat
+        if assign_ward(db, lon, lat).code == ward["code"]:
+            return lon, lat
+    raise AssertionError(f"no point of ward {ward['code']} 300 m from its representative point")
+
+
 def test_daily_brief_keeps_vietnamese_diacritics(client, login, camau, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
     op = login("operator")
     ward = some_ward(db, camau, 2)
     marker = tag()
     fire_alert(db, ward["code"], f"Độ mặn vượt ngưỡng ở Đầm Dơi {marker}", "critical")
+    lon, lat = off_the_representative_point(db, ward)
     r = client.post("/incidents", headers=op.headers, json={
         "title": f"Ngập úng phố chợ {marker}", "category": "flooding", "severity": "critical",
-        "lon": ward["lon"], "lat": ward["lat"]})
-    assert r.status_code == 201, r.text
+        "lon": lon, "lat": lat})
+    assert r.status_code == 201 and not r.json()["linked"], r.text  # its own incident, with its title
     leader = login("leader")
     today = datetime.now(LOCAL_TZ).date().isoformat()
     r = client.get("/brief/daily.pdf", params={"date": today}, headers=leader.headers)

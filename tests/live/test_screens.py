@@ -248,7 +248,8 @@ def test_leader_view_map_table_and_brief(page, live_server, login, camau, db, tm
     assert not page.console_errors, page.console_errors
 
 
-@pytest.mark.parametrize("path", ["/", "/summary", "/?layer=alerts"])
+@pytest.mark.parametrize("path", ["/", "/summary", "/?layer=alerts", "/view/devices", "/view/trends?level=unit",
+                                  "/view/device/no-such-device", "/view/ward/camau-2025/32002", "/national"])
 def test_a_screen_opened_signed_out_goes_to_login_without_errors(page, live_server, path) -> None:  # type: ignore[no-untyped-def]
     """Signed out, a screen hands over to the login page and runs no further (it used to read the null session's
     token on its way out: "Cannot read properties of null (reading 'token')", a flaky failure of the screen

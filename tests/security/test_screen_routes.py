@@ -4,12 +4,10 @@ hostile parameters a problem naming the field — never a 500."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from ops_center.auth.apikeys import create_api_key
-from ops_center.auth.users import create_user
+from ops_center.auth.users import get_user
 from ops_center.db import connect
 from tests.live import conftest as live
 from tests.live.conftest import add_device, some_ward, tag
@@ -47,8 +45,9 @@ def test_staff_roles_read(client, login, target) -> None:  # type: ignore[no-unt
 
 def test_integration_role_is_refused(client, login, settings, target) -> None:  # type: ignore[no-untyped-def]
     user = login("integration")
-    with connect(settings.database_url) as conn:
-        owner = create_user(conn, f"owner-{tag()}", secrets.token_urlsafe(16), "admin")  # a key has an admin owner
+    with connect(settings.database_url) as conn:  # an API key belongs to an enabled admin (h-auth)
+        owner = get_user(conn, login("admin").username)
+        assert owner is not None
         _, secret = create_api_key(conn, f"onestop-{tag()}", "integration", owner)
         conn.commit()
     for headers in (user.headers, {"X-API-Key": secret}):

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from ingest.simulator.geography import load_geography
 from ingest.simulator.onestop import ICT, REFORM, Commune, Planner, Province, event, events_of, load_config
-from ingest.simulator.onestop_runner import build_province, load_wards_2019
+from ingest.simulator.onestop_setup import build_province, load_wards_2019
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.dossiers.models import parse_event
 from ops_center.dossiers.schema import event_schema
@@ -48,8 +48,8 @@ def test_report_years_reproduce_the_online_counts() -> None:
     for scale, want in ((1.0, {2018: 12965, 2019: 20703}), (0.05, {2018: 648, 2019: 1035})):
         p = planner(scale)
         for y, n in want.items():
-            got = Counter(d.channel for d in year(p, y))
-            assert got["online_l3"] + got["online_l4"] == n, (scale, y, got)
+            got = Counter(d.channel for d in year(p, y))  # Decree 42's names (were online_l3/online_l4)
+            assert got["online_partial"] + got["online_full"] == n, (scale, y, got)
 
 
 def test_channel_mix_and_punctuality() -> None:
@@ -58,8 +58,8 @@ def test_channel_mix_and_punctuality() -> None:
     assert sum(d.channel == "postal" for d in offered) / len(offered) == pytest.approx(0.3801, abs=0.01)
     returned = [d for d in offered if d.returned_at is not None]
     assert sum(d.return_channel == "postal" for d in returned) / len(returned) == pytest.approx(0.4483, abs=0.02)
-    late = [d for d in dossiers if d.resolved_at.astimezone(ICT).date()
-            > CAL.due_date(d.received_at, d.procedure.days)]
+    late = [d for d in dossiers if (d.resolved_at - sum((b - a for a, b in d.supplements), timedelta(0)))
+            .astimezone(ICT).date() > CAL.due_date(d.received_at, d.procedure.days)]  # the citizen's time is not late
     assert 0.02 < len(late) / len(dossiers) < 0.06
     assert all(d.channel == "counter" or d.channel == "postal" for d in dossiers if d.procedure.online_level < 3)
     assert all(not d.unit.startswith("u-") or d.ward_set == "camau-2019" for d in dossiers)
@@ -92,9 +92,10 @@ def get(server, key: str, path: str):  # type: ignore[no-untyped-def]
 def test_history_and_live_through_the_api(simulate, live_server, login, camau, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     prefix = f"t{tag()}"
     state = tmp_path / "onestop.json"
+    owner = login("admin").username  # the simulator's API key belongs to an enabled admin
     args = ["--onestop-only", "--prefix", prefix, "--seed", "11", "--onestop-scale", "0.02", "--history-from",
             "2019-03-01", "--history-to", "2019-04-30", "--no-live", "--api-url", live_server.url,
-            "--onestop-state", str(state)]
+            "--onestop-state", str(state), "--onestop-key-owner", owner]
     summary = simulate(*args).wait(timeout=240)
     assert summary["rejected"] == 0 and summary["accepted"] == summary["events"] > 0, summary
     assert oct(state.stat().st_mode & 0o777) == "0o600"
@@ -118,7 +119,18 @@ def test_history_and_live_through_the_api(simulate, live_server, login, camau, s
     assert again["accepted"] == 0 and again["duplicates"] == again["events"] == summary["events"]
     live = simulate("--onestop-only", "--prefix", prefix, "--seed", "11", "--onestop-scale", "0.02",
                     "--history-days", "3", "--duration", "8", "--citizen-reports", "3600", "--api-url",
-                    live_server.url, "--onestop-state", str(state)).wait(timeout=240)
+                    live_server.url, "--onestop-state", str(state), "--onestop-key-owner", owner).wait(timeout=240)
     assert live["citizen_reports"] >= 2 and live["rejected"] == 0, live
     requests = get(live_server, "x", "/open311/v2/requests.json")
     assert any(r.get("description") for r in requests)
+
+
+def test_the_key_needs_an_enabled_admin_owner(simulate, live_server, login, camau, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """API keys belong to an enabled admin (h-auth): an operator, or an account that does not exist, cannot own the
+    simulator's key; the run stops before sending anything, naming the option and the account."""
+    for owner in (login("operator").username, f"nobody-{tag()}"):
+        run = simulate("--onestop-only", "--no-live", "--history-days", "1", "--api-url", live_server.url,
+                       "--onestop-state", str(tmp_path / "onestop.json"), "--onestop-key-owner", owner)
+        out, _ = run.proc.communicate(timeout=120)
+        assert run.proc.returncode == 2 and out == b""
+        assert f"--onestop-key-owner {owner!r}" in run.log.read_text()

@@ -10,7 +10,7 @@ import { fmtNumber, fmtTime, onLangChange, t } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { csvButton, fillTable } from "./tables.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const deviceId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const enc = encodeURIComponent(deviceId);
 const $ = (id) => document.getElementById(id);
@@ -213,4 +213,4 @@ async function main() {
   }
 }
 
-if (session) main(); // else: on the way to the login page
+main();

@@ -2,7 +2,7 @@
 // clustered at province scale, pan and zoom, the marker layer can be hidden; a ward opens its detail, a device its.
 
 import "./strings-views.js";
-import { api, debounce, el, qs, requireSession } from "./api.js";
+import { api, debounce, el, getAll, qs, requireSession } from "./api.js";
 import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtTime, onLangChange, t } from "./i18n.js";
 import { LiveFeed } from "./live.js";
@@ -11,7 +11,7 @@ import { KIND_SHAPES, markerLayer, markerLegend, STATE_COLORS } from "./markers.
 import { panZoom } from "./panzoom.js";
 import { csvButton, fillTable } from "./tables.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = { all: [], summary: null, wardNames: new Map(), kinds: [] };
@@ -79,13 +79,7 @@ function render() {
 }
 
 async function loadMarkers() {
-  const items = [];
-  let cursor = null;
-  do {
-    const page = await api.get(`/map/devices${qs({ limit: 500, cursor })}`);
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
+  const items = await getAll("/map/devices", { limit: 500 }, Infinity);
   state.all = items;
   state.kinds = [...new Set([...Object.keys(KIND_SHAPES), ...items.map((m) => m.kind)])]
     .filter((k) => items.some((m) => m.kind === k));
@@ -125,4 +119,4 @@ async function main() {
   new LiveFeed({ token: session.token, topics: ["device_status", "alert"], onEvent: reload }).start();
 }
 
-if (session) main(); // else: on the way to the login page
+main();

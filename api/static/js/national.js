@@ -173,8 +173,7 @@ function relabel() {
 }
 
 async function main() {
-  const s = requireSession();
-  if (!s) return;
+  const s = await requireSession(); // stops here (login page) when signed out
   document.getElementById("user").textContent = `${s.user} · ${s.role}`;
   document.getElementById("logout").addEventListener("click", () => logout());
   document.getElementById("lang").addEventListener("click", () => {

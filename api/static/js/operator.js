@@ -67,14 +67,7 @@ function renderMarkerToggle() {
 
 async function loadMarkers() {
   try {
-    const items = [];
-    let cursor = null;
-    do {
-      const page = await api.get(`/map/devices${qs({ limit: 500, cursor })}`);
-      items.push(...page.items);
-      cursor = page.next_cursor;
-    } while (cursor);
-    markers.update(items);
+    markers.update(await getAll("/map/devices", { limit: 500 }, Infinity));
   } catch (err) {
     console.warn("device markers:", err.message);
   }

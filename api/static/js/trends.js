@@ -8,7 +8,7 @@ import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, onLangChange, t } from "./i18n.js";
 import { csvButton, fillTable, sparkline } from "./tables.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const $ = (id) => document.getElementById(id);
 const KPIS = [
   ["received", false], ["online", false], ["online_share", true], ["on_time_rate", true], ["resolved", false],
@@ -136,4 +136,4 @@ async function main() {
   await load();
 }
 
-if (session) main(); // else: on the way to the login page
+main();

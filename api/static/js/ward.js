@@ -2,7 +2,7 @@
 // list), open alerts, open incidents, dossier KPIs (30 days and by month) and charts of its key series.
 
 import { metricLabel } from "./strings-views.js";
-import { api, debounce, el, qs, requireSession } from "./api.js";
+import { api, debounce, el, getAll, qs, requireSession } from "./api.js";
 import { bandChart } from "./charts.js";
 import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, fmtTime, onLangChange, t } from "./i18n.js";
@@ -12,7 +12,7 @@ import { markerLayer } from "./markers.js";
 import { panZoom } from "./panzoom.js";
 import { csvButton, fillTable, sparkline } from "./tables.js";
 
-const session = requireSession();
+const session = await requireSession(); // stops here (login page) when signed out
 const [setName, code] = location.pathname.split("/").filter(Boolean).slice(-2).map(decodeURIComponent);
 const base = `/wards/${encodeURIComponent(setName)}/${encodeURIComponent(code)}`;
 const $ = (id) => document.getElementById(id);
@@ -86,14 +86,7 @@ async function loadMap() {
     const fc = await api.get(`/map/summary${qs({ set: setName, level: "ward", layers: "devices" })}`);
     map.update(fc);
     map.highlight(code);
-    const items = [];
-    let cursor = null;
-    do {
-      const page = await api.get(`/map/devices${qs({ set: setName, ward: code, limit: 500, cursor })}`);
-      items.push(...page.items);
-      cursor = page.next_cursor;
-    } while (cursor);
-    markers.update(items);
+    markers.update(await getAll("/map/devices", { set: setName, ward: code, limit: 500 }, Infinity));
     const f = fc.features.find((x) => x.properties.code === code);
     if (f && map.project) { // zoom on the ward
       const pts = [];
@@ -191,4 +184,4 @@ async function main() {
   }
 }
 
-if (session) main(); // else: on the way to the login page
+main();
