@@ -43,7 +43,10 @@ def test_no_token_is_401_problem(client: TestClient) -> None:
 def test_login_and_me(client: TestClient, login) -> None:  # type: ignore[no-untyped-def]
     op = login("operator")
     r = client.get("/auth/me", headers=op.headers)
-    assert r.status_code == 200 and r.json() == {"name": op.username, "role": "operator", "kind": "user"}
+    assert r.status_code == 200 and r.json() == {"name": op.username, "role": "operator", "kind": "user",
+                                                 "permissions": ["warnings.draft"]}
+    leader = client.get("/auth/me", headers=login("leader").headers).json()
+    assert leader["permissions"] == ["warnings.publish"]  # the screens show approve/publish from this
 
 
 def test_wrong_password_is_401_and_audited(client: TestClient, login, db) -> None:  # type: ignore[no-untyped-def]
