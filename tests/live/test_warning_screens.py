@@ -8,6 +8,7 @@ server refuses anyway); the leaders' view and the daily brief list it; update an
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -171,6 +172,8 @@ def test_operator_drafts_from_an_mqtt_alert_a_leader_approves_and_publishes(  # 
             expect(lreview.locator(".wn-open-status")).to_have_attribute("data-status", "approved", timeout=10000)
             lreview.locator("button[name=publish]").click()
             expect(lreview.locator(".wn-status [data-state]")).to_have_attribute("data-state", "active", timeout=10000)
+            lreview.locator("button[name=close]").click()
+            leaders_view_and_brief_list_it(lp, live_server, warning_id, ward, tmp_path)
             assert not lp.console_errors, lp.console_errors
 
         # the operator's wall follows live: the warning is in force, the ward is outlined on the map
@@ -194,3 +197,22 @@ def test_operator_drafts_from_an_mqtt_alert_a_leader_approves_and_publishes(  # 
     assert [e.text for e in doc.findall("cap:info/cap:area/cap:geocode/cap:value", CAP)] == [ward["code"]] * 2
     assert "Liên hệ UBND xã khi cần hỗ trợ." in doc.findtext("cap:info/cap:instruction", namespaces=CAP)
     assert w["messages"][0]["approved_by"] == leader.username and w["messages"][0]["drafted_by"] == op.username
+
+
+def leaders_view_and_brief_list_it(page, server, warning_id: int, ward: dict[str, Any], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """/summary lists the warning issued today (hazard, severity, wards, status) and its brief has it in section 6."""
+    page.goto(f"{server.url}/summary")
+    row = page.locator(f"#wn-issued tr[data-id='{warning_id}']")
+    expect(row).to_contain_text(ward["name"], timeout=20000)
+    expect(row).to_contain_text("Xâm nhập mặn")
+    expect(row).to_contain_text("Đang hiệu lực")
+    expect(page.locator("#wn-counts")).to_contain_text("Xâm nhập mặn")
+    page.screenshot(path=str(ARTIFACTS / "summary-warnings.png"), full_page=True)
+    with page.expect_download(timeout=60000) as dl:
+        page.click("#brief")
+    pdf = tmp_path / "brief.pdf"
+    dl.value.save_as(pdf)
+    text = " ".join(subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
+                                   check=True).stdout.decode().split())
+    section = text[text.index("6. Cảnh báo công cộng (CAP) phát hành trong ngày"):]
+    assert all(word in section for word in ward["name"].split()), section
