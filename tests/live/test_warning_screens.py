@@ -140,6 +140,7 @@ def test_operator_drafts_from_an_mqtt_alert_a_leader_approves_and_publishes(  # 
         expect(form.locator("select[name=severity]")).to_be_disabled()  # follows the Decision 18 level
         instruction = form.locator("textarea[name='texts.vi.instruction']")
         instruction.fill(instruction.input_value() + " Liên hệ UBND xã khi cần hỗ trợ.")
+        page.screenshot(path=str(ARTIFACTS / "warning-form.png"))
         form.locator("button[name=save]").click()
 
         # saved: the drafter's view of it has no approve button
@@ -216,3 +217,89 @@ def leaders_view_and_brief_list_it(page, server, warning_id: int, ward: dict[str
                                    check=True).stdout.decode().split())
     section = text[text.index("6. Cảnh báo công cộng (CAP) phát hành trong ngày"):]
     assert all(word in section for word in ward["name"].split()), section
+
+
+def published_warning(client, login, db, ward: dict[str, Any], value: float) -> tuple[dict[str, Any], Any, Any]:  # type: ignore[no-untyped-def]
+    """A warning drafted from a salinity alert and published through the API (another process than the screens':
+    the live feed carries its steps to them)."""
+    from tests.warnings.conftest import fire_alert as fire_salinity
+    from tests.warnings.conftest import publish_flow
+
+    op, leader = login("operator"), login("leader")
+    alert = fire_salinity(db, ward=ward["code"], value=value)
+    return publish_flow(client, op, leader, {"alerts": [alert["id"]]}), op, leader
+
+
+def test_update_and_cancel_from_the_screen(page, live_server, client, login, camau, db) -> None:  # type: ignore[no-untyped-def]
+    from tests.warnings.conftest import approve_and_publish
+
+    ward = some_ward(db, camau, 21)
+    w, op, leader = published_warning(client, login, db, ward, 5.2)
+    open_wall(page, live_server, op)
+    item = page.locator(f"#warnings li.warning[data-id='{w['id']}']")
+    expect(item).to_have_attribute("data-group", "active", timeout=10000)
+    expect(page.locator(f".warning-overlay path.warned[data-code='{ward['code']}']")).to_be_attached(timeout=10000)
+
+    # Update: the form starts from the published message; a new value changes the band, level and texts
+    item.locator("button.wn-open").click()
+    review = page.locator("#warning-review")
+    expect(review.locator("button[name=approve]")).to_have_count(0)
+    review.locator("button[name=update]").click()
+    form = page.locator("#warning-form")
+    expect(form.locator("input[name='values.value']")).to_have_value("5.2")
+    form.locator("input[name='values.value']").fill("9.3")
+    form.locator("button[name=recompose]").click()
+    expect(form.locator("input[name='texts.vi.headline']")).to_have_value(
+        f"Cảnh báo xâm nhập mặn cao: 9,3‰ tại {ward['name']}", timeout=10000)
+    expect(form.locator("select[name=severity] option[value='']")).to_contain_text("Trung bình")
+    form.locator("button[name=save]").click()
+    expect(review.locator(".cap-doc")).to_have_attribute("data-msg-type", "Update", timeout=10000)
+    expect(review.locator(".cap-doc")).to_contain_text(w["identifier"])  # references the published Alert
+    detail = client.get(f"/warnings/{w['id']}", headers=op.headers).json()
+    approve_and_publish(client, detail, op, leader)
+    expect(review.locator(".wn-status [data-state]")).to_have_attribute("data-state", "updated", timeout=10000)
+
+    # Cancel, with a reason; once approved and published the warning ends and leaves the map
+    review.locator("button[name=cancel]").click()
+    review.locator("textarea[name=reason]").fill("Độ mặn đã giảm dưới ngưỡng, cống đã đóng.")
+    review.locator("button[name=cancel-submit]").click()
+    expect(review.locator(".cap-doc")).to_have_attribute("data-msg-type", "Cancel", timeout=10000)
+    expect(review.locator(".cap-doc")).to_contain_text("Độ mặn đã giảm dưới ngưỡng, cống đã đóng.")
+    detail = client.get(f"/warnings/{w['id']}", headers=op.headers).json()
+    approve_and_publish(client, detail, op, leader)
+    expect(item).to_have_attribute("data-group", "ended", timeout=10000)
+    expect(item).to_have_attribute("data-state", "cancelled")
+    expect(page.locator(f".warning-overlay path.warned[data-code='{ward['code']}']")).to_have_count(0, timeout=15000)
+    assert not page.console_errors, page.console_errors
+
+
+def test_english_and_the_drafter_who_may_publish(page, browser, live_server, client, login, camau, db) -> None:  # type: ignore[no-untyped-def]
+    """An admin may draft and publish, but not approve what they drafted: no approve button for them, one for
+    another admin; the screens switch to English."""
+    from tests.live.conftest import fire_alert
+
+    ward = some_ward(db, camau, 30)
+    alert = fire_alert(db, ward["code"], f"Độ mặn 7,1‰ tại cống Tắc Thủ ({tag()})", "major")
+    admin, admin2 = login("admin"), login("admin")
+    open_wall(page, live_server, admin)
+    page.click("#lang")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.locator(f"#alerts li.alert[data-id='{alert['id']}'] button.wn-draft").click()
+    form = page.locator("#warning-form")
+    expect(form.locator("h2, legend").first).to_be_visible()
+    expect(page.locator("#warning-form-title")).to_have_text("Draft a public warning")
+    expect(form.locator("select[name=hazard]")).to_have_value("salinity", timeout=10000)
+    form.locator("button[name=save]").click()
+    review = page.locator("#warning-review")
+    expect(review.locator(".wn-open-status")).to_have_text("Draft", timeout=10000)
+    expect(review.locator("button[name=approve]")).to_have_count(0)
+    expect(review).to_contain_text("Two-person rule")
+    warning_id = int(page.locator("#warning-review-title").inner_text().split("#")[1].split()[0])
+    with second_page(browser) as other:
+        open_wall(other, live_server, admin2)
+        other.locator(f"#warnings li.warning[data-id='{warning_id}'] button.wn-open").click()
+        expect(other.locator("#warning-review button[name=approve]")).to_be_visible(timeout=10000)
+    page.keyboard.press("Escape")  # the dialog closes, the focus goes back where it was
+    expect(review).to_have_count(0)
+    page.click("#lang")
+    expect(page.locator("html")).to_have_attribute("lang", "vi")

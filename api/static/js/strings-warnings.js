@@ -22,7 +22,6 @@ addStrings({
   vi: {
     wn_title: "Cảnh báo công cộng (CAP)",
     wn_draft_from_alert: "Soạn cảnh báo",
-    wn_draft_from_alert_label: "Soạn cảnh báo công cộng từ cảnh báo này",
     wn_group_approval: "Chờ duyệt",
     wn_group_publishing: "Đã duyệt, chờ phát hành",
     wn_group_active: "Đang hiệu lực",
@@ -157,7 +156,6 @@ addStrings({
   en: {
     wn_title: "Public warnings (CAP)",
     wn_draft_from_alert: "Draft warning",
-    wn_draft_from_alert_label: "Draft a public warning from this alert",
     wn_group_approval: "Awaiting approval",
     wn_group_publishing: "Approved, to publish",
     wn_group_active: "In force",

@@ -119,7 +119,7 @@ export function warningsPanel({ box, countEl, wardOptions, onPublished }) {
   function draftButton(alert) {
     if (!can(state.me, DRAFT)) return null;
     return el("button", { type: "button", class: "wn-draft", dataset: { alert: alert.id }, text: t("wn_draft_from_alert"),
-      "aria-label": `${t("wn_draft_from_alert_label")}: ${alert.summary || alert.rule_name || ""}`,
+      "aria-label": `${t("wn_draft_from_alert")}: ${alert.summary || alert.rule_name || ""}`, // the visible text first
       onclick: () => openForm("new", null, alert) });
   }
 
