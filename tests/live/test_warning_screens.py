@@ -303,3 +303,23 @@ def test_english_and_the_drafter_who_may_publish(page, browser, live_server, cli
     expect(review).to_have_count(0)
     page.click("#lang")
     expect(page.locator("html")).to_have_attribute("lang", "vi")
+
+
+def test_an_alert_no_template_fits_asks_for_the_hazard(page, live_server, login, camau, db) -> None:  # type: ignore[no-untyped-def]
+    """A rain alert names no hazard: the form says so naming the field, the operator picks one, the template fills."""
+    from tests.warnings.conftest import fire_alert as fire_metric
+
+    ward = some_ward(db, camau, 33)
+    alert = fire_metric(db, ward=ward["code"], value=92.0, metric="rain_mm")
+    open_wall(page, live_server, login("operator"))
+    page.locator(f"#alerts li.alert[data-id='{alert['id']}'] button.wn-draft").click()
+    form = page.locator("#warning-form")
+    expect(form.locator(".form-error")).to_contain_text("hazard", timeout=10000)
+    expect(form.locator("select[name=hazard]")).to_have_attribute("aria-invalid", "true")
+    form.locator("select[name=hazard]").select_option("erosion")
+    expect(form.locator(".form-error")).to_be_hidden(timeout=10000)
+    expect(form.locator(f".chips li[data-code='{ward['code']}']")).to_be_visible()
+    expect(form.locator("input[name='texts.vi.headline']")).not_to_have_value("")
+    expect(form.locator("select[name=risk_level]")).to_be_visible()  # bank erosion: Decision 18 levels 1-3
+    others = [e for e in page.console_errors if "status of 422" not in e]  # the browser logs the refused compose
+    assert not others, others

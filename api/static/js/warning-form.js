@@ -160,7 +160,7 @@ function fields(f, mode) {
   const levels = f.tpl.hazard_levels?.[c.hazard];
   const level = "risk_level" in f.acc ? f.acc.risk_level : f.stored.risk_level;
   const top = el("div", { class: "wn-grid" },
-    field(t("wn_hazard"), select("hazard", hazards.map((h) => [h, hazardLabel(f.tpl, h)]), c.hazard ?? "",
+    field(t("wn_hazard"), select("hazard", [...(c.hazard ? [] : [["", "—"]]), ...hazards.map((h) => [h, hazardLabel(f.tpl, h)])], c.hazard ?? "",
       { disabled: mode !== "new" })),
     levels ? field(t("wn_risk_level"), select("risk_level", [["", `${t("wn_auto")}: ${c.risk_level ?? "–"}`],
       ...levels.map((l) => [String(l), `${t("wn_level")} ${l} – ${f.tpl.risk_levels?.[l]?.[`label_${getLang()}`] ?? ""}`])],
@@ -170,10 +170,16 @@ function fields(f, mode) {
     field(t("wn_expires"), el("input", { type: "datetime-local", name: "expires", value: localInput(c.expires) })),
     field(t("wn_cap_status"), select("cap_status", CAP_STATUSES.map((s) => [s, capLabel("status", s)]),
       f.acc.cap_status ?? f.stored.cap_status ?? "Actual")),
-    ...Object.entries(template?.params || {}).map(([name, p]) => field(`${name}${p.unit ? ` (${p.unit})` : ""}`,
+    ...Object.entries(template?.params || {}).map(([name, p]) => field(`${paramLabel(name)}${p.unit ? ` (${p.unit})` : ""}`,
       el("input", { name: `values.${name}`, type: p.type === "number" ? "number" : "text", step: "any",
         value: c.parameters?.[name] ?? "" }))));
   return [top, wardsBox(c), ...["vi", "en"].map((lang) => texts(lang, c))];
+}
+
+/** A template value's label (its name when the strings have none: a new template's own value). */
+function paramLabel(name) {
+  const key = `wn_param_${name}`;
+  return t(key) === key ? name : t(key);
 }
 
 function wardsBox(c) {
