@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 from playwright.sync_api import expect
 
-from tests.live.conftest import ARTIFACTS, add_device, browser_login, some_ward, tag
+from tests.live.conftest import ARTIFACTS, browser_login, salinity_station, some_ward, tag
 
 pytestmark = pytest.mark.browser
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
@@ -63,48 +63,6 @@ def second_page(browser) -> Iterator[Any]:  # type: ignore[no-untyped-def]
         ctx.close()
 
 
-@contextmanager
-def mqtt_alert(db, stack, tmp_path, ward: dict[str, Any]) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
-    """A salinity station in ``ward`` with a stream rule, the real ingest process, and ``send(value)`` publishing
-    the station's reading over MQTT (as tests/live/test_screens.py does)."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from alerts.rules.models import parse_rule
-    from alerts.rules.store import create_rule
-    from ops_center.testing.services import free_port
-    from tests.pipeline.conftest import IngestProc, discard_session
-
-    device = f"salt-{tag()}"
-    add_device(db, device, ward)
-    with db.transaction():
-        create_rule(db, parse_rule({"kind": "threshold", "name": f"Mặn vượt 4‰ ({device})", "severity": "critical",
-                                    "metric": "salinity_ppt", "operator": ">", "value": 4.0,
-                                    "scope": {"device": device}}), "test")
-    s = stack.settings
-    client_id, port = f"ingest-wn-{tag()}", free_port()
-    ingest = IngestProc({**stack.env, "OPS_INGEST_SHARE_GROUP": f"wn{tag()}", "OPS_INGEST_CLIENT_ID": client_id,
-                         "OPS_INGEST_METRICS_PORT": str(port), "OPS_INGEST_FLUSH_MS": "50"},
-                        client_id, port, tmp_path / "ingest.log")
-    ingest.start()
-    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{device}", protocol=mqtt.MQTTv5)
-    pub.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value())
-    pub.connect(s.mqtt_host, s.mqtt_port)
-    pub.loop_start()
-
-    def send(value: float) -> None:
-        pub.publish(f"ops/v1/devices/{device}/telemetry",
-                    json.dumps({"ts": time.time(), "metrics": {"salinity_ppt": value}}), qos=1).wait_for_publish(10)
-
-    try:
-        yield device, send
-    finally:
-        pub.loop_stop()
-        pub.disconnect()
-        ingest.terminate()
-        discard_session(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), client_id)
-
-
 def feed_lists(server, identifier: str) -> bool:  # type: ignore[no-untyped-def]
     root = etree.fromstring(public(server, "/cap/feed.atom"))
     return any((e.text or "").endswith(f"/{identifier}.xml") for e in root.findall("a:entry/a:id", ATOM))
@@ -123,7 +81,7 @@ def test_operator_drafts_from_an_mqtt_alert_a_leader_approves_and_publishes(  # 
         page, browser, live_server, login, camau, db, stack, tmp_path) -> None:
     ward = some_ward(db, camau, 9)
     op, leader = login("operator"), login("leader")
-    with mqtt_alert(db, stack, tmp_path, ward) as (device, send):
+    with salinity_station(db, stack, tmp_path, ward) as (device, send):
         open_wall(page, live_server, op)
         send(6.5)
         alert = page.locator("#alerts li.alert", has_text=device)

@@ -16,7 +16,7 @@ from tests.warnings.conftest import RealWard, fire_alert, publish_flow
 
 
 def _count(conn: Conn, table: str) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - a fixed table name
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     conn.commit()
     assert row is not None
     return int(row[0])
