@@ -12,9 +12,11 @@ from alerts.warnings import store
 from alerts.warnings.models import WarningState
 from ops_center.db import Conn, fetch_all
 
-# a warning with a message published in [%(issued_from)s, %(issued_to)s): "issued in the period"
+# a warning with a message published in [%(issued_from)s, %(issued_to)s): "issued in the period" (an end not
+# given is open)
 ISSUED_IN_SQL = ("EXISTS (SELECT 1 FROM warning_messages i WHERE i.warning_id = w.id AND i.status = 'published' "
-                 "AND i.sent >= %(issued_from)s AND i.sent < %(issued_to)s)")
+                 "AND i.sent >= coalesce(%(issued_from)s::timestamptz, '-infinity') "
+                 "AND i.sent < coalesce(%(issued_to)s::timestamptz, 'infinity'))")
 STATES: tuple[WarningState, ...] = ("pending", "active", "updated", "cancelled", "expired")
 
 STATE_SQL = ("CASE WHEN p.id IS NULL THEN 'pending' WHEN p.msg_type = 'Cancel' THEN 'cancelled' "
@@ -45,9 +47,11 @@ LEFT JOIN LATERAL (SELECT * FROM warning_messages m WHERE m.warning_id = w.id
 
 def list_warnings(conn: Conn, *, now: datetime, state: str | None = None, hazard: str | None = None,
                   awaiting: str | None = None, before_id: int | None = None, limit: int = 50,
-                  issued: tuple[datetime, datetime] | None = None) -> tuple[list[dict[str, Any]], bool]:
+                  issued: tuple[datetime | None, datetime | None] | None = None
+                  ) -> tuple[list[dict[str, Any]], bool]:
     """Warnings newest first; ``awaiting``: 'approval' (a draft) or 'publishing' (approved, not yet sent);
-    ``issued``: only those with a message published in [start, end) (``alerts.warnings.issued``)."""
+    ``issued``: only those with a message published in [start, end) (an end None: open; an empty period gives
+    none; ``alerts.warnings.issued``)."""
     where = ["true"]
     params: dict[str, Any] = {"now": now, "limit": limit + 1}
     if state is not None:

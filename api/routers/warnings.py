@@ -62,17 +62,9 @@ def _audit(request: Request, warning_id: int, **detail: Any) -> None:
     request.state.audit_detail = detail
 
 
-def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
-    if start is None and end is None:
-        return None
-    if start is None or end is None:
-        missing = "issued_from" if start is None else "issued_to"
-        raise ProblemError(422, "Invalid request", f"{missing}: required with the other end of the period",
-                           errors=[{"field": missing, "message": "required with the other end of the period"}])
-    if end <= start:
-        raise ProblemError(422, "Invalid request", f"issued_to: {end.isoformat()} is not after issued_from",
-                           errors=[{"field": "issued_to", "message": "not after issued_from"}])
-    return start, end
+def _period(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None] | None:
+    """The publication period asked for: [issued_from, issued_to), an end not given open (none: no filter)."""
+    return None if start is None and end is None else (start, end)
 
 
 @router.get("/warnings")
@@ -81,7 +73,8 @@ def list_warnings(conn: ConnDep, _: Staff,
                   hazard: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = None,
                   awaiting: Literal["approval", "publishing"] | None = None,
                   issued_from: Annotated[IsoAwareDateTime | None, Query(
-                      description="with issued_to: only warnings with a message published in [from, to)")] = None,
+                      description="only warnings with a message published at or after this (and before issued_to)")
+                  ] = None,
                   issued_to: IsoAwareDateTime | None = None,
                   cursor: Annotated[str | None, Query(max_length=1024)] = None,
                   limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> dict[str, Any]:

@@ -67,6 +67,15 @@ def test_issued_in_a_period(client: TestClient, people: dict[str, Any], conn: Co
     items = client.get("/warnings", params=earlier, headers=people["leader"].headers).json()["items"]
     assert all(i["id"] != w["id"] for i in items)
 
+    def ids(**params: str) -> set[int]:
+        r = client.get("/warnings", params={**params, "limit": 200}, headers=people["leader"].headers)
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["items"]}
+
+    assert w["id"] in ids(issued_from=period["issued_from"])  # an end not given is open
+    assert w["id"] not in ids(issued_to=earlier["issued_to"])
+    assert ids(issued_from=period["issued_to"], issued_to=period["issued_from"]) == set()  # an empty period
+
     report = issued_between(conn, now - timedelta(hours=1), now + timedelta(hours=1), now)
     row = next(r for r in report.warnings if r.id == w["id"])
     assert row.ward_names == (ward.name,) and row.last_type == "Alert" and row.state == "active"

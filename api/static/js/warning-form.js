@@ -49,7 +49,9 @@ export async function openWarningForm({ mode, warning = null, sources = {}, sour
     }
     if (Object.keys(merged).length) out.texts = merged;
     else delete out.texts;
-    if (dryRun && mode === "update" && !("expires" in f.acc)) delete out.expires; // as /update does once it passed
+    if (dryRun && mode === "update" && !("expires" in f.acc) && out.expires && new Date(out.expires) <= new Date()) {
+      delete out.expires; // as /update does once the stored expiry has passed: the template's default from now
+    }
     if (dryRun) delete out.version;
     return out;
   }

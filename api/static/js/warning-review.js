@@ -26,15 +26,19 @@ export async function openWarningReview({ id, me, openForm, onChanged }) {
   const { dlg, body, heading, close } = openDialog({ id: "warning-review", title: `${t("wn_review_title")} #${id}`, className: "wide" });
   const error = el("div", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
   const note = el("textarea", { name: "note", id: "wn-note", rows: 2 });
-  const state = { warning: null, busy: false };
+  const state = { warning: null, loads: 0 };
 
+  /** Read the warning and its document, and show them (a slower, older read never replaces a newer one: a step
+   * and the live event it causes both reload). */
   async function load() {
+    const seq = ++state.loads;
     try {
       const w = await api.get(`/warnings/${id}`);
       const open = w.messages.find((m) => m.status === "draft" || m.status === "approved");
       const last = w.messages.filter((m) => m.status === "published").at(-1);
       const xml = open ? await api.text(`/warnings/${id}/preview.xml`)
         : last ? await api.text(`/cap/messages/${encodeURIComponent(last.identifier)}.xml`) : null;
+      if (seq !== state.loads) return;
       state.warning = w;
       heading.textContent = `${t("wn_review_title")} #${id} · ${hazardLabel(tpl, w.hazard)}`;
       body.replaceChildren(error, status(w, open), actions(w, open, last),
@@ -42,28 +46,26 @@ export async function openWarningReview({ id, me, openForm, onChanged }) {
           open ? el("p", { class: "wn-hint", text: t("wn_preview_note") }) : null, capDocument(xml)) : null,
         trail(w));
     } catch (err) {
+      if (seq !== state.loads) return;
       body.replaceChildren(error);
       showProblem(body, error, err);
     }
   }
 
   async function step(button, path, payload) {
-    if (state.busy) return;
-    state.busy = true;
-    button.disabled = true;
+    button.disabled = true; // one press, one request
     try {
-      const w = await api.post(path, payload);
-      onChanged?.(w.id ?? id);
-      toast(`${button.textContent}: #${id}`, "ok");
-      note.value = "";
-      await load();
-      body.querySelector(".dlg-actions button")?.focus();
+      await api.post(path, payload);
     } catch (err) {
       button.disabled = false;
       showProblem(body, error, err);
-    } finally {
-      state.busy = false;
+      return;
     }
+    onChanged?.(id);
+    toast(`${button.textContent}: #${id}`, "ok");
+    note.value = "";
+    await load();
+    body.querySelector(".dlg-actions button")?.focus();
   }
 
   function button(name, label, onclick, primary = false) {
@@ -71,26 +73,41 @@ export async function openWarningReview({ id, me, openForm, onChanged }) {
       onclick: (e) => onclick(e.currentTarget) });
   }
 
+  async function discard(b) {
+    b.disabled = true;
+    try {
+      await api.del(`/warnings/${id}/draft`);
+      onChanged?.(id);
+      await load();
+    } catch (err) {
+      b.disabled = false;
+      showProblem(body, error, err);
+    }
+  }
+
+  /** The buttons this person may use now (the server checks every one of them again). */
   function actions(w, open, last) {
     const mine = open ? open.authors.includes(me.name) : false;
-    const judge = open && can(me, PUBLISH) && !mine;
+    const judge = open && can(me, PUBLISH) && !mine; // the two-person rule
+    const decision = () => ({ version: open.version, note: note.value || null });
     const list = [];
-    if (judge && open.status === "draft") list.push(button("approve", "wn_approve", (b) => step(b, `/warnings/${id}/approve`, { version: open.version, note: note.value || null }), true));
-    if (judge) list.push(button("reject", "wn_reject", (b) => step(b, `/warnings/${id}/reject`, { version: open.version, note: note.value || null })));
-    if (open?.status === "approved" && (can(me, DRAFT) || can(me, PUBLISH))) list.push(button("publish", "wn_publish", (b) => step(b, `/warnings/${id}/publish`, undefined), true));
+    if (judge && open.status === "draft") {
+      list.push(button("approve", "wn_approve", (b) => step(b, `/warnings/${id}/approve`, decision()), true));
+    }
+    if (judge) list.push(button("reject", "wn_reject", (b) => step(b, `/warnings/${id}/reject`, decision())));
+    if (open?.status === "approved" && (can(me, DRAFT) || can(me, PUBLISH))) {
+      list.push(button("publish", "wn_publish", (b) => step(b, `/warnings/${id}/publish`, undefined), true));
+    }
     if (open && can(me, DRAFT)) {
       if (open.msg_type !== "Cancel") list.push(button("edit", "wn_edit", () => { close(); openForm("edit", w); }));
-      list.push(button("discard", "wn_discard", async (b) => {
-        b.disabled = true;
-        try { await api.del(`/warnings/${id}/draft`); onChanged?.(id); await load(); } catch (err) { b.disabled = false; showProblem(body, error, err); }
-      }));
+      list.push(button("discard", "wn_discard", discard));
     }
-    const live = !open && last && last.msg_type !== "Cancel";
-    if (live && can(me, DRAFT)) {
+    if (!open && last && last.msg_type !== "Cancel" && can(me, DRAFT)) {
       list.push(button("update", "wn_update", () => { close(); openForm("update", w); }));
       if (w.state !== "expired") list.push(button("cancel", "wn_cancel", () => cancelForm(w)));
     }
-    const noteField = judge ? el("label", { class: "wn-field", for: "wn-note" }, el("span", { class: "wn-label", text: t("wn_note") }), note) : null;
+    const noteField = judge
+      ? el("label", { class: "wn-field", for: "wn-note" }, el("span", { class: "wn-label", text: t("wn_note") }), note) : null;
     return el("div", { class: "wn-actions" }, noteField,
       open && can(me, PUBLISH) && mine ? el("p", { class: "wn-hint", text: t("wn_two_person") }) : null,
       open && !judge && open.status === "draft" ? el("p", { class: "wn-hint", text: t("wn_awaiting_other") }) : null,
@@ -100,8 +117,10 @@ export async function openWarningReview({ id, me, openForm, onChanged }) {
   function cancelForm(w) {
     const reason = el("textarea", { name: "reason", id: "wn-reason", rows: 2, required: true });
     const box = el("form", { class: "wn-cancel" },
-      el("label", { class: "wn-field", for: "wn-reason" }, el("span", { class: "wn-label", text: t("wn_reason") }), reason),
-      el("div", { class: "dlg-actions" }, el("button", { type: "submit", name: "cancel-submit", class: "primary", text: t("wn_cancel_submit") })));
+      el("label", { class: "wn-field", for: "wn-reason" }, el("span", { class: "wn-label", text: t("wn_reason") }),
+        reason),
+      el("div", { class: "dlg-actions" },
+        el("button", { type: "submit", name: "cancel-submit", class: "primary", text: t("wn_cancel_submit") })));
     box.addEventListener("submit", (e) => {
       e.preventDefault();
       step(box.querySelector("button"), `/warnings/${w.id}/cancel`, { reason: reason.value.trim() });
@@ -116,14 +135,21 @@ export async function openWarningReview({ id, me, openForm, onChanged }) {
   return dlg;
 }
 
+/** State, the message in preparation (type, version, draft or approved), its authors and approver, and the
+ * last rejection's note while it stands (no edit since). */
 function status(w, open) {
-  const lastReject = open ? [...w.events].reverse().find((e) => e.message_id === open.id && ["rejected", "edited", "drafted"].includes(e.kind)) : null;
+  const steps = open ? w.events.filter((e) => e.message_id === open.id && ["rejected", "edited", "drafted", "approved"].includes(e.kind)) : [];
+  const rejected = steps.at(-1)?.kind === "rejected" ? steps.at(-1) : null;
+  const people = open ? `${t("wn_authors")}: ${open.authors.join(", ")}`
+    + (open.approved_by ? ` · ${t("wn_approved_by")}: ${open.approved_by}` : "") : "";
   return el("div", { class: "wn-status" },
     el("p", {}, el("span", { class: "wn-tag", dataset: { state: w.state }, text: capLabel("state", w.state) }),
       open ? ` ${t("wn_msg_in_prep")}: ${capLabel("msgType", open.msg_type)} · ${t("wn_version")} ${open.version} · ` : " ",
-      open ? el("strong", { class: "wn-open-status", dataset: { status: open.status }, text: capLabel("open", open.status) }) : null),
-    open ? el("p", { text: `${t("wn_authors")}: ${open.authors.join(", ")}${open.approved_by ? ` · ${t("wn_approved_by")}: ${open.approved_by}` : ""}` }) : null,
-    lastReject?.kind === "rejected" ? el("p", { class: "wn-rejected", text: `${t("wn_rejected")} (${lastReject.actor}): ${lastReject.detail?.note || ""}` }) : null);
+      open ? el("strong", { class: "wn-open-status", dataset: { status: open.status },
+        text: capLabel("open", open.status) }) : null),
+    open ? el("p", { text: people }) : null,
+    rejected ? el("p", { class: "wn-rejected",
+      text: `${t("wn_rejected")} (${rejected.actor}): ${rejected.detail?.note || ""}` }) : null);
 }
 
 function trail(w) {

@@ -26,7 +26,7 @@ export function groupOf(w) {
 /** The panel in ``box`` (its count in ``countEl``); ``wardOptions()`` the wards of the set in force;
  * ``onPublished()`` after a publication (the map's warning layer changes). */
 export function warningsPanel({ box, countEl, wardOptions, onPublished }) {
-  const state = { items: new Map(), me: null, tpl: null };
+  const state = { items: new Map(), reads: new Map(), me: null, tpl: null };
   const ready = Promise.all([whoAmI(), templates()]).then(([me, tpl]) => { state.me = me; state.tpl = tpl; });
 
   async function load() {
@@ -45,13 +45,21 @@ export function warningsPanel({ box, countEl, wardOptions, onPublished }) {
     }
   }
 
+  /** Read one warning again (after a live event or a step); an older read answering late is dropped. */
   async function reload(id) {
+    const n = (state.reads.get(id) || 0) + 1;
+    state.reads.set(id, n);
+    let w = null;
+    let gone = false;
     try {
-      state.items.set(id, await api.get(`/warnings/${id}`));
+      w = await api.get(`/warnings/${id}`);
     } catch (err) {
-      if (err.status !== 404) console.warn("warning", id, err.message);
-      state.items.delete(id);
+      gone = err.status === 404;
+      if (!gone) console.warn("warning", id, err.message); // kept as it was; the next event or resync reads it
     }
+    if (state.reads.get(id) !== n) return;
+    if (w) state.items.set(id, w);
+    else if (gone) state.items.delete(id);
     render();
   }
 
