@@ -126,7 +126,7 @@ def test_api_key_lifecycle(client: TestClient, admin, db) -> None:  # type: igno
     assert r.status_code == 201
     key = r.json()["key"]
     me = client.get("/auth/me", headers={"X-API-Key": key})
-    assert me.json() == {"name": "key:một-cửa", "role": "integration", "kind": "api_key"}
+    assert me.json() == {"name": "key:một-cửa", "role": "integration", "kind": "api_key", "permissions": []}
     (stored,) = db.execute("SELECT key_hash FROM api_keys WHERE id = %s", (r.json()["id"],)).fetchone()
     assert key.split("_", 2)[2] not in stored
     assert client.get("/users", headers={"X-API-Key": key}).status_code == 403
