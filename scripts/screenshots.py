@@ -3,7 +3,7 @@ data: its own database, Mosquitto and Redis; the API, ingest and the simulator a
 days of history, the one-stop-shop with 2018–2019 — the seed report's years — and the last 600 days of dossiers,
 citizens' reports); alert rules and a few incidents seeded through the API. Nothing of ``make up`` is touched.
 
-Run: ``.venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--warmup 60]``
+Run: ``.venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--warmup 60] [--warnings-only]``
 """
 
 from __future__ import annotations
@@ -142,16 +142,84 @@ def views(page: Any, base: str, token: str, out: Path) -> None:
     page.screenshot(path=str(out / "trends.png"))
 
 
+def warning_shots(browser: Any, base: str, token: str, leader: tuple[str, str], wards: list[tuple[str, str]],
+                  out: Path) -> None:
+    """Public warnings: one in force on two wards (drafted by the admin, approved by a leader, published), one
+    awaiting approval; the operator's wall with the panel and the map's hatching, then the leader's approval view."""
+    from playwright.sync_api import expect
+
+    leader_token = http("POST", f"{base}/auth/token", form={"username": leader[0], "password": leader[1]})["access_token"]
+    salinity = http("POST", f"{base}/warnings", token, {"hazard": "salinity", "wards": [wards[0][0], wards[1][0]],
+                                                         "values": {"value": 9.2, "intrusion_km": 32}})
+    http("POST", f"{base}/warnings/{salinity['id']}/approve", leader_token, {"version": 1, "note": "Đồng ý phát hành."})
+    http("POST", f"{base}/warnings/{salinity['id']}/publish", token)
+    tide = http("POST", f"{base}/warnings", token, {"hazard": "high_tide", "wards": [wards[2][0]], "values": {"value": 145}})
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+    page = ctx.new_page()
+    page.goto(f"{base}/login?next=/")  # a leader lands on /summary otherwise
+    page.fill("#username", leader[0])
+    page.fill("#password", leader[1])
+    page.click("#submit")
+    page.wait_for_url(f"{base}/")
+    expect(page.locator(f".warning-overlay path.warned[data-code='{wards[0][0]}']")).to_be_attached(timeout=30000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "operator-warnings.png"))
+    page.locator(f"#warnings li.warning[data-id='{tide['id']}'] button.wn-open").click()
+    expect(page.locator("#warning-review .cap-doc")).to_be_visible(timeout=30000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "warning-approval.png"))
+    ctx.close()
+
+
+def screen_shots(browser: Any, base: str, password: str, token: str, out: Path) -> None:
+    """The operator wall (Vietnamese, salinity, English), the leaders' view of both sets and the drill-down views."""
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
+                              timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True)
+    page = ctx.new_page()
+    page.goto(f"{base}/login")
+    page.screenshot(path=str(out / "login.png"))
+    page.fill("#username", "dieuhanh")
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_url(f"{base}/")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20000)
+    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
+    page.wait_for_timeout(8000)  # live events arrive meanwhile
+    page.screenshot(path=str(out / "operator.png"))
+    page.click("#layers button[data-layer='salinity']")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "operator-salinity.png"))
+    page.click("#lang")
+    page.click("#layers button[data-layer='devices']")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "operator-en-devices.png"))
+    page.click("#lang")
+    page.goto(f"{base}/summary")
+    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
+    page.click("#layers button[data-layer='ontime']")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "summary.png"))
+    page.select_option("#set", "camau-2019")
+    page.select_option("#level", "district")
+    page.wait_for_timeout(3000)
+    page.screenshot(path=str(out / "summary-2019-districts.png"))
+    views(page, base, token, out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds of simulator data before the shots")
     ap.add_argument("--devices", type=int, default=150)
+    ap.add_argument("--warnings-only", action="store_true",
+                    help="only the public-warning shots (operator-warnings, warning-approval): no one-stop-shop")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     from bench._stack import bench_stack
     from geo.demo import ensure_demo
@@ -171,6 +239,10 @@ def main() -> int:
             password = secrets.token_urlsafe(16)
             with conn.transaction():
                 create_user(conn, "dieuhanh", password, "admin", "Trực ban điều hành")
+                leader_password = secrets.token_urlsafe(16)
+                create_user(conn, "lanhdao", leader_password, "leader", "Lãnh đạo trung tâm")
+            warned = conn.execute("SELECT code, name FROM boundary_units WHERE set_name = %s AND level = 'ward' "
+                                  "ORDER BY code OFFSET 20 LIMIT 3", (set_name,)).fetchall()
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             try:
@@ -182,58 +254,35 @@ def main() -> int:
                 token = http("POST", f"{base}/auth/token", form={"username": "dieuhanh",
                                                                     "password": password})["access_token"]
                 seed(base, token, conn, str(set_name), random.Random(20251125))
-                print("one-stop-shop: 2018-2019 (the seed report's years) at scale 0.1", flush=True)
-                subprocess.run([OPS, "simulate", "--onestop-only", "--no-live", "--history-from", "2018-01-01",
-                                "--history-to", "2019-12-31", "--onestop-scale", "0.1", "--api-url", base,
-                                "--onestop-state", str(logs / "onestop-2019.json"), "--onestop-key-owner",
-                                "dieuhanh"], cwd=REPO, env=env, check=True,
-                               stdout=(logs / "onestop-2019.log").open("ab"), stderr=subprocess.STDOUT)
+                if not args.warnings_only:
+                    print("one-stop-shop: 2018-2019 (the seed report's years) at scale 0.1", flush=True)
+                    subprocess.run([OPS, "simulate", "--onestop-only", "--no-live", "--history-from", "2018-01-01",
+                                    "--history-to", "2019-12-31", "--onestop-scale", "0.1", "--api-url", base,
+                                    "--onestop-state", str(logs / "onestop-2019.json"), "--onestop-key-owner",
+                                    "dieuhanh"], cwd=REPO, env=env,
+                                   check=True, stdout=(logs / "onestop-2019.log").open("ab"), stderr=subprocess.STDOUT)
                 procs.append(subprocess.Popen([OPS, "ingest"], cwd=REPO, env=env,
                                               stdout=(logs / "ingest.log").open("ab"), stderr=subprocess.STDOUT))
                 procs.append(subprocess.Popen(
                     [OPS, "simulate", "--devices", str(args.devices), "--interval", "5", "--stats-every", "0",
                      "--anomaly-rate", "salinity_spike=0.01", "--anomaly-rate", "flood_tide=0.01",
                      "--device-history-hours", "72", "--state", str(logs / "fleet.json"),
-                     "--onestop", "--history-days", "600", "--onestop-scale", "0.05", "--citizen-reports", "120",
-                     "--api-url", base, "--onestop-state", str(logs / "onestop.json"),
-                     "--onestop-key-owner", "dieuhanh"],
+                     *([] if args.warnings_only else [
+                         "--onestop", "--history-days", "600", "--onestop-scale", "0.05", "--citizen-reports", "120",
+                         "--api-url", base, "--onestop-state", str(logs / "onestop.json"),
+                         "--onestop-key-owner", "dieuhanh"])],
                     cwd=REPO, env=env, stdout=(logs / "simulator.log").open("ab"), stderr=subprocess.STDOUT))
                 print(f"stack up on {base}; warming up {args.warmup:g} s", flush=True)
                 time.sleep(args.warmup)
                 with sync_playwright() as p:
                     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN",
-                                              timezone_id="Asia/Ho_Chi_Minh", accept_downloads=True)
-                    page = ctx.new_page()
-                    page.goto(f"{base}/login")
-                    page.screenshot(path=str(out / "login.png"))
-                    page.fill("#username", "dieuhanh")
-                    page.fill("#password", password)
-                    page.click("#submit")
-                    page.wait_for_url(f"{base}/")
-                    expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20000)
-                    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
-                    page.wait_for_timeout(8000)  # live events arrive meanwhile
-                    page.screenshot(path=str(out / "operator.png"))
-                    page.click("#layers button[data-layer='salinity']")
-                    page.wait_for_timeout(500)
-                    page.screenshot(path=str(out / "operator-salinity.png"))
-                    page.click("#lang")
-                    page.click("#layers button[data-layer='devices']")
-                    page.wait_for_timeout(500)
-                    page.screenshot(path=str(out / "operator-en-devices.png"))
-                    page.click("#lang")
-                    page.goto(f"{base}/summary")
-                    expect(page.locator("svg.ward-map path.ward").first).to_be_attached(timeout=30000)
-                    page.click("#layers button[data-layer='ontime']")
-                    page.wait_for_timeout(1500)
-                    page.screenshot(path=str(out / "summary.png"))
-                    page.select_option("#set", "camau-2019")
-                    page.select_option("#level", "district")
-                    page.wait_for_timeout(3000)
-                    page.screenshot(path=str(out / "summary-2019-districts.png"))
-                    views(page, base, token, out)
+                    if not args.warnings_only:
+                        screen_shots(browser, base, password, token, out)
+                    warning_shots(browser, base, token, ("lanhdao", leader_password), warned, out)
                     browser.close()
+                if args.warnings_only:
+                    print(f"screenshots written to {out}")
+                    return 0
                 pdf = http("GET", f"{base}/brief/daily.pdf", token)
                 (logs / "brief.pdf").write_bytes(pdf)
                 if shutil.which("pdftoppm"):

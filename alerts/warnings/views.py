@@ -12,19 +12,31 @@ from alerts.warnings import store
 from alerts.warnings.models import WarningState
 from ops_center.db import Conn, fetch_all
 
+# a warning with a message published in [%(issued_from)s, %(issued_to)s): "issued in the period" (an end not
+# given is open)
+ISSUED_IN_SQL = ("EXISTS (SELECT 1 FROM warning_messages i WHERE i.warning_id = w.id AND i.status = 'published' "
+                 "AND i.sent >= coalesce(%(issued_from)s::timestamptz, '-infinity') "
+                 "AND i.sent < coalesce(%(issued_to)s::timestamptz, 'infinity'))")
 STATES: tuple[WarningState, ...] = ("pending", "active", "updated", "cancelled", "expired")
 
-_STATE_SQL = ("CASE WHEN p.id IS NULL THEN 'pending' WHEN p.msg_type = 'Cancel' THEN 'cancelled' "
+STATE_SQL = ("CASE WHEN p.id IS NULL THEN 'pending' WHEN p.msg_type = 'Cancel' THEN 'cancelled' "
               "WHEN p.expires_at <= %(now)s THEN 'expired' WHEN p.msg_type = 'Update' THEN 'updated' "
               "ELSE 'active' END")
 _LIST_SQL = f"""
-SELECT w.id, w.hazard, w.created_by, w.created_at, w.updated_at, {_STATE_SQL} AS state,
+SELECT w.id, w.hazard, w.created_by, w.created_at, w.updated_at, {STATE_SQL} AS state,
        p.id AS published_id, p.msg_type AS published_type, p.identifier, p.sent, p.expires_at,
        p.content -> 'content' -> 'texts' -> 'vi' ->> 'headline' AS published_headline,
+       p.content -> 'content' -> 'texts' -> 'en' ->> 'headline' AS published_headline_en,
        p.content -> 'content' ->> 'severity' AS severity, p.content -> 'content' -> 'wards' AS wards,
+       p.content -> 'content' -> 'ward_names' AS ward_names,
+       (SELECT min(f.sent) FROM warning_messages f WHERE f.warning_id = w.id AND f.status = 'published')
+           AS first_sent,
        o.id AS open_id, o.msg_type AS open_type, o.status AS open_status, o.version AS open_version,
-       o.drafted_by AS open_drafted_by, o.approved_by AS open_approved_by,
-       o.content -> 'content' -> 'texts' -> 'vi' ->> 'headline' AS open_headline
+       o.drafted_by AS open_drafted_by, o.approved_by AS open_approved_by, o.authors AS open_authors,
+       o.content -> 'content' -> 'texts' -> 'vi' ->> 'headline' AS open_headline,
+       o.content -> 'content' -> 'texts' -> 'en' ->> 'headline' AS open_headline_en,
+       o.content -> 'content' ->> 'severity' AS open_severity, o.content -> 'content' -> 'wards' AS open_wards,
+       o.content -> 'content' -> 'ward_names' AS open_ward_names
 FROM warnings w
 LEFT JOIN LATERAL (SELECT * FROM warning_messages m WHERE m.warning_id = w.id AND m.status = 'published'
                    ORDER BY m.id DESC LIMIT 1) p ON true
@@ -34,14 +46,20 @@ LEFT JOIN LATERAL (SELECT * FROM warning_messages m WHERE m.warning_id = w.id
 
 
 def list_warnings(conn: Conn, *, now: datetime, state: str | None = None, hazard: str | None = None,
-                  awaiting: str | None = None, before_id: int | None = None,
-                  limit: int = 50) -> tuple[list[dict[str, Any]], bool]:
-    """Warnings newest first; ``awaiting``: 'approval' (a draft) or 'publishing' (approved, not yet sent)."""
+                  awaiting: str | None = None, before_id: int | None = None, limit: int = 50,
+                  issued: tuple[datetime | None, datetime | None] | None = None
+                  ) -> tuple[list[dict[str, Any]], bool]:
+    """Warnings newest first; ``awaiting``: 'approval' (a draft) or 'publishing' (approved, not yet sent);
+    ``issued``: only those with a message published in [start, end) (an end None: open; an empty period gives
+    none; ``alerts.warnings.issued``)."""
     where = ["true"]
     params: dict[str, Any] = {"now": now, "limit": limit + 1}
     if state is not None:
-        where.append(f"{_STATE_SQL} = %(state)s")
+        where.append(f"{STATE_SQL} = %(state)s")
         params["state"] = state
+    if issued is not None:
+        where.append(ISSUED_IN_SQL)
+        params["issued_from"], params["issued_to"] = issued
     if hazard is not None:
         where.append("w.hazard = %(hazard)s")
         params["hazard"] = hazard

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from api.brief import warnings_section
 from ops_center.db import Conn, fetch_all
 from ops_center.dossiers.calendar import BusinessCalendar, load_calendar
 from ops_center.readings import ReadingsStore
@@ -122,6 +123,7 @@ class BriefData:
     alert_stats: list[AlertStat] = field(default_factory=list)
     ack_median_min: float | None = None
     scorecard: ScorecardBrief | None = None
+    warnings: warnings_section.WarningsBrief | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -155,6 +157,7 @@ def collect(conn: Conn, readings: ReadingsStore | None, day: date, set_name: str
     _section(conn, data, "Bộ chỉ số 766", lambda: _scorecard(conn, data, now, calendar))
     _section(conn, data, "Sự cố", lambda: _incidents(conn, data))
     _section(conn, data, "Cảnh báo", lambda: _alerts(conn, data))
+    _section(conn, data, "Cảnh báo công cộng", lambda: warnings_section.collect(conn, data))
     return data
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from api.brief import warnings_section
 from api.brief.data import SEVERITY_VI, STATUS_VI, BriefData
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
@@ -217,6 +218,8 @@ def render(data: BriefData) -> bytes:
                        if i.get("reported_at") else ""])
     else:
         pdf.cell(0, 6, "Không có sự cố.", new_x="LMARGIN", new_y="NEXT")
+
+    warnings_section.render(pdf, data.warnings, _heading, HEAD)
 
     if data.notes:
         pdf.ln(2)

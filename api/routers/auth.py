@@ -15,7 +15,7 @@ from api.public_limits import client_address
 from ops_center.auth import apikeys, users
 from ops_center.auth.accounts import AccountRefused, check_key_owner, check_user
 from ops_center.auth.passwords import WeakPassword
-from ops_center.auth.roles import Role
+from ops_center.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from ops_center.auth.throttle import LoginThrottle, is_known_client, known_client_cookie, known_client_mark
 from ops_center.auth.tokens import issue_token
 from ops_center.db import fetch_all
@@ -81,11 +81,13 @@ class MeOut(BaseModel):
     name: str
     role: Role
     kind: str
+    permissions: list[Permission]  # rights finer than the role (screens show only what the person may do)
 
 
 @router.get("/auth/me", response_model=MeOut)
 def me(principal: CurrentPrincipal) -> MeOut:
-    return MeOut(name=principal.name, role=principal.role, kind=principal.kind)
+    return MeOut(name=principal.name, role=principal.role, kind=principal.kind,
+                 permissions=sorted(ROLE_PERMISSIONS.get(principal.role, frozenset())))
 
 
 class UserIn(BaseModel):

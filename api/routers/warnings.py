@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from alerts.warnings import subscriptions, views, workflow
+from alerts.warnings.compose import compose
 from alerts.warnings.config import get_config
 from alerts.warnings.feed import cache as feed_cache
 from alerts.warnings.models import Actor, WarningError
@@ -21,6 +22,7 @@ from alerts.warnings.schemas import CancelIn, DecisionIn, DraftIn, EditIn, Input
 from alerts.warnings.templates import current
 from alerts.warnings.vocab import decision18
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, SettingsDep, Staff, require
+from api.json_types import IsoAwareDateTime
 from api.problems import ProblemError
 from ops_center.auth.roles import Permission, roles_with
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -60,30 +62,51 @@ def _audit(request: Request, warning_id: int, **detail: Any) -> None:
     request.state.audit_detail = detail
 
 
+def _period(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None] | None:
+    """The publication period asked for: [issued_from, issued_to), an end not given open (none: no filter)."""
+    return None if start is None and end is None else (start, end)
+
+
 @router.get("/warnings")
 def list_warnings(conn: ConnDep, _: Staff,
                   state: Literal["pending", "active", "updated", "cancelled", "expired"] | None = None,
                   hazard: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = None,
                   awaiting: Literal["approval", "publishing"] | None = None,
+                  issued_from: Annotated[IsoAwareDateTime | None, Query(
+                      description="only warnings with a message published at or after this (and before issued_to)")
+                  ] = None,
+                  issued_to: IsoAwareDateTime | None = None,
                   cursor: Annotated[str | None, Query(max_length=1024)] = None,
                   limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> dict[str, Any]:
     key = decode_cursor(cursor)
     before = int(key["before"]) if key and str(key.get("before", "")).isdigit() else None
     items, more = views.list_warnings(conn, now=_now(), state=state, hazard=hazard, awaiting=awaiting,
-                                      before_id=before, limit=limit)
+                                      before_id=before, limit=limit, issued=_period(issued_from, issued_to))
     return {"items": items, "next_cursor": encode_cursor({"before": items[-1]["id"]}) if more else None}
 
 
 @router.get("/warnings/templates")
 def templates(_: Staff) -> dict[str, Any]:
-    """The template set in force (hazards, their values and bands) and the Decision 18 risk levels."""
+    """The template set in force (hazards, their values and bands), the Decision 18 risk levels and, per hazard
+    graded by the decision, the levels it may take (``hazard_levels``; severity then follows the level)."""
     tset = current()
     d18 = decision18()
     return {"version": tset.version, "issued": tset.issued.isoformat(),
             "hazards": {k: h.model_dump(mode="json") for k, h in tset.hazards.items()},
             "risk_levels": {str(k): {"label_vi": v.label_vi, "label_en": v.label_en, "colour": v.colour,
                                      "severity": v.severity} for k, v in d18.levels.items()},
+            "hazard_levels": {k: list(d18.hazards[h.decision18].levels) for k, h in tset.hazards.items()
+                              if h.decision18 is not None},
             "decision": d18.decision}
+
+
+@router.post("/warnings/compose")
+def compose_draft(body: DraftIn, conn: ConnDep, _: Drafters) -> dict[str, Any]:
+    """What ``POST /warnings`` would draft from this body, written nowhere: the content the template composes
+    (texts in both languages, wards, severity, urgency, certainty, times), for the drafting form to start from."""
+    with _problems():
+        return {"inputs": body.model_dump(mode="json", exclude_defaults=True),
+                "content": compose(conn, body, _now(), get_config()).as_json()}
 
 
 @router.post("/warnings", status_code=201)

@@ -43,7 +43,10 @@ def test_no_token_is_401_problem(client: TestClient) -> None:
 def test_login_and_me(client: TestClient, login) -> None:  # type: ignore[no-untyped-def]
     op = login("operator")
     r = client.get("/auth/me", headers=op.headers)
-    assert r.status_code == 200 and r.json() == {"name": op.username, "role": "operator", "kind": "user"}
+    assert r.status_code == 200 and r.json() == {"name": op.username, "role": "operator", "kind": "user",
+                                                 "permissions": ["warnings.draft"]}
+    leader = client.get("/auth/me", headers=login("leader").headers).json()
+    assert leader["permissions"] == ["warnings.publish"]  # the screens show approve/publish from this
 
 
 def test_wrong_password_is_401_and_audited(client: TestClient, login, db) -> None:  # type: ignore[no-untyped-def]
@@ -123,7 +126,7 @@ def test_api_key_lifecycle(client: TestClient, admin, db) -> None:  # type: igno
     assert r.status_code == 201
     key = r.json()["key"]
     me = client.get("/auth/me", headers={"X-API-Key": key})
-    assert me.json() == {"name": "key:một-cửa", "role": "integration", "kind": "api_key"}
+    assert me.json() == {"name": "key:một-cửa", "role": "integration", "kind": "api_key", "permissions": []}
     (stored,) = db.execute("SELECT key_hash FROM api_keys WHERE id = %s", (r.json()["id"],)).fetchone()
     assert key.split("_", 2)[2] not in stored
     assert client.get("/users", headers={"X-API-Key": key}).status_code == 403

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,47 @@ def fire_alert(db, ward_code: str, summary: str, severity: str = "critical",  # 
                                  datetime.now(UTC)))
     assert change is not None
     return change.alert
+
+
+@contextmanager
+def salinity_station(db, stack, tmp_path, ward: dict[str, Any]) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
+    """A salinity station in ``ward`` with a stream rule (> 4‰, critical), the real ingest process, and
+    ``send(value)`` publishing the station's reading over MQTT at QoS 1; yields (device id, send)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from alerts.rules.models import parse_rule
+    from alerts.rules.store import create_rule
+    from tests.pipeline.conftest import IngestProc, discard_session
+
+    device = f"salt-{tag()}"
+    add_device(db, device, ward)
+    with db.transaction():
+        create_rule(db, parse_rule({"kind": "threshold", "name": f"Mặn vượt 4‰ ({device})", "severity": "critical",
+                                    "metric": "salinity_ppt", "operator": ">", "value": 4.0,
+                                    "scope": {"device": device}}), "test")
+    s = stack.settings
+    client_id, port = f"ingest-live-{tag()}", free_port()
+    ingest = IngestProc({**stack.env, "OPS_INGEST_SHARE_GROUP": f"live{tag()}", "OPS_INGEST_CLIENT_ID": client_id,
+                         "OPS_INGEST_METRICS_PORT": str(port), "OPS_INGEST_FLUSH_MS": "50"},
+                        client_id, port, tmp_path / "ingest.log")
+    ingest.start()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{device}", protocol=mqtt.MQTTv5)
+    pub.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value())
+    pub.connect(s.mqtt_host, s.mqtt_port)
+    pub.loop_start()
+
+    def send(value: float) -> None:
+        pub.publish(f"ops/v1/devices/{device}/telemetry",
+                    json.dumps({"ts": time.time(), "metrics": {"salinity_ppt": value}}), qos=1).wait_for_publish(10)
+
+    try:
+        yield device, send
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        ingest.terminate()
+        discard_session(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), client_id)
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")

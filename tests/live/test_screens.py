@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 
 from tests.live.conftest import (
     ARTIFACTS,
-    add_device,
     browser_login,
     fire_alert,
+    salinity_station,
     some_ward,
     tag,
     ward_count,
@@ -104,52 +104,18 @@ def expect_acknowledged_on_screen(page, alert_id) -> None:  # type: ignore[no-un
 
 def test_alert_from_a_device_publishing_over_mqtt(page, live_server, login, camau, db, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Device → MQTT → ingest → stream rule → alert → NOTIFY → /ws/live → screen, then acknowledged on the screen."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from alerts.rules.models import parse_rule
-    from alerts.rules.store import create_rule
-    from ops_center.testing.services import free_port
-    from tests.pipeline.conftest import IngestProc, discard_session
-
-    device = f"salt-{tag()}"
-    ward = some_ward(db, camau, 5)
-    add_device(db, device, ward)
-    with db.transaction():
-        create_rule(db, parse_rule({"kind": "threshold", "name": f"Mặn vượt 4‰ ({device})", "severity": "critical",
-                                    "metric": "salinity_ppt", "operator": ">", "value": 4.0,
-                                    "scope": {"device": device}}), "test")
-    s = stack.settings
-    client_id, port = f"ingest-live-{tag()}", free_port()
-    ingest = IngestProc({**stack.env, "OPS_INGEST_SHARE_GROUP": f"live{tag()}", "OPS_INGEST_CLIENT_ID": client_id,
-                         "OPS_INGEST_METRICS_PORT": str(port), "OPS_INGEST_FLUSH_MS": "50"},
-                        client_id, port, tmp_path / "ingest.log")
-    ingest.start()
-    try:
+    with salinity_station(db, stack, tmp_path, some_ward(db, camau, 5)) as (device, send):
         op = open_operator_screen(page, live_server, login)
-        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{device}", protocol=mqtt.MQTTv5)
-        pub.username_pw_set(s.mqtt_username, s.mqtt_password.get_secret_value())
-        pub.connect(s.mqtt_host, s.mqtt_port)
-        pub.loop_start()
-        try:
-            info = pub.publish(f"ops/v1/devices/{device}/telemetry",
-                               json.dumps({"ts": time.time(), "metrics": {"salinity_ppt": 6.5}}), qos=1)
-            info.wait_for_publish(10)
-            t0 = time.monotonic()
-            item = page.locator("#alerts li.alert", has_text=device)
-            expect(item).to_be_visible(timeout=APPEAR_S * 1000)
-            (ARTIFACTS / "mqtt-to-screen.json").write_text(json.dumps({"seconds": time.monotonic() - t0}))
-        finally:
-            pub.loop_stop()
-            pub.disconnect()
+        send(6.5)
+        t0 = time.monotonic()
+        item = page.locator("#alerts li.alert", has_text=device)
+        expect(item).to_be_visible(timeout=APPEAR_S * 1000)
+        (ARTIFACTS / "mqtt-to-screen.json").write_text(json.dumps({"seconds": time.monotonic() - t0}))
         alert_id = item.get_attribute("data-id")
         item.locator("button.ack").click()
         expect_acknowledged_on_screen(page, alert_id)
         got = api_get(live_server, op.token, f"/alerts/{alert_id}")
         assert got["state"] == "acknowledged" and got["labels"].get("device") == device
-    finally:
-        ingest.terminate()
-        discard_session(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), client_id)
 
 
 def test_incident_appears_live_and_moves_through_its_states(page, live_server, login, camau, db) -> None:  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str] | None]] = [
     ("GET", "/warnings", "/warnings", None, STAFF),
     ("POST", "/warnings", "/warnings", {"hazard": "no_such_hazard"}, DRAFTERS),
     ("GET", "/warnings/templates", "/warnings/templates", None, STAFF),
+    ("POST", "/warnings/compose", "/warnings/compose", {"hazard": "no_such_hazard"}, DRAFTERS),
     ("GET", "/warnings/{warning_id}", f"/warnings/{NOBODY}", None, STAFF),
     ("GET", "/warnings/{warning_id}/preview.xml", f"/warnings/{NOBODY}/preview.xml", None, STAFF),
     ("PATCH", "/warnings/{warning_id}", f"/warnings/{NOBODY}", {"version": 1}, DRAFTERS),
@@ -166,6 +167,13 @@ def _hostile_cases() -> list[tuple[str, str, Any, str]]:
         ("POST", "/warning-subscriptions", {"channel": "hook", "wards": [NUL]}, "wards.0"),
         ("POST", "/warning-subscriptions", {"channel": "hook", "cap_statuses": ["Draft"]}, "cap_statuses.0"),
         ("GET", f"/warnings/{2**63}", None, "path.warning_id"),
+        ("POST", "/warnings/compose", {"texts": {"vi": {"headline": f"a{NUL}b"}}}, "texts.vi.headline"),
+        ("POST", "/warnings/compose", {"wards": ["1"] * 1001}, "wards"),
+        ("POST", "/warnings/compose", {"values": {"value": HUGE}}, "values.value"),
+        ("GET", "/warnings?issued_from=2025-07-01T00:00:00&issued_to=2025-07-02T00:00:00%2B07:00", None,
+         "query.issued_from"),
+        ("GET", "/warnings?issued_from=9999-01-01T00:00:00%2B07:00&issued_to=9999-01-02T00:00:00%2B07:00", None,
+         "query.issued_from"),
     ]
 
 

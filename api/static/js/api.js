@@ -87,6 +87,9 @@ async function request(method, path, body, { raw = false } = {}) {
 export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}) => request("POST", path, body),
+  patch: (path, body = {}) => request("PATCH", path, body),
+  del: (path) => request("DELETE", path),
+  text: async (path) => (await request("GET", path, undefined, { raw: true })).text(),
   blob: async (path) => (await request("GET", path, undefined, { raw: true })).blob(),
 };
 

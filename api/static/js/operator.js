@@ -1,5 +1,6 @@
-// The operator wall screen: ward map with layers, live alerts (acknowledge), incidents (status changes), KPI tiles,
-// device health and a clock. Lists load over HTTP, then stay current from /ws/live.
+// The operator wall screen: ward map with layers, live alerts (acknowledge, draft a public warning), incidents
+// (status changes), public warnings (draft, approve, publish; on the map), KPI tiles, device health and a clock.
+// Lists load over HTTP, then stay current from /ws/live.
 
 import { api, debounce, el, getAll, localDate, qs, requireSession } from "./api.js";
 import { initHeader, toast } from "./common.js";
@@ -7,22 +8,22 @@ import { fmtNumber, fmtPercent, fmtTime, onLangChange, t } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { createMap, LAYERS } from "./map.js";
 import { markerLayer } from "./markers.js";
+import { incidentsPanel } from "./incidents-panel.js";
 import { panZoom } from "./panzoom.js";
 import "./strings-views.js";
+import "./strings-warnings.js";
+import { warningHoverLine, warningOverlay } from "./warning-overlay.js";
+import { warningsPanel } from "./warnings.js";
 
 const session = await requireSession(); // stops here (login page) when signed out
-const SUMMARY_LAYERS = "devices,sensors,alerts,incidents,dossiers";
+const SUMMARY_LAYERS = "devices,sensors,alerts,incidents,dossiers,warnings";
 const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, info: 3 };
-const NEXT_STATUS = { new: ["assigned"], assigned: ["in_progress"], in_progress: ["resolved"], resolved: ["closed"] };
 const ACTIVE_ALERT = new Set(["firing", "acknowledged"]);
 
 const state = {
   alerts: new Map(),
-  incidents: new Map(),
   summary: null,
   byCode: new Map(),
-  units: [],
-  picking: null, // {id, unit} while an incident's unit is being chosen
 };
 
 const map = createMap(document.getElementById("map"), document.getElementById("legend"), {
@@ -34,6 +35,13 @@ const map = createMap(document.getElementById("map"), document.getElementById("l
 const zoomer = panZoom(map, document.getElementById("map"), { onChange: () => markers.render() });
 const markers = markerLayer(map, { zoom: () => zoomer.view.k, onCluster: (...box) => zoomer.zoomTo(...box),
   visible: localStorage.getItem("ops.markers") !== "off" });
+const warned = warningOverlay(map, document.getElementById("warning-legend"),
+  { visible: localStorage.getItem("ops.warnings") !== "off" });
+const incidents = incidentsPanel({ listEl: document.getElementById("incidents"),
+  countEl: document.getElementById("incidents-count"), wardName });
+const warnings = warningsPanel({ box: document.getElementById("warnings"), countEl: document.getElementById("warnings-count"),
+  wardOptions: () => (state.summary?.features ?? []).map((f) => ({ code: f.properties.code, name: f.properties.name })),
+  onPublished: () => refreshSummary() });
 
 // ---------------------------------------------------------------- map
 
@@ -50,19 +58,25 @@ function renderLayerButtons() {
   })));
 }
 
-function renderMarkerToggle() {
-  let b = document.getElementById("markers-toggle");
+/** An overlay's on/off button after the layer buttons (the device markers, the public warnings). */
+function renderToggle(id, layer, key, label) {
+  let b = document.getElementById(id);
   if (!b) {
-    b = el("button", { type: "button", id: "markers-toggle", class: "layer toggle", onclick: () => {
-      markers.setVisible(!markers.visible);
-      localStorage.setItem("ops.markers", markers.visible ? "on" : "off");
-      renderMarkerToggle();
+    b = el("button", { type: "button", id, class: "layer toggle", onclick: () => {
+      layer.setVisible(!layer.visible);
+      localStorage.setItem(key, layer.visible ? "on" : "off");
+      renderToggle(id, layer, key, label);
     } });
     document.getElementById("layers").after(b);
   }
-  b.textContent = t("layer_markers");
-  b.setAttribute("aria-pressed", String(markers.visible));
-  b.classList.toggle("active", markers.visible);
+  b.textContent = t(label);
+  b.setAttribute("aria-pressed", String(layer.visible));
+  b.classList.toggle("active", layer.visible);
+}
+
+function renderToggles() {
+  renderToggle("warnings-toggle", warned, "ops.warnings", "wn_layer");
+  renderToggle("markers-toggle", markers, "ops.markers", "layer_markers");
 }
 
 async function loadMarkers() {
@@ -93,6 +107,7 @@ function showHover(f) {
     el("div", { class: "hover-name", text: p.name }),
     p.district_name ? el("div", { class: "hover-sub", text: p.district_name }) : null,
     el("div", { class: "hover-value", text: `${t(L.label)}: ${v === null || v === undefined ? t("no_data") : L.format(v)}` }),
+    warningHoverLine(p),
   );
   card.hidden = false;
 }
@@ -115,10 +130,11 @@ async function loadSummary() {
     state.summary = fc;
     state.byCode = new Map(fc.features.map((f) => [f.properties.code, f]));
     map.update(fc);
+    warned.update(fc.features);
     renderMapMeta();
     renderDevices();
     renderAlerts();
-    renderIncidents();
+    incidents.render();
   } catch (err) {
     document.getElementById("map-meta").textContent = `${t("error")}: ${err.message}`;
   }
@@ -196,7 +212,7 @@ function renderAlerts() {
       el("div", { class: "body" },
         el("div", { class: "title", text: a.summary || a.rule_name || a.rule_id }),
         el("div", { class: "meta", text: [wardName(ward), fmtTime(a.starts_at, true), a.rule_name].filter(Boolean).join(" · ") })),
-      action);
+      el("div", { class: "actions" }, action, warnings.draftButton(a)));
   }));
 }
 
@@ -213,105 +229,6 @@ async function loadAlerts() {
     document.getElementById("alerts").replaceChildren(el("li", { class: "empty", text: `${t("error")}: ${err.message}` }));
   }
 }
-
-// ---------------------------------------------------------------- incidents
-
-function upsertIncident(i) {
-  if (!i || i.id === undefined || !i.status) return false;
-  if (i.status === "closed") state.incidents.delete(i.id);
-  else state.incidents.set(i.id, { ...(state.incidents.get(i.id) || {}), ...i });
-  return true;
-}
-
-let unitsCache = null;
-async function units() {
-  if (!unitsCache) unitsCache = getAll("/units", { limit: 200 }, 1000).catch((err) => { unitsCache = null; throw err; });
-  return unitsCache;
-}
-
-/** Assigning needs a unit: the button turns into a unit picker with a confirm button (kept across re-renders). */
-async function pickUnit(incident) {
-  try {
-    state.units = await units();
-  } catch (err) {
-    toast(`${t("error")}: ${err.message}`);
-    return;
-  }
-  state.picking = { id: incident.id, unit: incident.assigned_unit || state.units[0]?.code };
-  renderIncidents();
-}
-
-function unitPicker(i) {
-  const select = el("select", { class: "unit-pick", onchange: (e) => { state.picking.unit = e.currentTarget.value; } },
-    ...state.units.map((u) => el("option", { value: u.code, text: u.name })));
-  select.value = state.picking.unit;
-  return [select,
-    el("button", { type: "button", class: "transition confirm", text: "✓",
-      onclick: (e) => { const unit = state.picking.unit; state.picking = null; transition(i.id, "assigned", e.currentTarget, unit); } }),
-    el("button", { type: "button", class: "ghost cancel", text: "✕", onclick: () => { state.picking = null; renderIncidents(); } })];
-}
-
-async function transition(id, to, button, unit = undefined) {
-  button.disabled = true;
-  try {
-    const res = await api.post(`/incidents/${id}/transition`, unit ? { to, note: "", unit } : { to, note: "" });
-    if (!upsertIncident(res)) {
-      const cur = state.incidents.get(id);
-      if (cur) upsertIncident({ ...cur, status: to });
-    }
-    renderIncidents();
-  } catch (err) {
-    button.disabled = false;
-    toast(`${t("error")}: ${err.message}`);
-  }
-}
-
-function renderIncidents() {
-  const list = document.getElementById("incidents");
-  const items = [...state.incidents.values()].sort((a, b) =>
-    (b.overdue ? 1 : 0) - (a.overdue ? 1 : 0)
-    || (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9)
-    || String(b.reported_at).localeCompare(String(a.reported_at)));
-  document.getElementById("incidents-count").textContent = fmtNumber(items.length);
-  if (!items.length) {
-    list.replaceChildren(el("li", { class: "empty", text: t("no_incidents") }));
-    return;
-  }
-  const en = document.documentElement.lang === "en";
-  list.replaceChildren(...items.slice(0, 60).map((i) => el("li", {
-    class: `item incident sev-${i.severity}${i.overdue ? " overdue" : ""}`, dataset: { id: i.id, status: i.status },
-  },
-  el("span", { class: "status", text: t(`st_${i.status}`) }),
-  el("div", { class: "body" },
-    el("div", { class: "title", text: i.title }),
-    el("div", { class: "meta", text: [
-      (en ? i.category_label_en : i.category_label_vi) || i.category,
-      i.ward_name || wardName(i.ward_code),
-      fmtTime(i.reported_at, true),
-      i.report_count > 1 ? `${i.report_count} ${t("reports")}` : null,
-      i.overdue ? t("overdue") : null,
-    ].filter(Boolean).join(" · ") })),
-  el("div", { class: "actions" }, ...(state.picking?.id === i.id ? unitPicker(i) : (NEXT_STATUS[i.status] || []).map((to) => el("button", {
-    type: "button", class: "transition", dataset: { to }, text: t(`to_${to}`),
-    onclick: (e) => (to === "assigned" && !i.assigned_unit ? pickUnit(i) : transition(i.id, to, e.currentTarget)),
-  })))))));
-}
-
-async function loadIncidents() {
-  try {
-    const [open, resolved] = await Promise.all([
-      getAll("/incidents", { status: "open", limit: 200 }, 600),
-      getAll("/incidents", { status: "resolved", limit: 100 }, 100),
-    ]);
-    const items = [...open, ...resolved];
-    state.incidents.clear();
-    for (const i of items) upsertIncident(i);
-    renderIncidents();
-  } catch (err) {
-    document.getElementById("incidents").replaceChildren(el("li", { class: "empty", text: `${t("error")}: ${err.message}` }));
-  }
-}
-const refreshIncidents = debounce(loadIncidents, 1000);
 
 // ---------------------------------------------------------------- KPIs
 
@@ -350,9 +267,11 @@ function onEvent(ev) {
       if (ev.payload?.labels?.device) refreshMarkers();
       break;
     case "incident":
-      if (upsertIncident(ev.payload)) renderIncidents();
-      else refreshIncidents();
+      incidents.onEvent(ev);
       refreshSummary();
+      break;
+    case "warning":
+      warnings.onEvent(ev);
       break;
     case "device_status":
       refreshSummary();
@@ -370,27 +289,30 @@ function onEvent(ev) {
 }
 
 function loadAll() {
-  return Promise.all([loadSummary(), loadAlerts(), loadIncidents(), loadKpis(), loadMarkers()]);
+  return Promise.all([loadSummary(), loadAlerts(), incidents.load(), loadKpis(), loadMarkers(), warnings.load()]);
 }
 
 initHeader(session);
 renderLayerButtons();
-renderMarkerToggle();
+renderToggles();
+warnings.ready.then(renderAlerts, () => {}); // the alerts' "draft warning" buttons need the person's rights
 onLangChange(() => {
   renderLayerButtons();
-  renderMarkerToggle();
+  renderToggles();
   zoomer.relabel();
   markers.render();
+  warned.render();
   map.relabel();
   renderMapMeta();
   renderAlerts();
-  renderIncidents();
+  incidents.render();
+  warnings.render();
   setConn(document.getElementById("conn").dataset.state);
 });
 if (session) { // else: on the way to the login page
   new LiveFeed({
     token: session.token,
-    topics: ["alert", "incident", "device_status", "dossier", "telemetry"],
+    topics: ["alert", "incident", "device_status", "dossier", "telemetry", "warning"],
     onEvent,
     onState: setConn,
     onResync: loadAll,
@@ -398,4 +320,4 @@ if (session) { // else: on the way to the login page
   setInterval(loadSummary, 60000);
   setInterval(loadKpis, 60000);
 }
-window.opsScreen = { state, map, markers, zoomer }; // for the browser tests and for debugging at the wall
+window.opsScreen = { state, map, markers, zoomer, warned }; // for the browser tests and for debugging at the wall

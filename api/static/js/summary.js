@@ -6,6 +6,7 @@ import { initHeader, toast } from "./common.js";
 import { fmtNumber, fmtPercent, onLangChange, t } from "./i18n.js";
 import { createMap, LAYERS } from "./map.js";
 import "./strings-views.js";
+import { showIssuedWarnings } from "./summary-warnings.js";
 import { csvButton, sparkline } from "./tables.js";
 
 const session = await requireSession(); // stops here (login page) when signed out
@@ -138,6 +139,7 @@ async function load() {
   const level = $("level").value;
   const set = $("set").value;
   const w = windowParams();
+  showIssuedWarnings(w); // its own block (summary-warnings.js)
   $("map-meta").textContent = t("loading");
   try {
     const fc = await api.get(`/map/summary${qs({ set, level, layers: SUMMARY_LAYERS, ...w })}`);
