@@ -69,7 +69,8 @@ def prepare(rows: Sequence[tuple[float, str, str, float]], origin: datetime,
             if us > g[4]:
                 g[4], g[5], g[6] = us, t, v
     hourly = Hourly([k[2] for k in groups], [k[0] for k in groups], [k[1] for k in groups],
-                    [int(g[0]) for g in groups.values()], [g[1] for g in groups.values()],
-                    [g[2] for g in groups.values()], [g[3] for g in groups.values()],
-                    [g[5] for g in groups.values()], [g[6] for g in groups.values()])
+                    [int(g[0]) for g in groups.values()], [float(g[1]) for g in groups.values()],
+                    [float(g[2]) for g in groups.values()], [float(g[3]) for g in groups.values()],
+                    [g[5] for g in groups.values()], [float(g[6]) for g in groups.values()])
+    # float(): psycopg cannot send a list of ints and floats mixed (a caller passing 100 beside 99.5 failed)
     return out, hourly

@@ -53,9 +53,9 @@ def trend(conn: ReadConn, _: Staff,
     """Each KPI by month over ``months`` months ending with ``to``, and the same months a year earlier (received,
     online = levels 3 and 4, online share, resolved, on-time rate, open overdue, postal receive and return shares;
     see ``GET /kpis/dossiers``). Groups by code, paginated."""
-    last = date.fromisoformat(f"{to}-01") if to else local_date(datetime.now(UTC)).replace(day=1)
-    if last.year < 2001:
+    if to is not None and to < "2001-01":  # before parsing: year 0000 is no date at all
         raise ProblemError(422, "Invalid request", f"to: {to} is before 2001-01", field="to", value=to)
+    last = date.fromisoformat(f"{to}-01") if to else local_date(datetime.now(UTC)).replace(day=1)
     t = trends.monthly_trend(conn, level, last, months, code)
     offset = id_cursor(cursor) or 0
     if offset < 0:

@@ -30,7 +30,7 @@ def write_history(conn: Conn, devices: Sequence[SimDevice], hours: float, now: f
         t -= t % step  # aligned, so a re-run writes the same times (nothing new)
         prev: float | None = None
         while t < end:
-            rows.extend((t, dev.id, metric, value) for metric, value in physics.readings(dev.site, t, prev).items())
+            rows.extend((t, dev.id, metric, float(value)) for metric, value in physics.readings(dev.site, t, prev).items())
             prev, t = t, t + step
             if len(rows) >= BATCH:
                 new += _write(conn, store, rows)

@@ -82,6 +82,7 @@ def test_no_credentials_or_a_bad_token(client, target) -> None:  # type: ignore[
     ("/wards/NOPE/{ward}", 422),
     ("/wards/no-such-set/{ward}", 404),
     ("/kpis/dossiers/trend?months=25", 422),
+    ("/kpis/dossiers/trend?to=0000-01", 422),
     ("/kpis/dossiers/trend?cursor=eyJpZCI6IC0xfQ", 400),
     ("/kpis/dossiers/trend?code=" + "x" * 65, 422),
 ])
