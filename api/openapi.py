@@ -234,6 +234,13 @@ def _forms_without_null(doc: dict[str, Any]) -> None:
                     _without_null(prop)
 
 
+def _closed_variants(schema: dict[str, Any]) -> bool:
+    """An object whose ``oneOf`` variants each list their keys and refuse any other (a typed event): its key names
+    are already known, NUL-free."""
+    variants = schema.get("oneOf")
+    return bool(variants) and all(isinstance(v, dict) and v.get("additionalProperties") is False for v in variants)
+
+
 def _walk_schema(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
     """State NUL-free text on one request schema and everything it refers to (once per component)."""
     if isinstance(schema, list):
@@ -251,7 +258,8 @@ def _walk_schema(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
         return
     if schema.get("type") == "string" and not {"pattern", "enum", "format", "const"} & set(schema):
         schema["pattern"] = JSON_TEXT_PATTERN
-    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False and not _closed_variants(
+            schema):
         schema.setdefault("propertyNames", {"pattern": JSON_TEXT_PATTERN})
     for key, value in schema.items():
         if key not in ("propertyNames", "examples", "default", "enum", "const"):

@@ -37,6 +37,7 @@ from geo import service, shapes, store
 from geo.service import LOCAL_TZ, IndexedSet
 from geo.store import DEFAULT_FAMILY, GeoStoreError, SetInfo, SetNotFound
 from ops_center.db import Conn
+from ops_center.db_errors import is_retryable
 from ops_center.readings import ReadingsStore, WindowAggregate
 
 log = logging.getLogger("geo.summary")
@@ -380,7 +381,9 @@ def build(conn: Conn, query: SummaryQuery, readings: ReadingsStore | None = None
         try:
             with conn.transaction():  # a savepoint: a failing layer does not spoil the rest
                 result = spec.fn(conn, query.set_name, query.level, query.start, query.end)
-        except Exception:
+        except Exception as exc:
+            if is_retryable(exc):  # the connection failed, not the layer: the read is retried or answers 503
+                raise
             log.exception("summary layer %r failed", name)
             failed.append(name)
             continue

@@ -94,6 +94,10 @@ def as_object(doc: Any, allowed: tuple[str, ...], required: tuple[str, ...], wha
     return doc
 
 
+FREE_TEXT_PATTERN: Final = "^[^\\x00-\\x08\\x0b-\\x1f]*$"
+"""``text``'s rule as a JSON Schema pattern (control characters but tab and newline refused)."""
+
+
 def text(doc: dict[str, Any], key: str, limit: int = TEXT_MAX) -> str | None:
     """Free text: a string of at most ``limit`` characters without NUL or other control characters (tab and newline
     allowed) or lone surrogates."""

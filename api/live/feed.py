@@ -37,6 +37,7 @@ import psycopg
 
 from api.live.config import LiveSettings
 from ops_center.auth.roles import Role
+from ops_center.db_errors import is_retryable
 from ops_center.events import CHANNEL, TOPICS
 
 log = logging.getLogger("api.live")
@@ -342,8 +343,11 @@ class Hub:
                 rows = await self._fetch_new()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("live hub could not fetch events; retrying")
+            except Exception as exc:
+                if is_retryable(exc):  # the database is away (restart, failover): expected, no traceback
+                    log.warning("live hub could not fetch events (%s); retrying", exc)
+                else:
+                    log.exception("live hub could not fetch events; retrying")
                 await asyncio.sleep(1.0)
                 self._wake.set()
                 continue

@@ -11,7 +11,7 @@ from typing import Final
 
 from ops_center.dossiers.models import CODE_RE, DOSSIER_ID_RE
 from ops_center.dossiers.schema import DIALECT, Schema, batch, code_field, flag_field, time_field
-from ops_center.feeds import TEXT_MAX
+from ops_center.feeds import FREE_TEXT_PATTERN, TEXT_MAX
 from ops_center.readiness.exchange import FEEDS, INPUT_KEYS
 from ops_center.readiness.facts import FACTS
 from ops_center.readiness.facts import FIELDS as FACT_FIELDS
@@ -32,7 +32,8 @@ FIELD_SCHEMAS: Final[dict[str, dict[str, Schema]]] = {
         "started_at": time_field("when it started"),
         "ended_at": time_field("when it ended (may come later, in another message)"),
         "participants": {"type": "integer", "minimum": 0, "maximum": 100_000},
-        "title": {"type": "string", "maxLength": TEXT_MAX, "description": "free text, no control characters"},
+        "title": {"type": "string", "maxLength": TEXT_MAX, "pattern": FREE_TEXT_PATTERN,
+                  "description": "free text, no control characters"},
     },
     "facts": {
         "unit": code_field(CODE_RE.pattern, UNIT),
@@ -40,7 +41,7 @@ FIELD_SCHEMAS: Final[dict[str, dict[str, Schema]]] = {
                                                      "admin_center, e_certified_copy (indicator 4.3), exists"},
         "since": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "the day it holds from"},
         "value": {"type": "boolean", "description": "true: it holds from that day (default); false: it ends"},
-        "note": {"type": "string", "maxLength": TEXT_MAX},
+        "note": {"type": "string", "maxLength": TEXT_MAX, "pattern": FREE_TEXT_PATTERN},
     },
 }
 TITLES: Final = {"documents": "Document exchanged", "meetings": "Online meeting session", "facts": "Unit fact"}

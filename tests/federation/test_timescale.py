@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ops_center.devices import service as devices
-from ops_center.federation import outbox
+from ops_center.federation import outbox, registry
 from ops_center.federation.national import credentials, receive, store
 from ops_center.migrate import migrate
 from ops_center.testing.pglite import connect_timescale, start_pglite
@@ -31,14 +31,17 @@ def test_federation_on_timescale(stack) -> None:  # type: ignore[no-untyped-def]
             "SELECT topic FROM federation_changes").fetchall()}
         report = outbox.publish(conn, "96", now, history_months=2)
         conn.commit()
-        assert not report.errors and len(report.built) == 5, report  # 2 months of KPIs + 3 state kinds
+        kinds = registry.producers().values()
+        n = sum(2 if p.history else 1 for p in kinds)  # 2 months of each monthly kind + each state kind once
+        assert {"dossier_kpis", "scorecard_766", "readiness"} <= {p.kind for p in kinds if p.history}
+        assert not report.errors and len(report.built) == n, report
         assert conn.execute("SELECT count(*) FROM federation_changes").fetchone() == (0,)
         again = outbox.publish(conn, "96", now, history_months=2)
-        assert again.built == [] and again.unchanged == 5
+        assert again.built == [] and again.unchanged == n
         credentials.ensure_province(conn, "96", "Tỉnh Cà Mau")
         rows = conn.execute("SELECT envelope FROM federation_outbox ORDER BY id").fetchall()
         outcomes = [receive.accept(conn, "96", r[0], now, max_skew_s=300).outcome for r in rows]
-        assert outcomes == ["stored"] * 5
+        assert outcomes == ["stored"] * n
         assert receive.accept(conn, "96", rows[0][0], now, max_skew_s=300).outcome == "duplicate"
         conn.commit()
         kpis = [r[0] for r in rows if r[0]["kind"] == "dossier_kpis"]

@@ -45,14 +45,15 @@ class IngestProc:
     def start(self) -> None:
         fh = open(self.log, "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen([OPS, "ingest"], env=self.env, stdout=fh, stderr=fh)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a readiness wait, not a timing check: a loaded CI machine is slow
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ingest exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
             if self.metric("ingest_broker_connected") == 1.0:
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"ingest did not connect: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"ingest did not connect in 120 s (metric ingest_broker_connected="
+                           f"{self.metric('ingest_broker_connected')}): {self.log.read_text()[-2000:]}")
 
     def metric(self, name: str, labels: str = "") -> float | None:
         try:

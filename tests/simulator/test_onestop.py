@@ -118,7 +118,7 @@ def test_history_and_live_through_the_api(simulate, live_server, login, camau, s
     again = simulate(*args).wait(timeout=240)
     assert again["accepted"] == 0 and again["duplicates"] == again["events"] == summary["events"]
     live = simulate("--onestop-only", "--prefix", prefix, "--seed", "11", "--onestop-scale", "0.02",
-                    "--history-days", "3", "--duration", "8", "--citizen-reports", "3600", "--api-url",
+                    "--history-days", "1", "--duration", "12", "--citizen-reports", "3600", "--api-url",
                     live_server.url, "--onestop-state", str(state), "--onestop-key-owner", owner).wait(timeout=240)
     assert live["citizen_reports"] >= 2 and live["rejected"] == 0, live
     requests = get(live_server, "x", "/open311/v2/requests.json")
