@@ -238,7 +238,8 @@ def _closed_variants(schema: dict[str, Any]) -> bool:
     """An object whose ``oneOf`` variants each list their keys and refuse any other (a typed event): its key names
     are already known, NUL-free."""
     variants = schema.get("oneOf")
-    return bool(variants) and all(isinstance(v, dict) and v.get("additionalProperties") is False for v in variants)
+    return isinstance(variants, list) and bool(variants) and all(
+        isinstance(v, dict) and v.get("additionalProperties") is False for v in variants)
 
 
 def _walk_schema(schema: Any, schemas: dict[str, Any], seen: set[str]) -> None:
