@@ -25,8 +25,8 @@ from ops_center.auth.users import create_user
 from ops_center.db import connect
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.migrate import migrate
-from ops_center.testing.services import database
 from tests.live.conftest import Server, start_server, stop_server
+from tests.support.services import database
 
 SEED, SCALE = 4, 0.1
 
