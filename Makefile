@@ -23,8 +23,9 @@ install:
 services:
 	@bash scripts/services.sh
 
+# ruff, mypy (strict for the packages) and the import contracts in pyproject.toml (import-linter).
 lint:
-	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy
+	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy && .venv/bin/lint-imports --no-logo
 
 bench:
 	@bash scripts/bootstrap.sh && for b in bench/*.py; do .venv/bin/python $$b || exit 1; done
