@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import yaml
 
 from ops_center.settings import LOCAL_TZ
 
+V = TypeVar("V")
 DATA: Final = Path(__file__).resolve().parent / "data" / "onestop.yaml"
 REFORM: Final = date(2025, 7, 1)
 """The day Cà Mau's 2025 ward set came into force (the 2019 set is in force before it)."""
@@ -96,7 +97,7 @@ class Config:
         return _nearest(self.index_years, y) if self.index_years else dict.fromkeys(INDEX_FIELDS, 0.0)
 
 
-def _nearest(table: dict[int, Any], y: int) -> Any:
+def _nearest(table: dict[int, V], y: int) -> V:
     known = sorted(table)
     return table[min(max(y, known[0]), known[-1])]
 
