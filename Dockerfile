@@ -2,6 +2,7 @@ FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
+COPY app app
 COPY ops_center ops_center
 COPY ingest ingest
 COPY geo geo

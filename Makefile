@@ -23,8 +23,9 @@ install:
 services:
 	@bash scripts/services.sh
 
+# ruff, mypy (strict for the packages) and the import contracts in pyproject.toml (import-linter).
 lint:
-	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy
+	@bash scripts/bootstrap.sh && .venv/bin/ruff check . && .venv/bin/mypy && .venv/bin/lint-imports --no-logo
 
 bench:
 # Every benchmark (bench/_*.py are their shared parts; ingest_ceiling.py is a subprocess that bench/ingest.py runs).

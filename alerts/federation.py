@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -15,8 +14,8 @@ from ops_center.db import Conn
 from ops_center.federation import periods
 from ops_center.federation.registry import Metric, Producer
 from ops_center.federation.wire import Code, Count, Severity, Wire
+from ops_center.settings import LOCAL_TZ
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _CATEGORY = ("CASE WHEN c ~ '^[a-z][a-z0-9_]{0,39}$' THEN c ELSE 'other' END")
 
 

@@ -42,7 +42,7 @@ from ops_center.petitions import service as petitions
 from ops_center.readiness import exchange
 from ops_center.readings import ReadingsStore
 from ops_center.scorecard import service as scorecard
-from ops_center.settings import get_settings
+from ops_center.settings import LOCAL_TIMEZONE, get_settings
 
 log = logging.getLogger("alerts.scheduled")
 
@@ -75,7 +75,7 @@ class CycleReport:
 class Inputs:
     """The data rules read, each loaded at most once per cycle."""
 
-    def __init__(self, conn: Conn, now: datetime, tz: str = "Asia/Ho_Chi_Minh") -> None:
+    def __init__(self, conn: Conn, now: datetime, tz: str = LOCAL_TIMEZONE) -> None:
         self.conn, self.now, self.tz = conn, now, tz
         self._devices: list[DeviceRow] | None = None
         self._index: dict[str, dict[str, list[DeviceRow]]] | None = None
@@ -276,7 +276,7 @@ CHUNK = 2000
 
 
 def evaluate(conn: Conn, *, now: datetime | None = None, min_interval_s: float = 0.0,
-             rule_ids: list[int] | None = None, tz: str = "Asia/Ho_Chi_Minh") -> CycleReport:
+             rule_ids: list[int] | None = None, tz: str = LOCAL_TIMEZONE) -> CycleReport:
     """One cycle over the due scheduled rules, in one transaction (a savepoint if the caller has one open); a
     deadlock with a concurrent cycle is retried. ``min_interval_s`` skips rules evaluated more recently than that
     (a second beat in the same cycle)."""

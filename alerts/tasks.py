@@ -1,4 +1,4 @@
-"""Celery tasks of the alerting engine (beat entries in ``ops_center.celery_app.BEAT_SCHEDULE``):
+"""Celery tasks of the alerting engine (beat entries in ``app/celery.py``):
 
 - ``alerts.evaluate`` — one cycle of scheduled rules (absence, geo-count, KPI);
 - ``alerts.tick`` — re-decide muting (silences expire, incidents close), then escalation steps and reminders;

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from geo.summary import register_layer
+from geo.summary import LayerFn, register_layer
 from ops_center.db import Conn
 
 log = logging.getLogger("api.map_layers")
@@ -39,26 +39,26 @@ def _find(module: str, name: str) -> Callable[..., Any] | None:
     return fn if callable(fn) else None
 
 
-def _alerts(fn: Callable[..., Mapping[str, Mapping[str, int]]]):  # type: ignore[no-untyped-def]
+def _alerts(fn: Callable[..., Mapping[str, Mapping[str, int]]]) -> LayerFn:
     def layer(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
         return {code: {"alerts": {**ALERT_ZERO, **dict(v)}} for code, v in fn(conn, set_name, level).items()}
     return layer
 
 
-def _incidents(fn: Callable[..., Mapping[str, int]]):  # type: ignore[no-untyped-def]
+def _incidents(fn: Callable[..., Mapping[str, int]]) -> LayerFn:
     def layer(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
         return {code: {"incidents_open": int(n)} for code, n in fn(conn, set_name, level).items()}
     return layer
 
 
-def _dossiers(fn: Callable[..., Mapping[str, float | None]]):  # type: ignore[no-untyped-def]
+def _dossiers(fn: Callable[..., Mapping[str, float | None]]) -> LayerFn:
     def layer(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
         return {code: {"dossier_on_time_rate": None if r is None else float(r)}
                 for code, r in fn(conn, set_name, level, start, end).items()}
     return layer
 
 
-def _scorecard(fn: Callable[..., Mapping[str, Mapping[str, Any]]]):  # type: ignore[no-untyped-def]
+def _scorecard(fn: Callable[..., Mapping[str, Mapping[str, Any]]]) -> LayerFn:
     """The national service index per ward (or district): the total scaled to 100 and each indicator's ratio
     (``scorecard_total``, ``scorecard_2_1`` … once flattened) over the summary's window, in local dates."""
     from ops_center.dossiers.calendar import calendar_for, local_date
@@ -86,7 +86,7 @@ def _scorecard_numeric() -> dict[str, str]:
     return out
 
 
-def _warnings(fn: Callable[..., Mapping[str, Mapping[str, Any]]]):  # type: ignore[no-untyped-def]
+def _warnings(fn: Callable[..., Mapping[str, Mapping[str, Any]]]) -> LayerFn:
     def layer(conn: Conn, set_name: str, level: str, start: datetime, end: datetime) -> dict[str, Any]:
         return {code: {"warnings_active": int(v["count"]), "warning_severity": v["severity"],
                        "warning_ids": list(v["warning_ids"])} for code, v in fn(conn, set_name, level).items()}

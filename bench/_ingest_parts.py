@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._stack import BenchStack
 from bench.ingest_write import cpu_seconds
 from ops_center.db import connect
-from ops_center.testing.services import free_port
+from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -37,11 +37,11 @@ def publish(st: BenchStack, total: int, n: int, *, prefix: str, devices: int = 1
     procs = []
     for i in range(n):
         count = per if i < n - 1 else total - per * (n - 1)
-        args = [PY, "-m", "ops_center.testing.mqtt_load", "--port", str(s.mqtt_port), "--user", s.mqtt_username,
+        args = [PY, "-m", "tests.support.mqtt_load", "--port", str(s.mqtt_port), "--user", s.mqtt_username,
                 f"--password={s.mqtt_password.get_secret_value()}", "--prefix", prefix, "--devices", str(devices),
                 "--count", str(count), "--start", str(i * per), "--kind", kind,
                 "--client-id", f"bpub-{prefix}-{i}-{secrets.token_hex(2)}", "--base-ts", base, *(extra or [])]
-        procs.append(subprocess.Popen(args, env={**os.environ, **st.env}, stdout=subprocess.PIPE))
+        procs.append(subprocess.Popen(args, env={**os.environ, **st.env}, stdout=subprocess.PIPE, cwd=REPO))
     return procs
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ops_center.testing.services import PrivateStack, private_stack
+from tests.support.services import PrivateStack, private_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BenchStack = PrivateStack

@@ -34,8 +34,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._stack import RESULTS, BenchStack, bench_stack
 from ops_center.db import connect
-from ops_center.testing.mqtt_load import Publisher
-from ops_center.testing.services import free_port
+from tests.support.mqtt_load import Publisher
+from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -273,11 +273,11 @@ def background(st: BenchStack, rate: float, seconds: float, n_pub: int, start: i
     total = int(rate * seconds)
     per = total // n_pub
     pubs = [subprocess.Popen(
-        [PY, "-m", "ops_center.testing.mqtt_load", "--port", str(s.mqtt_port), "--user", s.mqtt_username,
+        [PY, "-m", "tests.support.mqtt_load", "--port", str(s.mqtt_port), "--user", s.mqtt_username,
          f"--password={s.mqtt_password.get_secret_value()}", "--prefix", "l", "--devices", "1000",
          "--count", str(per), "--start", str(start + i * per), "--client-id", f"bg-{start}-{i}",
          "--base-ts", str(time.time() - 3000), "--rate", str(rate / n_pub)],
-        env={**os.environ, **st.env}, stdout=subprocess.PIPE) for i in range(n_pub)]
+        env={**os.environ, **st.env}, stdout=subprocess.PIPE, cwd=REPO) for i in range(n_pub)]
     results = [orjson.loads(p.communicate()[0].splitlines()[-1]) for p in pubs]
     return sum(r["sent"] for r in results), sum(r["sent"] for r in results) / max(r["seconds"] for r in results)
 

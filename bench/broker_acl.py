@@ -36,7 +36,7 @@ from ops_center.broker.files import render_config, render_passwd, write_files
 from ops_center.broker.passwd import mosquitto_hash
 from ops_center.db import connect
 from ops_center.devices.credentials import acl
-from ops_center.testing.services import Broker, PrivateStack, free_port, wait_port
+from tests.support.services import Broker, PrivateStack, free_port, wait_port
 
 T = TypeVar("T")
 

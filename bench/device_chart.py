@@ -40,7 +40,7 @@ from ops_center.auth.users import create_user  # noqa: E402
 from ops_center.db import Conn, connect  # noqa: E402
 from ops_center.migrate import migrate  # noqa: E402
 from ops_center.readings import ReadingsStore  # noqa: E402
-from ops_center.testing.services import database, free_port  # noqa: E402
+from tests.support.services import database, free_port  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "device_chart.json"
 TARGET_P95_MS = 100.0

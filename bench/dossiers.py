@@ -1,6 +1,6 @@
 """Benchmark: dossier events in, KPIs out.
 
-In a database of its own (``ops_center.testing.services.database()``, postgres flavour), with 120 units, two
+In a database of its own (``tests.support.services.database()``, postgres flavour), with 120 units, two
 boundary sets (a 2019-like one with 101 wards in 9 districts, valid to 2025-06-30, and a 2025-like one with 64 wards
 and no districts) and 300 procedures (0–30 business days, 40 % offered by post):
 
@@ -43,7 +43,7 @@ from ops_center.dossiers import kpis, rollup  # noqa: E402
 from ops_center.dossiers import service as svc  # noqa: E402
 from ops_center.dossiers.calendar import BusinessCalendar, load_calendar  # noqa: E402
 from ops_center.migrate import migrate  # noqa: E402
-from ops_center.testing.services import database  # noqa: E402
+from tests.support.services import database  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "dossiers.json"
 ICT = timezone(timedelta(hours=7))

@@ -1,6 +1,6 @@
 """Benchmark: the map summary endpoint over a month of telemetry, and ward assignment through the database.
 
-Setup (a dedicated database from ``ops_center.testing.services.database()``, postgres flavour, dropped at the end):
+Setup (a dedicated database from ``tests.support.services.database()``, postgres flavour, dropped at the end):
 the Cà Mau sets (``geo.demo.ensure_demo``), 1,000 devices at random land points of the 2025 province (a third each
 salinity, water-level and rain gauges; 95% seen recently), and ``--days`` (default 30) days × 1 reading/min/device
 written through ``ReadingsStore.write_batch`` in large batches (43.2 M readings for 30 days; several minutes).
@@ -62,7 +62,7 @@ from ops_center.db import connect  # noqa: E402
 from ops_center.migrate import migrate  # noqa: E402
 from ops_center.readings import ReadingsStore  # noqa: E402
 from ops_center.settings import Settings  # noqa: E402
-from ops_center.testing.services import database, free_port, wait_port  # noqa: E402
+from tests.support.services import database, free_port, wait_port  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "geo.json"
 TARGET_P95_MS = 100.0
@@ -203,7 +203,7 @@ def bench_database(args: argparse.Namespace) -> Iterator[str]:
         return
     import psycopg
 
-    from ops_center.testing.services import ADMIN_DSN
+    from tests.support.services import ADMIN_DSN
 
     name = f"ops_bench_geo_keep_{secrets.token_hex(3)}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:

@@ -100,7 +100,7 @@ def gateway_phase(st: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
 def pack_batch_rows(st: BenchStack) -> int:
     """Readings in one of ingest's batches of packs (cut by message count or payload bytes): the write ceiling is
     measured with batches of that size."""
-    from ops_center.testing.mqtt_load import gateway_pack
+    from tests.support.mqtt_load import gateway_pack
 
     _topic, body = gateway_pack("g0x", 0, 1000, time.time(), "gw-bench", PACK)
     s = st.settings

@@ -250,7 +250,7 @@ class SlowScreen:
 
 
 def start_api(env: dict[str, str], log: Path, deflate: bool) -> tuple[subprocess.Popen[bytes], int]:
-    from ops_center.testing.services import free_port
+    from tests.support.services import free_port
 
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
@@ -327,7 +327,7 @@ def main() -> int:
     from ops_center.auth.users import create_user
     from ops_center.db import connect
     from ops_center.migrate import migrate
-    from ops_center.testing.services import database, free_port, settings_env, test_settings
+    from tests.support.services import database, free_port, settings_env, test_settings
 
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ops-bench-live-") as tmpdir, database("ops_bench_live") as url:

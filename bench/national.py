@@ -51,7 +51,7 @@ from ops_center.db import connect  # noqa: E402
 from ops_center.federation import periods  # noqa: E402
 from ops_center.federation.national import credentials, provinces, store  # noqa: E402
 from ops_center.federation.wire import envelope  # noqa: E402
-from ops_center.testing.services import free_port, settings_env, wait_port  # noqa: E402
+from tests.support.services import free_port, settings_env, wait_port  # noqa: E402
 
 BOUNDARIES = (REPO / ".." / "shared" / "data" / "vietnam" / "provinces_2025.geojson").resolve()
 STATIC_APP = """

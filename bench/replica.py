@@ -1,7 +1,7 @@
 """Benchmark: read-heavy routes served by a streaming replica against the same routes served by the primary.
 
 Setup: a private stack for Redis and the broker (``bench/_stack.py``), a private primary cluster and a real
-streaming replica of it (``ops_center/testing/replica.py``: ``pg_basebackup -R`` into a second cluster on another
+streaming replica of it (``tests/support/replica.py``: ``pg_basebackup -R`` into a second cluster on another
 port), a province's data on the primary (the Cà Mau boundary sets, 12 months of dossiers over ``--units`` units,
 ``--devices`` devices with ``--hours`` of 5-minute readings; ``tests/replica/support.py``), replayed by the replica.
 One API process (``ops-center api``, uvicorn, 1 worker) names the replica.
@@ -49,9 +49,9 @@ sys.path.insert(0, str(REPO))
 from api.replica_reads import READ_PRIMARY_COOKIE  # noqa: E402
 from bench._stack import RESULTS, bench_stack  # noqa: E402
 from ops_center.db import connect  # noqa: E402
-from ops_center.testing.replica import StreamingPair, streaming_pair  # noqa: E402
-from ops_center.testing.services import free_port, settings_env, wait_port  # noqa: E402
 from tests.replica.support import SET_2025, Province, bearer, load_province  # noqa: E402
+from tests.support.replica import StreamingPair, streaming_pair  # noqa: E402
+from tests.support.services import free_port, settings_env, wait_port  # noqa: E402
 
 TARGET_RATIO = 1.10
 

@@ -56,7 +56,7 @@ from ops_center.migrate import migrate  # noqa: E402
 from ops_center.petitions import service as petitions  # noqa: E402
 from ops_center.scorecard import service  # noqa: E402
 from ops_center.scorecard.periods import Period  # noqa: E402
-from ops_center.testing.services import ADMIN_DSN, database, free_port  # noqa: E402
+from tests.support.services import ADMIN_DSN, database, free_port  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "scorecard.json"
 ICT = timezone(timedelta(hours=7))

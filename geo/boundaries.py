@@ -140,7 +140,8 @@ class BoundaryFeature:
 
     @property
     def wkb(self) -> bytes:
-        return shapely.to_wkb(self.geometry)
+        wkb: bytes = shapely.to_wkb(self.geometry)
+        return wkb
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,8 @@ class BoundarySet:
 
     @property
     def codes(self) -> list[str]:
-        return self.frame["code"].tolist()
+        codes: list[str] = self.frame["code"].tolist()
+        return codes
 
     @property
     def has_districts(self) -> bool:

@@ -83,7 +83,8 @@ def _typed(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     table["WKT"] = shapely.to_wkt(np.asarray(frame.geometry.values, dtype=object), rounding_precision=6)
-    return b"\xef\xbb\xbf" + table.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    text: str = table.to_csv(index=False, lineterminator="\r\n")
+    return b"\xef\xbb\xbf" + text.encode("utf-8")
 
 
 def to_gpkg(frame: gpd.GeoDataFrame, layer: str) -> bytes:

@@ -24,8 +24,8 @@ from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 
 from geo import shapes
-from geo.service import LOCAL_TZ
 from geo.summary import NUMERIC_PROPERTIES, Summary, flat_properties
+from ops_center.settings import LOCAL_TZ
 
 FONT = "DejaVu Sans"
 _lock = threading.Lock()

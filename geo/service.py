@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,10 +33,10 @@ from geo.crosswalk import crosswalk as compute_overlay
 from geo.projection import WGS84
 from geo.store import DEFAULT_FAMILY, GeoStoreError, ImportResult, SetNotFound, StoredCrosswalk
 from ops_center.db import Conn
+from ops_center.settings import LOCAL_TZ
 
 log = logging.getLogger("geo")
 
-LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
 MAX_DISTANCE_M = 2000.0
 MIN_FRACTION = 1e-6
 Status = Literal["inside", "approximate", "outside"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from typing import TypeVar
 
 import numpy as np
 import shapely
@@ -22,9 +23,12 @@ from geo.service import IndexedSet
 MAX_SIMPLIFY_M = 5000.0
 GRID = 1e-6  # degrees
 _CACHE_SIZE = 32
+CacheKey = tuple[str, str, int, float]
+"""(set name, level, generation, tolerance in metres)."""
+Cached = TypeVar("Cached")
 _lock = threading.Lock()
-_geoms: OrderedDict[tuple[str, str, int, float], NDArray[np.object_]] = OrderedDict()
-_json: OrderedDict[tuple[str, str, int, float], tuple[bytes, ...]] = OrderedDict()
+_geoms: OrderedDict[CacheKey, NDArray[np.object_]] = OrderedDict()
+_json: OrderedDict[CacheKey, tuple[bytes, ...]] = OrderedDict()
 
 
 def check_tolerance(tolerance_m: float) -> float:
@@ -62,7 +66,7 @@ def _snap(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     return snapped
 
 
-def _get(cache: OrderedDict, key: tuple[str, str, int, float]):  # type: ignore[no-untyped-def, type-arg]
+def _get(cache: OrderedDict[CacheKey, Cached], key: CacheKey) -> Cached | None:
     with _lock:
         if key in cache:
             cache.move_to_end(key)
@@ -70,7 +74,7 @@ def _get(cache: OrderedDict, key: tuple[str, str, int, float]):  # type: ignore[
     return None
 
 
-def _put(cache: OrderedDict, key: tuple[str, str, int, float], value: object) -> None:  # type: ignore[type-arg]
+def _put(cache: OrderedDict[CacheKey, Cached], key: CacheKey, value: Cached) -> None:
     with _lock:
         cache[key] = value
         cache.move_to_end(key)
@@ -84,7 +88,7 @@ def simplified(entry: IndexedSet, tolerance_m: float) -> NDArray[np.object_]:
     key = (entry.set_name, entry.level, entry.generation, t)
     hit = _get(_geoms, key)
     if hit is not None:
-        return hit  # type: ignore[no-any-return]
+        return hit
     out = _snap(_simplify(entry, t))
     _put(_geoms, key, out)
     return out
@@ -96,7 +100,7 @@ def geojson_geometries(entry: IndexedSet, tolerance_m: float) -> tuple[bytes, ..
     key = (entry.set_name, entry.level, entry.generation, t)
     hit = _get(_json, key)
     if hit is not None:
-        return hit  # type: ignore[no-any-return]
+        return hit
     out = tuple(s.encode() for s in shapely.to_geojson(simplified(entry, t)))
     _put(_json, key, out)
     return out

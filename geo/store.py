@@ -124,7 +124,7 @@ def check_name(value: object, field: str = "set") -> str:
 def check_level(value: object, field: str = "level") -> Level:
     if value not in LEVELS:
         raise GeoStoreError(f"{field}: {str(value)[:80]!r} is not one of {', '.join(LEVELS)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _check_units(frame: Any, source: str) -> None:

@@ -34,11 +34,12 @@ import numpy as np
 import orjson
 
 from geo import service, shapes, store
-from geo.service import LOCAL_TZ, IndexedSet
+from geo.service import IndexedSet
 from geo.store import DEFAULT_FAMILY, GeoStoreError, SetInfo, SetNotFound
 from ops_center.db import Conn
 from ops_center.db_errors import is_retryable
 from ops_center.readings import ReadingsStore, WindowAggregate
+from ops_center.settings import LOCAL_TZ
 
 log = logging.getLogger("geo.summary")
 

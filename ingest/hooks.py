@@ -1,46 +1,36 @@
-"""Optional consumers of a batch, found by name so ingest runs before or without them:
-the alert engine's stream rules, incidents from device events, dossier events from the one-stop-shop."""
+"""The consumers of a batch beside the readings store: the alert engine's stream rules, incidents from device
+events, and the e-government feeds (dossier events from the one-stop-shop, petitions, documents, meetings)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
 import orjson
 
+from alerts.stream import StreamEvaluator
 from ingest.sink import BatchHook
 from ops_center.db import Conn
 from ops_center.devices.dead_letters import NewLetter, Reason
+from ops_center.dossiers import service as dossiers
+from ops_center.dossiers.models import BatchTooLarge
+from ops_center.incidents.service import from_device_event
+from ops_center.petitions import service as petitions
+from ops_center.readiness import exchange
 from ops_center.storable import shown
 
 log = logging.getLogger("ingest.hooks")
 
 
-def _load(module: str, attr: str) -> Any | None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-    return getattr(mod, attr, None)
-
-
 def stream_hooks() -> list[BatchHook]:
-    evaluator = _load("alerts.stream", "StreamEvaluator")
-    return [evaluator()] if evaluator is not None else []
+    return [StreamEvaluator()]
 
 
 def device_event_hook() -> Any | None:
-    create = _load("ops_center.incidents.service", "from_device_event")
-    if create is None:
-        return None
-
     def on_event(conn: Conn, ev: Any) -> Any:
         row = conn.execute("SELECT lon, lat FROM devices WHERE id = %s", (ev.device_id,)).fetchone()
         lon, lat = (row[0], row[1]) if row else (None, None)
-        return create(conn, ev.device_id, ev.kind, ev.severity, ev.message, ev.ts, lon, lat)
+        return from_device_event(conn, ev.device_id, ev.kind, ev.severity, ev.message, ev.ts, lon, lat)
 
     return on_event
 
@@ -50,26 +40,17 @@ EGOV_FEEDS = ("dossiers", "documents", "meetings", "petitions")
 
 
 def _egov_consumers() -> dict[str, Any]:
-    """feed -> ``fn(conn, items, source)`` of the owning domain (absent domains are left out). Each records one dead
-    letter per message for the items it refuses, and raises ``BatchTooLarge`` for more items than one batch carries."""
-    out: dict[str, Any] = {}
-    for feed, module, attr in (("dossiers", "ops_center.dossiers.service", "ingest_events"),
-                               ("petitions", "ops_center.petitions.service", "ingest_events")):
-        fn = _load(module, attr)
-        if fn is not None:
-            out[feed] = fn
-    exchange = _load("ops_center.readiness.exchange", "FEEDS")
-    ingest = _load("ops_center.readiness.exchange", "ingest")
-    if exchange is not None and ingest is not None:
-        for feed, spec in exchange.items():
-            out[feed] = lambda conn, items, source, spec=spec: ingest(conn, spec, items, source)
+    """feed -> ``fn(conn, items, source)`` of the owning domain. Each records one dead letter per message for the
+    items it refuses, and raises ``BatchTooLarge`` for more items than one batch carries."""
+    out: dict[str, Any] = {"dossiers": dossiers.ingest_events, "petitions": petitions.ingest_events}
+    for feed, spec in exchange.FEEDS.items():
+        out[feed] = lambda conn, items, source, spec=spec: exchange.ingest(conn, spec, items, source)
     return out
 
 
 def dossier_hook() -> Any | None:
     """The consumer of every e-government topic (the name is kept: ``BatchWriter(on_dossier_events=...)``)."""
     consumers = _egov_consumers()
-    too_large: type[Exception] = _load("ops_center.dossiers.models", "BatchTooLarge") or LookupError
 
     def on_egov(conn: Conn, topic: str, payload: bytes) -> list[NewLetter]:
         """Whole-message refusals come back as one letter; refused items are recorded by the consumer (one letter
@@ -98,7 +79,7 @@ def dossier_hook() -> Any | None:
                     ev["unit"] = unit
         try:
             consume(conn, items, f"mqtt:{topic}")  # records one letter for its refused items
-        except too_large as exc:  # more items than one batch may carry
+        except BatchTooLarge as exc:  # more items than one batch may carry
             return refused("too_many_events", str(exc), "events", str(len(items)))
         return []
 

@@ -1,25 +1,18 @@
-"""The ``ops-center`` command.
+"""The core's ``ops-center`` subcommands: ``migrate``, ``users``, ``broker``, ``keys``.
 
-Core subcommands live here; the other packages add theirs through ``register(subparsers)`` in the modules listed in
-``PLUGINS`` (imported lazily by name, so ``ops_center`` never imports them at module level).
+``register(sub)`` adds them, as every package's ``cli`` module does; the command itself (the parser, ``main``, the
+Celery ``worker`` and ``beat``) is assembled in ``app/cli.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
-import logging
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from typing import Any
 
-from ops_center.redact import install_log_redaction
 from ops_center.settings import get_settings
-
-PLUGINS = ("api.cli", "ingest.cli", "geo.cli", "alerts.cli", "ops_center.domain_cli", "ops_center.dossiers.cli",
-           "ops_center.federation.cli", "ops_center.feed_replay")
-Handler = Callable[[argparse.Namespace], int]
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -64,23 +57,6 @@ def _users_create(args: argparse.Namespace) -> int:
         print(f"users create: {exc}", file=sys.stderr)
         return 1
     print(f"{verb} {args.role} {args.username}" + (f" with password {password}" if generated else ""))
-    return 0
-
-
-def _worker(args: argparse.Namespace) -> int:
-    from ops_center.celery_app import app
-
-    argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency)]
-    if args.hostname:
-        argv += ["--hostname", args.hostname]
-    app.worker_main(argv)
-    return 0
-
-
-def _beat(args: argparse.Namespace) -> int:
-    from ops_center.celery_app import app
-
-    app.start(["beat", "--loglevel", args.loglevel, "--schedule", args.schedule])
     return 0
 
 
@@ -136,10 +112,7 @@ def _keys_ensure(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ops-center", description="Operations center backend")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: Any) -> None:
     p = sub.add_parser("migrate", help="apply database migrations (never run implicitly)")
     p.add_argument("--flavour", choices=("timescale", "postgres"), help="force a storage flavour")
     p.set_defaults(func=_migrate)
@@ -171,36 +144,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cert", help="certificate file (default: OPS_SIGNING_CERT_FILE)")
     p.add_argument("--common-name", help="the certificate's subject common name")
     p.set_defaults(func=_keys_ensure)
-
-    p = sub.add_parser("worker", help="run a Celery worker")
-    p.add_argument("--loglevel", default="INFO")
-    p.add_argument("--concurrency", type=int, default=2)
-    p.add_argument("--hostname")
-    p.set_defaults(func=_worker)
-
-    p = sub.add_parser("beat", help="run Celery beat (scheduled rules and maintenance)")
-    p.add_argument("--loglevel", default="INFO")
-    p.add_argument("--schedule", default=".run/celerybeat-schedule")
-    p.set_defaults(func=_beat)
-
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction()  # every process we start: no token, key or password in a log line
-    args = build_parser().parse_args(argv)
-    func: Handler = args.func
-    return func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

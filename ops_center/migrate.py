@@ -131,11 +131,11 @@ def _apply(conn: Conn, mig: Migration, flavour: Flavour) -> None:
     try:
         if sql.lstrip().startswith("-- ops:no-transaction"):
             for statement in _statements(sql):
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
             conn.execute(record, args)
         else:
             with conn.transaction():
-                conn.execute(sql)  # type: ignore[arg-type]
+                conn.execute(sql)
                 conn.execute(record, args)
     except Exception as exc:
         raise MigrationError(f"migration {mig.path.name} failed: {exc}") from exc

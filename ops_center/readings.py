@@ -227,7 +227,7 @@ class ReadingsStore:
         if metric is not None:
             sql += " AND metric = %s"
             params.append(metric)
-        rows = conn.execute(sql + " ORDER BY device_id, metric", params).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(sql + " ORDER BY device_id, metric", params).fetchall()
         return [Reading(*r) for r in rows]
 
     def bucketed(self, conn: Conn, metric: str, start: datetime, end: datetime, interval: timedelta,
@@ -265,7 +265,7 @@ class ReadingsStore:
                    "FROM readings WHERE device_id = ANY(%(d)s) AND metric = ANY(%(m)s) AND time >= %(s)s "
                    "AND time < %(e)s GROUP BY 2, 1 ORDER BY 2, 1")
         params = {"iv": interval, "d": list(device_ids), "m": list(metrics), "s": start, "e": end}
-        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(sql, params).fetchall()
         return [BandBucket(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in rows]
 
     def _raw_bucket(self) -> str:
@@ -291,7 +291,7 @@ class ReadingsStore:
         )
         params = {"iv": interval, "m": metric, "s": start, "e": end,
                   "d": list(device_ids) if device_ids is not None else None}
-        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(sql, params).fetchall()
         return [Bucket(r[0], r[1], metric, _f(r[2]), int(r[3])) for r in rows]
 
     def _from_raw(self, conn: Conn, metric: str, start: datetime, end: datetime, interval: timedelta,
@@ -312,7 +312,7 @@ class ReadingsStore:
         )
         params = {"iv": interval, "m": metric, "s": start, "e": end,
                   "d": list(device_ids) if device_ids is not None else None}
-        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(sql, params).fetchall()
         return [Bucket(r[0], r[1], metric, _f(r[2]), int(r[3])) for r in rows]
 
     # -- window aggregates (added for geo map summaries; nothing above depends on it) -------------------------------
@@ -350,7 +350,7 @@ class ReadingsStore:
                          f"AND ({' OR '.join(ranges)}){dev}")
         sql = ("SELECT device_id, metric, sum(count)::bigint, min(min), max(max), sum(sum) FROM ("
                + " UNION ALL ".join(parts) + ") r GROUP BY 1, 2")
-        rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(sql, params).fetchall()
         return {(r[0], r[1]): WindowAggregate(int(r[2]), float(r[3]), float(r[4]), float(r[5])) for r in rows}
 
 

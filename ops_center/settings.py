@@ -10,12 +10,18 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "change-me-dev-only"
+LOCAL_TIMEZONE = "Asia/Ho_Chi_Minh"
+"""The province's time zone, defined here only: the default of ``Settings.timezone`` and of every ``tz`` parameter,
+and the zone of the local days and months the KPIs, map summaries, federation periods and the brief count in."""
+LOCAL_TZ = ZoneInfo(LOCAL_TIMEZONE)
+"""``LOCAL_TIMEZONE`` as a tzinfo, for code that works in local time without Settings at hand."""
 
 
 def _default_data_dir() -> Path:
@@ -64,7 +70,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
     data_dir: Path = Field(default_factory=_default_data_dir)
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = LOCAL_TIMEZONE
 
     # dossiers and incidents: the business-day calendar (None: the shipped Việt Nam file) and Open311 reads
     holiday_calendar_file: Path | None = None

@@ -201,12 +201,12 @@ def json_problem(value: object, path: str = "", max_depth: int = JSON_MAX_DEPTH,
         if type(item) is list:
             if len(loc) - len(root) >= max_depth:
                 return Problem(where, "<nested>", f"nests deeper than {max_depth} levels", loc)
-            elements: list[object] = item  # type: ignore[assignment]
+            elements: list[object] = item
             stack.extend((child, f"{where}[{i}]", (*loc, i)) for i, child in enumerate(elements))
         elif type(item) is dict:
             if len(loc) - len(root) >= max_depth:
                 return Problem(where, "<nested>", f"nests deeper than {max_depth} levels", loc)
-            members: dict[object, object] = item  # type: ignore[assignment]
+            members: dict[object, object] = item
             for key, child in members.items():
                 if type(key) is not str:
                     return Problem(where, shown(key), "is a key that is not text", loc)

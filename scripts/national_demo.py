@@ -48,7 +48,7 @@ def down() -> int:
 
 
 def up(args: argparse.Namespace) -> int:
-    from ops_center.testing import deployment as d
+    from tests.support import deployment as d
 
     down()
     RUN.mkdir(parents=True, exist_ok=True)

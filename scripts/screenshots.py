@@ -226,7 +226,7 @@ def main() -> int:
     from geo.service import set_in_force
     from ops_center.auth.users import create_user
     from ops_center.db import connect
-    from ops_center.testing.services import free_port
+    from tests.support.services import free_port
 
     procs: list[subprocess.Popen[bytes]] = []
     with bench_stack() as st:

@@ -7,4 +7,6 @@ set -euo pipefail
 "$ROOT/scripts/test-deps.sh"
 cd "$ROOT"
 export OPS_ENV_FILE=/dev/null
+# The import contracts (pyproject.toml [tool.importlinter]) first: a broken contract fails the run.
+"$VENV/bin/lint-imports" --no-logo
 exec "$VENV/bin/pytest" "$@"

@@ -23,7 +23,7 @@ from ops_center import settings as settings_module
 from ops_center.auth.users import create_user
 from ops_center.db import Conn, connect
 from ops_center.settings import Settings
-from ops_center.testing.services import PrivateStack, private_stack
+from tests.support.services import PrivateStack, private_stack
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import datetime as dt
 import psycopg
 import pytest
 
-from ops_center.testing.pglite import PgliteServer, connect_timescale, start_pglite
+from tests.support.pglite import PgliteServer, connect_timescale, start_pglite
 
 pytestmark = pytest.mark.timescale
 

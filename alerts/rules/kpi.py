@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.rules.models import SCORECARD_PREFIX, KpiRule
+from ops_center.settings import LOCAL_TIMEZONE
 
 # Which count backs each KPI (a rate over fewer than min_count dossiers does not fire).
 _DENOMINATOR = {"on_time_rate": "resolved", "online_share": "received.total",
@@ -60,7 +61,7 @@ def _get(row: Any, path: str) -> Any:
     return value
 
 
-def period_window(period: str, now: datetime, tz: str = "Asia/Ho_Chi_Minh") -> tuple[datetime, datetime]:
+def period_window(period: str, now: datetime, tz: str = LOCAL_TIMEZONE) -> tuple[datetime, datetime]:
     """The current local day, month or year up to ``now``."""
     local = now.astimezone(ZoneInfo(tz))
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)

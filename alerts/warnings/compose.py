@@ -16,9 +16,9 @@ from alerts.warnings.vocab import decision18, event_terms, urgency_for
 from geo import service as geo_service
 from geo import store as geo_store
 from ops_center.db import Conn
+from ops_center.settings import LOCAL_TZ
 
 OTHER = "other"
-LOCAL_TZ = geo_service.LOCAL_TZ
 MAX_AHEAD = timedelta(days=30)
 
 

@@ -15,8 +15,8 @@ from alerts.warnings.config import WarningsConfig
 from alerts.warnings.models import Actor, CapStatus, MsgType
 from alerts.warnings.schemas import Content
 from alerts.warnings.signing import sign, verify
-from geo.service import LOCAL_TZ
 from ops_center.db import Conn
+from ops_center.settings import LOCAL_TZ
 from ops_center.signing_keys import SigningPair
 
 

@@ -9,21 +9,20 @@ lowest totals from ``ops_center.scorecard.service``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from api.brief import warnings_section
 from ops_center.db import Conn, fetch_all
+from ops_center.dossiers import kpis
 from ops_center.dossiers.calendar import BusinessCalendar, load_calendar
 from ops_center.readings import ReadingsStore
+from ops_center.settings import LOCAL_TZ
 
 log = logging.getLogger("api.brief")
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SEVERITIES = ("critical", "major", "minor", "info")
 SEVERITY_VI = {"critical": "Nghiêm trọng", "major": "Cao", "minor": "Trung bình", "info": "Thông tin"}
 STATUS_VI = {"new": "Mới", "assigned": "Đã giao", "in_progress": "Đang xử lý", "resolved": "Đã xử lý",
@@ -186,7 +185,6 @@ def _map(conn: Conn, readings: ReadingsStore | None, data: BriefData, set_name: 
 
 
 def _kpis(conn: Conn, data: BriefData) -> None:
-    kpis = importlib.import_module("ops_center.dossiers.kpis")
     items = list(kpis.compute(conn, "district", "day", data.start, data.end))
     if not any(_get(it, "code") for it in items):  # no districts (the 2025 set): the busiest wards instead
         data.kpi_level = "ward"

@@ -383,7 +383,7 @@ class Hub:
                     for missing in range(self.last_id + 1, min(event_id, self.last_id + 1 + 10_000)):
                         self._gaps[missing] = now
                 self.last_id = event_id
-                rows.append(r)  # type: ignore[arg-type]
+                rows.append(r)
             if len(batch) < self.config.batch_size:
                 break
         if self._gaps:
@@ -403,7 +403,7 @@ class Hub:
         if len(self._gaps) > 10_000:
             for event_id in sorted(self._gaps)[: len(self._gaps) - 10_000]:
                 del self._gaps[event_id]
-        return found  # type: ignore[return-value]
+        return found
 
     async def _load_devices(self) -> None:
         try:

@@ -15,6 +15,7 @@ from api.json_types import IsoDate
 from api.openapi import errors
 from api.replica_reads import ReadRoute
 from ops_center.dossiers.calendar import calendar_for
+from ops_center.settings import LOCAL_TZ
 
 router = APIRouter(tags=["brief"], route_class=ReadRoute)
 
@@ -29,7 +30,7 @@ def daily_brief(conn: ReadConn, readings: StoreDep, settings: SettingsDep, _: St
                                                   max_length=60)] = None) -> Response:
     """Map, KPI table per district, the national service index of the month to date, top incidents and alert
     statistics of one day, as PDF."""
-    today = datetime.now(brief_data.LOCAL_TZ).date()
+    today = datetime.now(LOCAL_TZ).date()
     day = day or today
     if day > today:
         raise HTTPException(422, f"date: {day.isoformat()} is in the future (today is {today.isoformat()})")

@@ -81,7 +81,9 @@ class Geography:
     def coast_km_many(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
         x, y = to_km(lon, lat)
         pts = shapely.points(x, y)
-        return np.minimum(shapely.distance(pts, self.west_coast), shapely.distance(pts, self.east_coast))
+        km: NDArray[np.float64] = np.minimum(shapely.distance(pts, self.west_coast),
+                                             shapely.distance(pts, self.east_coast))
+        return km
 
     def east_weight(self, lon: float, lat: float) -> float:
         """0 on the Gulf of Thailand coast, 1 on the East Sea coast; in between by relative distance."""

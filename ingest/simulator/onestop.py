@@ -15,14 +15,16 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import yaml
 
-ICT: Final = timezone(timedelta(hours=7))
+from ops_center.settings import LOCAL_TZ
+
+V = TypeVar("V")
 DATA: Final = Path(__file__).resolve().parent / "data" / "onestop.yaml"
 REFORM: Final = date(2025, 7, 1)
 """The day Cà Mau's 2025 ward set came into force (the 2019 set is in force before it)."""
@@ -95,7 +97,7 @@ class Config:
         return _nearest(self.index_years, y) if self.index_years else dict.fromkeys(INDEX_FIELDS, 0.0)
 
 
-def _nearest(table: dict[int, Any], y: int) -> Any:
+def _nearest(table: dict[int, V], y: int) -> V:
     known = sorted(table)
     return table[min(max(y, known[0]), known[-1])]
 
@@ -303,17 +305,17 @@ class Planner:
                    proc: ProcSpec, channel: str, profile: YearProfile) -> Dossier:
         online = channel.startswith("online")
         start_h = rng.uniform(6.0, 23.0) if online else rng.choice([rng.uniform(7.5, 11.5), rng.uniform(13.5, 17.0)])
-        received = datetime.combine(d, time(0), ICT) + timedelta(hours=start_h)
+        received = datetime.combine(d, time(0), LOCAL_TZ) + timedelta(hours=start_h)
         due = self.add_business_days(d, proc.days)
         if rng.random() < profile.late_share:  # resolved 1 to 8 business days after the due date
             day = self.add_business_days(due, rng.randint(1, 8))
-            resolved = datetime.combine(day, time(0), ICT) + timedelta(hours=rng.uniform(8.0, 16.5))
+            resolved = datetime.combine(day, time(0), LOCAL_TZ) + timedelta(hours=rng.uniform(8.0, 16.5))
         elif proc.days == 0:  # the same day
             resolved = min(received + timedelta(minutes=rng.uniform(20, 180)),
-                           datetime.combine(d, time(23, 40), ICT))
+                           datetime.combine(d, time(23, 40), LOCAL_TZ))
         else:
             day = self.add_business_days(d, rng.randint(0, proc.days))
-            resolved = datetime.combine(day, time(0), ICT) + timedelta(hours=rng.uniform(8.0, 16.5))
+            resolved = datetime.combine(day, time(0), LOCAL_TZ) + timedelta(hours=rng.uniform(8.0, 16.5))
         resolved = max(resolved, received + timedelta(minutes=30))
         returned, ret_channel = None, None
         if rng.random() < RETURN_SHARE:

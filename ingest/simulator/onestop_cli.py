@@ -55,7 +55,7 @@ def prepare(args: argparse.Namespace, settings: Any, geo: Any, stop: threading.E
     ready to ``run()``; ``ProvisionError`` when the key's owner cannot own it."""
     from datetime import UTC, datetime
 
-    from ingest.simulator.onestop import ICT, Planner, load_config
+    from ingest.simulator.onestop import Planner, load_config
     from ingest.simulator.onestop_feeds import FeedPlanner, rooms
     from ingest.simulator.onestop_runner import DEFAULT_STATE, Api, OneStopShop, Options
     from ingest.simulator.onestop_setup import build_province, load_wards_2019, provision
@@ -63,13 +63,14 @@ def prepare(args: argparse.Namespace, settings: Any, geo: Any, stop: threading.E
     from ingest.simulator.provision import FleetState
     from ops_center.db import connect
     from ops_center.dossiers.calendar import calendar_for
+    from ops_center.settings import LOCAL_TZ
 
     config, egov = load_config(), load_egov()
     province = build_province(geo, load_wards_2019(settings.data_dir / "camau" / "wards_2019.geojson"),
                               args.prefix)
     state = FleetState.load(args.onestop_state or DEFAULT_STATE)
     cal = calendar_for(settings)
-    today = datetime.now(UTC).astimezone(ICT).date()
+    today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
     with connect(settings.database_url, autocommit=True) as conn:
         key = provision(conn, config, egov, province, state, owner=args.onestop_key_owner, seed=args.seed,
                         today=today, add_business_days=cal.add_business_days)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
-from ingest.simulator.onestop import ICT, SET_2019, SET_2025, Event, rounded_at_random
+from ingest.simulator.onestop import SET_2019, SET_2025, Event, rounded_at_random
 from ingest.simulator.onestop_units import SimUnit
+from ops_center.settings import LOCAL_TZ
 
 PETITIONS: Final = "petitions"
 DOCUMENTS: Final = "documents"
@@ -184,7 +185,7 @@ class FeedPlanner:
 
 
 def _moment(rng: random.Random, d: date, first_hour: float, last_hour: float) -> datetime:
-    return datetime.combine(d, time(0), ICT) + timedelta(hours=rng.uniform(first_hour, last_hour))
+    return datetime.combine(d, time(0), LOCAL_TZ) + timedelta(hours=rng.uniform(first_hour, last_hour))
 
 
 def rooms(facts: list[dict[str, Any]]) -> Callable[[str, date], bool]:

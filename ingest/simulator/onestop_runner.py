@@ -24,10 +24,10 @@ import httpx
 
 from ingest.simulator import citizen
 from ingest.simulator.geography import Geography
-from ingest.simulator.onestop import ICT, Event, Planner, events_of
+from ingest.simulator.onestop import Event, Planner, events_of
 from ingest.simulator.onestop_feeds import FEEDS, FeedPlanner, items_of
 from ingest.simulator.provision import FleetState
-from ops_center.settings import REPO_ROOT
+from ops_center.settings import LOCAL_TZ, REPO_ROOT
 
 log = logging.getLogger("ingest.simulator.onestop")
 DEFAULT_STATE: Final = REPO_ROOT / ".run" / "simulator" / "onestop.json"
@@ -196,7 +196,7 @@ class OneStopShop:
     def backfill(self, now: datetime) -> date:
         """The units' facts, then every item up to ``now`` of the history window; later ones wait in ``pending``.
         Returns the last day planned."""
-        today = now.astimezone(ICT).date()
+        today = now.astimezone(LOCAL_TZ).date()
         self.send_facts(today)
         last = min(self.options.history_to or today, today)
         day = self._first_day(today)
@@ -223,7 +223,7 @@ class OneStopShop:
             if self.options.duration is not None and time.monotonic() - start >= self.options.duration:
                 break
             now = datetime.now(UTC)
-            today = now.astimezone(ICT).date()
+            today = now.astimezone(LOCAL_TZ).date()
             while planned < today:
                 planned += timedelta(days=1)
                 self.send_facts(planned)

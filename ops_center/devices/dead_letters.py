@@ -263,13 +263,13 @@ def list_dead_letters(conn: Conn, f: DeadLetterFilter | None = None, *, before_i
         clauses.append("id < %(before)s")
         params["before"] = before_id
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters {where} ORDER BY id DESC LIMIT %(n)s", params)  # type: ignore[arg-type]
+    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters {where} ORDER BY id DESC LIMIT %(n)s", params)
     items = [_letter(r) for r in rows[:limit]]
     return items, (items[-1].id if len(rows) > limit and items else None)
 
 
 def get_dead_letter(conn: Conn, letter_id: int) -> DeadLetter | None:
-    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters WHERE id = %s", (letter_id,))  # type: ignore[arg-type]
+    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters WHERE id = %s", (letter_id,))
     return _letter(rows[0]) if rows else None
 
 
@@ -283,7 +283,7 @@ def claim_for_replay(conn: Conn, *, ids: Sequence[int] | None = None, f: DeadLet
         params["ids"] = list(ids)
     else:
         clauses = [*(f or DeadLetterFilter()).checked().where(params), "replay_ok IS NOT TRUE"]
-    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters WHERE {' AND '.join(clauses)} "  # type: ignore[arg-type]
+    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters WHERE {' AND '.join(clauses)} "
                            "ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED", params)
     return [_letter(r) for r in rows]
 
@@ -292,7 +292,7 @@ def count_pending(conn: Conn, f: DeadLetterFilter | None = None) -> int:
     """How many dead letters match ``f`` and were not replayed successfully."""
     params: dict[str, Any] = {}
     clauses = [*(f or DeadLetterFilter()).checked().where(params), "replay_ok IS NOT TRUE"]
-    row = conn.execute(f"SELECT count(*) FROM dead_letters WHERE {' AND '.join(clauses)}", params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(f"SELECT count(*) FROM dead_letters WHERE {' AND '.join(clauses)}", params).fetchone()
     return int(row[0]) if row else 0
 
 

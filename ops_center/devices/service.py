@@ -577,5 +577,5 @@ def _update(conn: Conn, table: str, key_column: str, key: str, sets: Mapping[str
     assignments = [f"{column} = %({column})s" for column in sets]
     if touch:
         assignments.append("updated_at = now()")
-    conn.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {key_column} = %(__key)s",  # type: ignore[arg-type]
+    conn.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {key_column} = %(__key)s",
                  {**sets, "__key": key})

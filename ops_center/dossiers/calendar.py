@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
 
+from ops_center.settings import LOCAL_TZ
+
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_FILE = DATA_DIR / "vn_holidays_extra.yaml"
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST_YEAR, LAST_YEAR = 2010, 2040  # the package's holidays are generated for these years
 MAX_BUSINESS_DAYS = 3660  # ten years of business days: a bound for add_business_days
 

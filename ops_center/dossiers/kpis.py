@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from ops_center.db import Conn
-from ops_center.dossiers.calendar import LOCAL_TZ, local_date
+from ops_center.dossiers.calendar import local_date
 from ops_center.levels import (
     LEVELS,
     NA_DISTRICT,
@@ -39,6 +39,7 @@ from ops_center.levels import (
     has_geo,
     sort_key,
 )
+from ops_center.settings import LOCAL_TZ
 
 Level = Literal["province", "district", "ward", "unit"]
 Period = Literal["day", "month", "year"]

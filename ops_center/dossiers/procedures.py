@@ -170,7 +170,7 @@ def upsert(conn: Conn, procedures: list[Procedure]) -> int:
     return len(procedures)
 
 
-_FIELDS: tuple[str, ...] = Procedure.__slots__  # type: ignore[attr-defined]
+_FIELDS: tuple[str, ...] = Procedure.__slots__
 _COLS = ", ".join(_FIELDS)
 
 

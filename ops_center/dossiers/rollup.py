@@ -82,14 +82,14 @@ class DossierState:
     end_on_time: bool | None = None
 
     def copy(self) -> DossierState:
-        values = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        values = {name: getattr(self, name) for name in self.__slots__}
         values["supplement_requests"] = list(self.supplement_requests)
         values["supplement_receipts"] = list(self.supplement_receipts)
         return DossierState(**values)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DossierState:
-        return cls(**{k: row[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+        return cls(**{k: row[k] for k in cls.__slots__})
 
 
 RECEIVED_COUNTER = {"online_partial": "received_online_l3", "online_full": "received_online_l4",
@@ -159,7 +159,7 @@ def apply_deltas(conn: Conn, deltas: Deltas) -> int:
 
 def load_states(conn: Conn, where: str = "true", params: tuple[Any, ...] = ()) -> Iterator[DossierState]:
     """Dossier states straight from the table (a server-side cursor: any number of rows)."""
-    fields = ", ".join(DossierState.__slots__)  # type: ignore[attr-defined]
+    fields = ", ".join(DossierState.__slots__)
     with conn.transaction(), conn.cursor(name="dossier_states", row_factory=dict_row) as cur:
         cur.itersize = 5000
         cur.execute(f"SELECT {fields} FROM dossiers WHERE {where}", params)

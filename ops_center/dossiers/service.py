@@ -51,7 +51,7 @@ from ops_center.levels import set_windows
 log = logging.getLogger("ops_center.dossiers")
 
 DEAD_LETTER_PAYLOAD_CAP = refused.PAYLOAD_CAP
-_STATE_COLS = DossierState.__slots__  # type: ignore[attr-defined]
+_STATE_COLS = DossierState.__slots__
 
 
 @dataclass

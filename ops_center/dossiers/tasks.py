@@ -1,4 +1,4 @@
-"""Celery tasks of the dossier domain (beat entry ``dossiers-recompute-due`` in ``ops_center.celery_app``).
+"""Celery tasks of the dossier domain (beat entry ``dossiers-recompute-due`` in ``app/celery.py``).
 
 ``dossiers.recompute_due`` re-reads the business calendar (the file may have been edited: an official decision on
 next year's Tết published, a compensatory day announced) and moves the due dates of open dossiers that changed,

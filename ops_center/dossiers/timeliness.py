@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
-from ops_center.dossiers.calendar import LOCAL_TZ, local_date
+from ops_center.dossiers.calendar import local_date
+from ops_center.settings import LOCAL_TZ
 
 TICK = timedelta(microseconds=1)
 

@@ -20,6 +20,7 @@ from ops_center.db import Conn, fetch_all, fetch_one
 from ops_center.federation import periods
 from ops_center.federation.registry import Producer, producers
 from ops_center.federation.wire import content_hash, envelope
+from ops_center.settings import LOCAL_TIMEZONE
 
 _BUILD_LOCK = 7_336_090
 _COLUMNS = ("id, kind, period, version, content_hash, envelope, status, attempts, next_attempt_at, last_error, "
@@ -86,7 +87,7 @@ def _write(conn: Conn, province: str, p: Producer, months: Sequence[str], now: d
         report.built.append(int(row[0]))
 
 
-def publish(conn: Conn, province: str, now: datetime, *, history_months: int = 12, tz: str = "Asia/Ho_Chi_Minh",
+def publish(conn: Conn, province: str, now: datetime, *, history_months: int = 12, tz: str = LOCAL_TIMEZONE,
             changed_only: bool = False, kinds: Iterable[str] | None = None) -> PublishReport:
     """One round in one transaction (a savepoint inside the caller's): consume the marks, then build either the
     kinds they touch (``changed_only``) or every kind (the schedule). A producer that fails is reported and its

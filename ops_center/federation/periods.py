@@ -6,11 +6,13 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from ops_center.settings import LOCAL_TIMEZONE
+
 MONTH_PATTERN = r"^(2[0-9]{3})-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(MONTH_PATTERN)
 
 
-def month_of(t: datetime, tz: str = "Asia/Ho_Chi_Minh") -> str:
+def month_of(t: datetime, tz: str = LOCAL_TIMEZONE) -> str:
     local = t.astimezone(ZoneInfo(tz))
     return f"{local.year:04d}-{local.month:02d}"
 
@@ -33,7 +35,7 @@ def bounds(month: str) -> tuple[date, date]:
     return first, next_month(first)
 
 
-def months_back(t: datetime, n: int, tz: str = "Asia/Ho_Chi_Minh") -> list[str]:
+def months_back(t: datetime, n: int, tz: str = LOCAL_TIMEZONE) -> list[str]:
     """The ``n`` months ending with the one containing ``t``, oldest first."""
     first = parse(month_of(t, tz))
     out = [first]

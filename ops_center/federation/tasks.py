@@ -1,4 +1,4 @@
-"""Celery tasks of the federation (beat entries from ``config.beat_entries``, merged by ``ops_center.celery_app``):
+"""Celery tasks of the federation (beat entries from ``config.beat_entries``, merged in ``app/celery.py``):
 
 - ``federation.tick`` (every ``tick_interval_s``): switch the change trigger on or off by mode; on a province,
   turn change marks into snapshots and enqueue due deliveries;

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -14,8 +13,7 @@ from ops_center.federation import periods
 from ops_center.federation.registry import Metric, Producer
 from ops_center.federation.wire import Code, Count, Severity, Wire
 from ops_center.incidents.models import OPEN_STATUSES
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from ops_center.settings import LOCAL_TZ
 
 
 class OpenCount(Wire):

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from ops_center.testing.services import free_port
+from tests.support.services import free_port
 
 
 @dataclass

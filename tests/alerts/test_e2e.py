@@ -16,11 +16,11 @@ from psycopg.types.json import Jsonb
 
 from alerts import escalation
 from ops_center.db import Conn, fetch_all
-from ops_center.testing.services import free_port
 from tests.alerts.conftest import make_device, make_rule, uid
 from tests.alerts.receivers import webhook_receiver
 from tests.alerts.test_notify import worker
 from tests.pipeline.conftest import IngestProc, discard_session
+from tests.support.services import free_port
 
 
 @contextmanager

@@ -12,8 +12,8 @@ from alerts.stream import StreamEvaluator
 from ops_center.db import fetch_all
 from ops_center.migrate import migrate
 from ops_center.readings import ReadingsStore
-from ops_center.testing.pglite import connect_timescale, start_pglite
 from tests.alerts.conftest import T0, Clock
+from tests.support.pglite import connect_timescale, start_pglite
 
 
 def test_alerting_on_timescale() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ops_center.cli import build_parser
+from app.cli import build_parser
 
 COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
 

@@ -10,7 +10,7 @@ import pytest
 from ops_center.db import connect
 from ops_center.flavour import detect
 from ops_center.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
-from ops_center.testing.services import database
+from tests.support.services import database
 
 
 def _schema(conn) -> list[tuple]:  # type: ignore[no-untyped-def]
@@ -70,7 +70,7 @@ def test_bad_file_name_is_refused(tmp_path: Path) -> None:
 
 
 def test_migrate_twice_changes_nothing_timescale() -> None:
-    from ops_center.testing.pglite import connect_timescale, start_pglite
+    from tests.support.pglite import connect_timescale, start_pglite
 
     with start_pglite() as server, connect_timescale(server.dsn) as conn:
         assert detect(conn) == "timescale"

@@ -12,7 +12,7 @@ from limits import parse
 
 from ops_center.rate_limits import RateLimiter
 from ops_center.settings import Settings
-from ops_center.testing.services import free_port
+from tests.support.services import free_port
 
 
 def test_two_limiters_share_one_count_through_redis(settings: Settings) -> None:

@@ -15,8 +15,8 @@ import pytest
 from ops_center.db import Conn, connect
 from ops_center.migrate import migrate
 from ops_center.readings import ORIGIN, ReadingsStore
-from ops_center.testing.pglite import connect_timescale, start_pglite
-from ops_center.testing.services import database
+from tests.support.pglite import connect_timescale, start_pglite
+from tests.support.services import database
 
 T0 = datetime(2025, 3, 10, 0, 0, tzinfo=UTC) - timedelta(hours=7)  # 2025-03-10 00:00 in Cà Mau
 DEVICES = ["tram-1", "tram-2", "trạm-ba"]

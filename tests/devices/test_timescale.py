@@ -14,7 +14,7 @@ from ops_center.devices.models import Conflict, DeviceFilter
 from ops_center.migrate import migrate
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings
-from ops_center.testing.pglite import connect_timescale, start_pglite
+from tests.support.pglite import connect_timescale, start_pglite
 
 
 def test_registry_and_replay_on_timescale(settings: Settings) -> None:

@@ -57,8 +57,8 @@ def test_linked_schemas_are_what_the_code_generates() -> None:
 
 @pytest.fixture(scope="module")
 def ingest(stack, tmp_path_factory) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    from ops_center.testing.services import free_port
     from tests.pipeline.conftest import IngestProc, discard_session
+    from tests.support.services import free_port
 
     s = stack.settings
     client_id, port = f"ingest-guide-{tag()}", free_port()

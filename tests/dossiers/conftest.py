@@ -11,7 +11,7 @@ import pytest
 
 from ops_center.db import Conn, connect
 from ops_center.migrate import migrate
-from ops_center.testing.services import database
+from tests.support.services import database
 
 ICT = timezone(timedelta(hours=7))
 

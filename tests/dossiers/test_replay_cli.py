@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ops_center.cli import main
+from app.cli import main
 from ops_center.db import Conn
 from ops_center.dossiers import service as svc
 from ops_center.dossiers.calendar import load_calendar

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ops_center import celery_app
+from app import celery as celery_app
 from ops_center.db import Conn
 from ops_center.dossiers import service as svc
 from ops_center.dossiers.calendar import load_calendar
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_task_is_scheduled() -> None:
-    assert "ops_center.dossiers.tasks" in celery_app.OPTIONAL_TASK_MODULES
+    assert "ops_center.dossiers.tasks" in celery_app.TASK_MODULES
     assert celery_app.BEAT_SCHEDULE["dossiers-recompute-due"]["task"] == "dossiers.recompute_due"
 
 

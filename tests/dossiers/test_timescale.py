@@ -14,8 +14,8 @@ from ops_center.dossiers.calendar import load_calendar
 from ops_center.incidents import service as incidents
 from ops_center.incidents.models import Contact, NewReport
 from ops_center.migrate import migrate
-from ops_center.testing.pglite import connect_timescale, start_pglite
 from tests.dossiers.kpi_data import NOW, load_dataset
+from tests.support.pglite import connect_timescale, start_pglite
 
 
 @pytest.mark.timescale

@@ -21,7 +21,7 @@ from ops_center.federation.config import FederationConfig
 from ops_center.federation.national import credentials
 from ops_center.migrate import migrate
 from ops_center.settings import Settings
-from ops_center.testing.services import database, free_port, wait_port
+from tests.support.services import database, free_port, wait_port
 
 PROVINCES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "vietnam" / "provinces_2025.geojson"
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from ops_center.db import connect
-from ops_center.testing.deployment import PROVINCES, Deployment, Spec, Timing, temporary
+from tests.support.deployment import PROVINCES, Deployment, Spec, Timing, temporary
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,9 @@ from ops_center.federation.tasks import run_round
 from ops_center.readiness import report as readiness_report
 from ops_center.scorecard import service
 from ops_center.settings import get_settings
-from ops_center.testing.province_data import generate
 from tests.federation.conftest import National, Server, national_user, province_config
 from tests.federation.support import deliver_all, rows
+from tests.support.province_data import generate
 
 CODE = "96"
 

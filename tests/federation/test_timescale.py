@@ -11,8 +11,8 @@ from ops_center.devices import service as devices
 from ops_center.federation import outbox, registry
 from ops_center.federation.national import credentials, receive, store
 from ops_center.migrate import migrate
-from ops_center.testing.pglite import connect_timescale, start_pglite
-from ops_center.testing.province_data import generate
+from tests.support.pglite import connect_timescale, start_pglite
+from tests.support.province_data import generate
 
 pytestmark = pytest.mark.timescale
 

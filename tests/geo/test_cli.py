@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from geo import store
-from ops_center.cli import main
 from ops_center.db import Conn
 from tests.conftest import Stack
 from tests.geo.dbsupport import camau, grid_set, uid  # noqa: F401

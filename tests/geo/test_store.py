@@ -291,9 +291,9 @@ def test_reassign_if_due_follows_the_calendar(db: Conn, tmp_path) -> None:  # ty
 
 
 def test_the_celery_task_is_scheduled() -> None:
-    from ops_center import celery_app
+    from app import celery as celery_app
 
-    assert "geo.tasks" in celery_app.OPTIONAL_TASK_MODULES
+    assert "geo.tasks" in celery_app.TASK_MODULES
     assert celery_app.BEAT_SCHEDULE["geo-reassign"]["task"] == "geo.reassign_if_due"
     import geo.tasks
 

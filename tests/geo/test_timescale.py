@@ -13,7 +13,7 @@ from geo.demo import ensure_demo
 from ops_center.migrate import migrate
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings
-from ops_center.testing.pglite import connect_timescale, start_pglite
+from tests.support.pglite import connect_timescale, start_pglite
 
 ICT = timezone(timedelta(hours=7))
 

@@ -19,7 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.mqtt_client import RECV_CHUNK, ConsumerClient
-from ops_center.testing.services import PrivateStack
+from tests.support.services import PrivateStack
 
 PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
 

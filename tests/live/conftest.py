@@ -21,8 +21,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from ops_center.events import emit
-from ops_center.testing.services import free_port
 from tests.conftest import ARTIFACTS
+from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,9 +17,9 @@ from playwright.sync_api import Page, expect
 from ops_center.auth.users import create_user
 from ops_center.db import connect
 from ops_center.migrate import migrate
-from ops_center.testing.services import database
 from tests.live.conftest import ARTIFACTS, Server, browser_login, start_server, stop_server
 from tests.scorecard.data import load
+from tests.support.services import database
 
 pytestmark = pytest.mark.browser
 

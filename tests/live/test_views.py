@@ -50,8 +50,8 @@ def test_a_reading_published_over_mqtt_appears_on_its_device_chart(page, live_se
 
     from alerts.rules.models import parse_rule
     from alerts.rules.store import create_rule
-    from ops_center.testing.services import free_port
     from tests.pipeline.conftest import IngestProc, discard_session
+    from tests.support.services import free_port
 
     dev = device_in_old_camau(db, camau, 40)
     history(db, dev["id"])

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ops_center.testing.services import free_port
+from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OPS = str(REPO / ".venv" / "bin" / "ops-center")
@@ -104,14 +104,14 @@ def publish(stack, count: int, *, prefix: str, devices: int, start: int = 0, kin
             ) -> subprocess.Popen[bytes]:
     """A publisher in its own process (returns it; ``.wait()`` for it)."""
     s = stack.settings
-    args = [sys.executable, "-m", "ops_center.testing.mqtt_load", "--port", str(s.mqtt_port),
+    args = [sys.executable, "-m", "tests.support.mqtt_load", "--port", str(s.mqtt_port),
             "--user", s.mqtt_username, f"--password={s.mqtt_password.get_secret_value()}",
             "--prefix", prefix, "--devices", str(devices), "--count", str(count), "--start", str(start),
             "--kind", kind, "--client-id", f"pub-{secrets.token_hex(4)}",
             "--base-ts", str(base_ts if base_ts is not None else time.time() - 1800)]
     if rate:
         args += ["--rate", str(rate)]
-    return subprocess.Popen(args + (extra or []), env={**os.environ, **stack.env}, stdout=subprocess.PIPE)
+    return subprocess.Popen(args + (extra or []), env={**os.environ, **stack.env}, stdout=subprocess.PIPE, cwd=REPO)
 
 
 def add_devices(db, prefix: str, n: int, gateway: str | None = None) -> None:  # type: ignore[no-untyped-def]

@@ -163,7 +163,7 @@ def test_postgres_restart_mid_stream(stack, ingest_factory, tmp_path) -> None:  
     backoff and resumes; every reading is stored exactly once."""
     from ops_center.db import connect
     from ops_center.migrate import migrate
-    from ops_center.testing.services import private_postgres
+    from tests.support.services import private_postgres
 
     with private_postgres() as pg:
         with connect(pg.admin_url, autocommit=True) as conn:

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ops_center.settings import Settings
-from ops_center.testing.replica import StreamingPair, streaming_pair
 from tests.conftest import Stack
 from tests.replica.support import Province, load_province, replica_settings
+from tests.support.replica import StreamingPair, streaming_pair
 
 
 @pytest.fixture(scope="session")

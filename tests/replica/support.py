@@ -19,8 +19,8 @@ from ops_center.db import connect
 from ops_center.migrate import migrate
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings
-from ops_center.testing import province_data
-from ops_center.testing.replica import StreamingPair
+from tests.support import province_data
+from tests.support.replica import StreamingPair
 
 SET_2025 = "camau-2025"
 METRIC = "salinity_ppt"

@@ -23,11 +23,11 @@ from api.app import create_app
 from api.deps import ReadConn
 from api.replica_reads import ReadRoute
 from ops_center.settings import Settings
-from ops_center.testing.replica import StreamingPair
 from tests.conftest import Stack
 from tests.replica.support import Province, bearer, replica_entry, replica_settings
 from tests.replica.test_identical import wait_entry
 from tests.security.support_h_api import api_server
+from tests.support.replica import StreamingPair
 
 THREADS = 4
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ops_center.settings import Settings
-from ops_center.testing.replica import StreamingPair
 from tests.replica.support import Province, bearer, replica_entry, replica_settings
+from tests.support.replica import StreamingPair
 
 
 def wait_entry(client: TestClient, want: Any, timeout: float = 10.0) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from api.replica_reads import READ_PRIMARY_COOKIE
 from ops_center.db import connect
 from ops_center.dossiers import service as dossiers
 from ops_center.settings import Settings
-from ops_center.testing.replica import StreamingPair
 from tests.replica.support import Province, bearer, replica_settings
 from tests.replica.test_identical import wait_entry
+from tests.support.replica import StreamingPair
 
 _n = 0
 

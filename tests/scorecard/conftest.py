@@ -21,8 +21,8 @@ from ops_center.petitions import service as petitions
 from ops_center.readiness.facts import facts_on
 from ops_center.scorecard.direct import GroupOf, Universe
 from ops_center.settings import Settings
-from ops_center.testing.services import database
 from tests.scorecard.data import CAL, load
+from tests.support.services import database
 
 
 @pytest.fixture(scope="module")

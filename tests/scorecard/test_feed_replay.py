@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.cli import main
 from ops_center import feed_replay
-from ops_center.cli import main
 from ops_center.db import Conn
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.petitions import service as petitions

@@ -34,7 +34,7 @@ from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.migrate import migrate
 from ops_center.readiness import exchange, facts, report
-from ops_center.testing.services import database
+from tests.support.services import database
 
 ICT = timezone(timedelta(hours=7))
 DISTRICTS = ["TP. Cà Mau", "Thới Bình", "U Minh", "Trần Văn Thời", "Cái Nước", "Đầm Dơi", "Phú Tân", "Năm Căn",

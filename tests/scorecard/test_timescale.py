@@ -12,8 +12,8 @@ from ops_center.dossiers import index_rollup
 from ops_center.migrate import migrate
 from ops_center.scorecard import drill, gather, service
 from ops_center.scorecard.periods import Period, partition
-from ops_center.testing.pglite import connect_timescale, start_pglite
 from tests.scorecard.data import CAL, load
+from tests.support.pglite import connect_timescale, start_pglite
 
 
 @pytest.mark.timescale

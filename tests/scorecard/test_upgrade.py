@@ -14,8 +14,8 @@ from ops_center.db import Conn, connect, fetch_all
 from ops_center.dossiers import index_rollup
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import load_calendar
-from ops_center.testing.services import database
 from tests.scorecard.data import load
+from tests.support.services import database
 
 
 def _rollups(conn: Conn) -> dict[str, list[tuple[Any, ...]]]:

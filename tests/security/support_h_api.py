@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops_center.testing.services import free_port
+from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OPS = str(REPO / ".venv" / "bin" / "ops-center")

@@ -19,9 +19,9 @@ import pytest
 from ops_center.auth.users import create_user
 from ops_center.db import connect
 from ops_center.migrate import migrate
-from ops_center.testing.services import PrivatePostgres, private_postgres
 from tests.conftest import Stack
 from tests.security.support_h_api import ApiServer, api_server
+from tests.support.services import PrivatePostgres, private_postgres
 
 PATHS = ["/alerts?limit=5", "/devices?limit=5", "/incidents?limit=5", "/readyz", "/auth/me"]
 THREADS = 4

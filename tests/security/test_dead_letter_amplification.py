@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 from fastapi.testclient import TestClient
 
-from ops_center import celery_app
+from app import celery as celery_app
 from tests.pipeline.conftest import ingest_factory  # noqa: F401  (the fixture)
 from tests.security.support_h_ingest import (
     add_devices,

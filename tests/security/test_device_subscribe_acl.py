@@ -23,11 +23,11 @@ from ops_center.broker.passwd import mosquitto_hash
 from ops_center.db import Conn
 from ops_center.devices.credentials import sync_broker
 from ops_center.settings import Settings
-from ops_center.testing.mqtt_load import Publisher, json_message
-from ops_center.testing.services import free_port
 from tests.conftest import Login, Stack
 from tests.pipeline.conftest import IngestProc, discard_session
 from tests.security.support_h_broker import FAILURE, Probe, count_rows, provision, settled_count
+from tests.support.mqtt_load import Publisher, json_message
+from tests.support.services import free_port
 
 BURST_DEVICES = 6
 PER_DEVICE = 1_000

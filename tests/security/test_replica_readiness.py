@@ -16,8 +16,8 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.replica_reads import READ_PRIMARY_COOKIE
 from ops_center.settings import Settings
-from ops_center.testing.services import free_port
 from tests.conftest import Login
+from tests.support.services import free_port
 
 
 def test_readyz_names_replicas_without_secrets(settings: Settings, admin: Login,

@@ -29,7 +29,7 @@ from ops_center.auth.tokens import issue_token
 from ops_center.auth.users import create_user
 from ops_center.db import connect
 from ops_center.settings import Settings
-from ops_center.testing.services import private_stack
+from tests.support.services import private_stack
 
 SEED = int(os.environ.get("OPS_SCHEMATHESIS_SEED", "11072026"))
 MAX_EXAMPLES = os.environ.get("OPS_SCHEMATHESIS_MAX_EXAMPLES")  # default: schemathesis.toml

@@ -17,7 +17,7 @@ import pytest
 
 from geo.demo import ensure_demo
 from ingest.simulator.geography import load_geography
-from ingest.simulator.onestop import ICT, Planner, load_config
+from ingest.simulator.onestop import Planner, load_config
 from ingest.simulator.onestop_feeds import FeedPlanner, rooms
 from ingest.simulator.onestop_setup import build_province, load_wards_2019
 from ingest.simulator.onestop_units import fact_items, load_egov, province_units
@@ -25,8 +25,9 @@ from ops_center.auth.users import create_user
 from ops_center.db import connect
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.migrate import migrate
-from ops_center.testing.services import database
+from ops_center.settings import LOCAL_TZ as ICT
 from tests.live.conftest import Server, start_server, stop_server
+from tests.support.services import database
 
 SEED, SCALE = 4, 0.1
 

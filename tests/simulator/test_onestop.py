@@ -14,11 +14,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ingest.simulator.geography import load_geography
-from ingest.simulator.onestop import ICT, REFORM, Commune, Planner, Province, event, events_of, load_config
+from ingest.simulator.onestop import REFORM, Commune, Planner, Province, event, events_of, load_config
 from ingest.simulator.onestop_setup import build_province, load_wards_2019
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.dossiers.models import parse_event
 from ops_center.dossiers.schema import event_schema
+from ops_center.settings import LOCAL_TZ as ICT
 from tests.live.conftest import (
     live_server,  # noqa: F401 - the API in uvicorn (fixture)
     tag,

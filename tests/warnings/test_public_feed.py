@@ -17,7 +17,7 @@ from lxml import etree
 from alerts.warnings.config import get_config
 from ops_center.db import Conn
 from ops_center.settings import Settings
-from ops_center.testing.services import free_port
+from tests.support.services import free_port
 from tests.warnings.conftest import RealWard, approve_and_publish, fetch_public, fire_alert, publish_flow
 
 ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}

@@ -17,11 +17,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from ops_center.testing.pglite import (
+# Run as a script from anywhere: the repo root goes first on the path so ``tests.support`` (not shipped) resolves.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.pglite import (
     CONNECT_KWARGS,
     PgliteServer,
     connect_timescale,

@@ -39,7 +39,7 @@
 //   SET search_path TO "$user", public and SET client_min_messages TO notice itself,
 //   so the next client does not inherit an open transaction, temp tables, SETs,
 //   prepared statements or LISTENs. Also run once before listening.
-//   Clients still run the reset from DESIGN.md on connect (ops_center.testing.pglite).
+//   Clients still run the reset from DESIGN.md on connect (tests.support.pglite).
 
 import net from 'node:net'
 import { parseArgs } from 'node:util'

@@ -31,6 +31,7 @@ from ops_center.federation.wire import (
     Wire,
     content_hash,
 )
+from ops_center.settings import LOCAL_TIMEZONE
 
 DEAD_LETTER_CAP = 65536
 _VERSION = re.compile(VERSION_PATTERN)
@@ -140,7 +141,7 @@ def check(doc: dict[str, Any], province: str, now: datetime, max_skew_s: float, 
 
 
 def accept(conn: Conn, province: str, doc: dict[str, Any], now: datetime, *, max_skew_s: float,
-           tz: str = "Asia/Ho_Chi_Minh") -> Accepted:
+           tz: str = LOCAL_TIMEZONE) -> Accepted:
     env, data, ignored = check(doc, province, now, max_skew_s, tz)
     body = data.model_dump(mode="json", by_alias=True)
     digest = content_hash(body)

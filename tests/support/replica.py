@@ -22,7 +22,7 @@ from typing import LiteralString
 import psycopg
 import psycopg.sql
 
-from ops_center.testing.services import PrivatePostgres, ServiceUnavailable, free_port, private_postgres
+from tests.support.services import PrivatePostgres, ServiceUnavailable, free_port, private_postgres
 
 
 @dataclass

@@ -28,7 +28,7 @@ from ops_center.db import connect
 from ops_center.federation.national import credentials, provinces
 from ops_center.migrate import migrate
 from ops_center.settings import Settings
-from ops_center.testing.services import (
+from tests.support.services import (
     ADMIN_DSN,
     Broker,
     ServiceUnavailable,
@@ -232,7 +232,7 @@ def _admin(inst: Instance) -> str:
 
 
 def _province_data(inst: Instance, seed: int) -> None:
-    from ops_center.testing.province_data import generate
+    from tests.support.province_data import generate
 
     with connect(inst.db_url) as conn:
         conn.execute("UPDATE federation_state SET publishing = true")

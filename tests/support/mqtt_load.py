@@ -1,6 +1,6 @@
 """A QoS 1 MQTT v5 publisher for tests and benchmarks; also runnable as a process:
 
-    python -m ops_center.testing.mqtt_load --port 1883 --user u --password p --devices 100 --count 20000 \
+    python -m tests.support.mqtt_load --port 1883 --user u --password p --devices 100 --count 20000 \
         --start 0 --kind json|senml|gateway [--rate 5000] [--gateway gw-1 --pack 50]
 
 Message i goes to device ``d{prefix}{i % devices}`` with timestamp ``base_ts + i * 0.001`` so every
