@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._ingest_parts import IngestGroup, bare_drain, drain
 from bench._stack import RESULTS, BenchStack, bench_stack
-from bench.ingest import Ingest, ceiling_drain, drain
 from ops_center.broker.accounts import Account, service_accounts
 from ops_center.broker.files import render_config, render_passwd, write_files
 from ops_center.broker.passwd import mosquitto_hash
@@ -109,8 +109,8 @@ def one_round(name: str, st: PrivateStack, args: argparse.Namespace, prefix: str
     with connect(st.settings.database_url, autocommit=True) as c:
         c.execute("INSERT INTO devices (id, kind, name, expected_interval_s) "
                   "SELECT %s || g, 'water_level', 'Trạm ' || g, 60 FROM generate_series(0, 999) g", (prefix,))
-    ceiling, ceiling_cpu = timed_cpu(pid, lambda: ceiling_drain(st, args.messages, args.publishers))
-    ing = Ingest(st)
+    ceiling, ceiling_cpu = timed_cpu(pid, lambda: bare_drain(st, args.messages, args.publishers, "paho", "5"))
+    ing = IngestGroup(st)
     ing.start()  # the persistent session and its shared subscription
     ing.stop()
     try:
