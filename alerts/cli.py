@@ -10,8 +10,8 @@ from typing import Any
 
 
 def _load_rules(args: argparse.Namespace) -> int:
+    from alerts.errors import RuleError
     from alerts.rules import loader
-    from alerts.rules.models import RuleError
     from ops_center.db import connect
     from ops_center.settings import get_settings
 

@@ -24,9 +24,10 @@ from pydantic import (
 )
 
 from alerts.durations import parse_duration
+from alerts.errors import RuleError
 from alerts.models import ALERT_COLUMNS, alert_json
 from alerts.notify import outbox
-from alerts.rules.models import SEVERITIES, RuleError, Severity, format_errors
+from alerts.rules.models import SEVERITIES, Severity, format_errors
 from ops_center import events
 from ops_center.db import Conn, fetch_all, fetch_one
 

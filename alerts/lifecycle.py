@@ -24,21 +24,10 @@ from psycopg.types.json import Jsonb
 
 from alerts import escalation, muting
 from alerts.config import get_config
+from alerts.errors import AlertConflict, AlertNotFound, UnitNotFound
 from alerts.models import ALERT_COLUMNS, alert_json, utcnow
 from ops_center import events
 from ops_center.db import Conn, fetch_all, fetch_one
-
-
-class AlertNotFound(LookupError):
-    pass
-
-
-class AlertConflict(ValueError):
-    pass
-
-
-class UnitNotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True)

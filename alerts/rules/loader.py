@@ -31,9 +31,10 @@ from typing import Any
 import yaml
 
 from alerts import escalation, inhibition
+from alerts.errors import RuleError
 from alerts.notify import channels as channels_mod
 from alerts.rules import store
-from alerts.rules.models import AnyRule, RuleError, parse_rule
+from alerts.rules.models import AnyRule, parse_rule
 from ops_center.db import Conn
 from ops_center.storable import json_problem
 

@@ -12,8 +12,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from alerts import escalation, lifecycle
+from alerts.errors import RuleError
 from alerts.models import utcnow
-from alerts.rules.models import AnyRule, RuleError, parse_rule, rule_document
+from alerts.rules.models import AnyRule, parse_rule, rule_document
 from ops_center.db import Conn, fetch_all, fetch_one
 
 _COLS = ("id, name, kind, severity, enabled, spec, escalation_policy_id, version, created_by, created_at, "

@@ -10,13 +10,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from alerts import escalation, inhibition, muting, silences
+from alerts.errors import RuleError
 from alerts.escalation import PolicyIn
 from alerts.inhibition import InhibitRuleIn
 from alerts.models import utcnow
 from alerts.notify import channels
 from alerts.notify.channels import EmailConfig, WebhookConfig
 from alerts.rules import loader, store
-from alerts.rules.models import RULE_ADAPTER, Rule, RuleError, parse_rule
+from alerts.rules.models import RULE_ADAPTER, Rule, parse_rule
 from alerts.silences import SilenceIn
 from api.deps import AdminOnly, ConnDep, Operators, Staff
 from api.fields import StoredDocument

@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from alerts import escalation, lifecycle, muting, silences
+from alerts.errors import AlertConflict, UnitNotFound
 from alerts.lifecycle import Firing
 from alerts.rules import store
 from ops_center.db import Conn, fetch_all
@@ -272,13 +273,13 @@ def test_acknowledge_assign_and_resolve_by_an_operator(conn, evaluator) -> None:
     try:
         lifecycle.acknowledge(conn, a["id"], "op-b", None, now=now)
         raise AssertionError("a second acknowledge must be refused")
-    except lifecycle.AlertConflict as exc:
+    except AlertConflict as exc:
         assert "already acknowledged by op-lan" in str(exc)
     conn.rollback()
     try:
         lifecycle.assign(conn, a["id"], "no-such-unit", "op-lan", now=now)
         raise AssertionError("an unknown unit must be refused")
-    except lifecycle.UnitNotFound as exc:
+    except UnitNotFound as exc:
         assert "no-such-unit" in str(exc)
     conn.rollback()
     assert lifecycle.assign(conn, a["id"], unit, "op-lan", now=now)["assigned_unit"] == unit
