@@ -43,7 +43,7 @@ def _load_rules(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from alerts import escalation, muting, scheduled
+    from alerts import escalation, remuting, scheduled
     from alerts.models import utcnow
     from ops_center.db import connect
     from ops_center.settings import get_settings
@@ -54,7 +54,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     with connect(settings.database_url) as conn:
         out["scheduled"] = scheduled.evaluate(conn, now=now, tz=settings.timezone).as_dict()
         with conn.transaction():
-            out["mute_changes"] = muting.refresh(conn, now)
+            out["mute_changes"] = remuting.refresh(conn, now)
         with conn.transaction():
             out["escalated"] = escalation.run_due(conn, now)
         conn.commit()

@@ -3,7 +3,8 @@
 ``is_muted(conn_or_snapshot, alert) -> MuteDecision``. Behind it sit silences (``alerts.silences``) and inhibition
 rules (``alerts.inhibition``). A ``MuteSnapshot`` loads everything once (active silences, enabled inhibition rules,
 their open source alerts and open incidents) for evaluating many alerts; passing a connection loads one on the fly.
-``refresh`` re-decides every open alert (a silence expired, an incident closed) and records the changes."""
+``apply`` stores a changed decision; re-deciding every open alert is ``alerts.remuting.refresh`` (it also moves the
+alert through the lifecycle, which imports this module)."""
 
 from __future__ import annotations
 
@@ -159,24 +160,3 @@ def apply(conn: Conn, alert: dict[str, Any], decision: MuteDecision,
                                        Jsonb({"reason": decision.reason}))).fetchone()
     assert tl is not None
     return row, ("" if decision.muted == bool(alert["muted"]) else kind), int(tl[0])
-
-
-def refresh(conn: Conn, now: datetime | None = None, snapshot: MuteSnapshot | None = None) -> int:
-    """Re-decide every open alert; returns how many changed between muted and unmuted. Rows held by another
-    transaction are skipped (the next refresh gets them)."""
-    from alerts import lifecycle  # lifecycle imports this module
-
-    now = now or utcnow()
-    snap = snapshot or MuteSnapshot.load(conn, now)
-    rows = fetch_all(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.ends_at IS NULL ORDER BY a.id "
-                           f"FOR UPDATE SKIP LOCKED")
-    changed = 0
-    for row in rows:
-        decision = snap.decide(row)
-        if decision.muted == bool(row["muted"]) and (not decision.muted or decision.by == row["muted_by"]):
-            continue
-        new_row, transition, cause = apply(conn, row, decision, now)
-        if transition and cause is not None:
-            changed += 1
-            lifecycle.after_mute_change(conn, new_row, transition, now, cause)
-    return changed

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
-from alerts import escalation, inhibition, muting, silences
+from alerts import escalation, inhibition, remuting, silences
 from alerts.errors import RuleError
 from alerts.escalation import PolicyIn
 from alerts.inhibition import InhibitRuleIn
@@ -190,7 +190,7 @@ def create_silence(body: Document, conn: ConnDep, principal: Operators, request:
     except RuleError as exc:
         raise _invalid(exc, "silence") from exc
     request.state.audit_target = f"silence:{row['id']}"
-    changed = muting.refresh(conn, now)
+    changed = remuting.refresh(conn, now)
     return {**silences.silence_json(row, now), "alerts_changed": changed}
 
 
@@ -210,7 +210,7 @@ def expire_silence(silence_id: Id, conn: ConnDep, _: Operators, request: Request
     row = silences.expire(conn, silence_id, now)
     if row is None:
         raise HTTPException(404, f"silence_id: no silence {silence_id}")
-    changed = muting.refresh(conn, now)
+    changed = remuting.refresh(conn, now)
     return {**silences.silence_json(row, now), "alerts_changed": changed}
 
 
@@ -231,7 +231,7 @@ def create_inhibit_rule(body: Document, conn: ConnDep, principal: Operators, req
         raise HTTPException(409, f"name: an inhibition rule named {r.name!r} exists")
     row, _ = inhibition.upsert(conn, r, principal.name)
     request.state.audit_target = f"inhibit_rule:{row['id']}"
-    muting.refresh(conn)
+    remuting.refresh(conn)
     return row
 
 
@@ -249,7 +249,7 @@ def replace_inhibit_rule(rule_id: Id, body: Document, conn: ConnDep, _: Operator
     row = inhibition.update(conn, rule_id, r)
     if row is None:
         raise HTTPException(404, f"rule_id: no inhibition rule {rule_id}")
-    muting.refresh(conn)
+    remuting.refresh(conn)
     return row
 
 
@@ -258,7 +258,7 @@ def delete_inhibit_rule(rule_id: Id, conn: ConnDep, _: Operators, request: Reque
     request.state.audit_target = f"inhibit_rule:{rule_id}"
     if not inhibition.delete(conn, rule_id):
         raise HTTPException(404, f"rule_id: no inhibition rule {rule_id}")
-    muting.refresh(conn)
+    remuting.refresh(conn)
 
 
 # -- escalation policies -------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from alerts import escalation, lifecycle, muting, silences
+from alerts import escalation, lifecycle, muting, remuting, silences
 from alerts.errors import AlertConflict, UnitNotFound
 from alerts.lifecycle import Firing
 from alerts.rules import store
@@ -65,7 +65,7 @@ def test_silence_mutes_then_expires(conn) -> None:  # type: ignore[no-untyped-de
     s = silences.create(conn, silences.validate_silence({
         "matchers": [{"name": "device", "op": "=", "value": dev}],
         "ends_at": (now + timedelta(minutes=10)).isoformat(), "comment": "Đang bảo dưỡng cảm biến"}), "op1", now)
-    assert muting.refresh(conn, now) >= 1
+    assert remuting.refresh(conn, now) >= 1
     conn.commit()
     [row] = alerts_for(conn, rid)
     assert row["muted"] and row["muted_by"] == f"silence:{s['id']}" and "Đang bảo dưỡng" in row["muted_reason"]
@@ -78,12 +78,12 @@ def test_silence_mutes_then_expires(conn) -> None:  # type: ignore[no-untyped-de
     assert b["id"] == a["id"] and b["muted"]  # reopened within the flap window, and muted
     assert _outbox(conn, a["id"]) == [(ops, "firing")]
     # nothing changes before the end ...
-    muting.refresh(conn, now + timedelta(minutes=9))
+    remuting.refresh(conn, now + timedelta(minutes=9))
     conn.commit()
     assert alerts_for(conn, rid)[0]["muted"]
     # ... and the silence expires by its timestamps alone: the alert is unmuted and its ladder starts
     assert silences.state(s["starts_at"], s["ends_at"], now + timedelta(minutes=10)) == "expired"
-    muting.refresh(conn, now + timedelta(minutes=10))
+    remuting.refresh(conn, now + timedelta(minutes=10))
     conn.commit()
     [row] = alerts_for(conn, rid)
     assert not row["muted"] and row["muted_reason"] is None
@@ -102,7 +102,7 @@ def test_expiring_a_silence_early(conn) -> None:  # type: ignore[no-untyped-def]
     a = _fire(conn, rid, dev, {"device": dev}, T0)
     assert a["muted"]
     silences.expire(conn, s["id"], T0 + timedelta(minutes=1))
-    muting.refresh(conn, T0 + timedelta(minutes=1))
+    remuting.refresh(conn, T0 + timedelta(minutes=1))
     conn.commit()
     assert not alerts_for(conn, rid)[0]["muted"]
 
@@ -127,7 +127,7 @@ def test_open_flood_incident_mutes_water_level_alerts_in_its_ward(conn) -> None:
     assert not a3["muted"]
     # the incident is resolved: the water-level alert is unmuted at the next refresh
     conn.execute("UPDATE incidents SET status = 'resolved', resolved_at = %s WHERE id = %s", (T0, inc))
-    muting.refresh(conn, T0 + timedelta(minutes=1))
+    remuting.refresh(conn, T0 + timedelta(minutes=1))
     conn.commit()
     assert not lifecycle.get(conn, a1["id"])["muted"]  # type: ignore[index]
     conn.commit()
@@ -143,7 +143,7 @@ def test_ward_level_alert_mutes_device_alerts_of_the_same_kind(conn) -> None:  #
     assert not before["muted"]
     w = _fire(conn, ward_rule, f"ward:{ward}", {"ward": ward, "kind": "salinity", "level": "ward"}, T0)
     assert not w["muted"]  # an alert never inhibits itself
-    muting.refresh(conn, T0)
+    remuting.refresh(conn, T0)
     conn.commit()
     row = lifecycle.get(conn, before["id"])
     assert row is not None and row["muted"] and row["muted_by"] == "inhibit_rule:ward-alert-mutes-device-alerts"
@@ -151,7 +151,7 @@ def test_ward_level_alert_mutes_device_alerts_of_the_same_kind(conn) -> None:  #
     assert not other_kind["muted"]
     # the ward-level alert resolves: the device alert speaks again
     lifecycle.resolve(conn, alert_id=w["id"], now=T0 + timedelta(minutes=5))
-    muting.refresh(conn, T0 + timedelta(minutes=5))
+    remuting.refresh(conn, T0 + timedelta(minutes=5))
     conn.commit()
     assert not lifecycle.get(conn, before["id"])["muted"]  # type: ignore[index]
     conn.commit()
@@ -218,11 +218,11 @@ def test_muted_alerts_do_not_escalate(conn) -> None:  # type: ignore[no-untyped-
     silences.create(conn, silences.validate_silence({"matchers": [{"name": "device", "value": dev}],
                                                      "ends_at": (T0 + timedelta(hours=1)).isoformat(),
                                                      "comment": "kiểm định"}), "op", T0)
-    muting.refresh(conn, T0 + timedelta(minutes=1))
+    remuting.refresh(conn, T0 + timedelta(minutes=1))
     conn.commit()
     _run_due(conn, T0 + timedelta(minutes=30))
     assert _outbox(conn, a["id"]) == []
-    muting.refresh(conn, T0 + timedelta(hours=1))  # silence over: the ladder starts from the unmute
+    remuting.refresh(conn, T0 + timedelta(hours=1))  # silence over: the ladder starts from the unmute
     conn.commit()
     _run_due(conn, T0 + timedelta(hours=1, minutes=4))
     assert _outbox(conn, a["id"]) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alerts import lifecycle, muting, scheduled, silences
+from alerts import lifecycle, remuting, scheduled, silences
 from alerts.rules import store
 from alerts.rules.models import parse_rule
 from alerts.stream import StreamEvaluator
@@ -49,7 +49,7 @@ def test_alerting_on_timescale() -> None:
         silences.create(conn, silences.validate_silence({"matchers": [{"name": "device", "value": "ts-rain"}],
                                                          "ends_at": (T0 + timedelta(hours=1)).isoformat(),
                                                          "comment": "Bảo trì"}), "op", T0)
-        assert muting.refresh(conn, T0) == 1
+        assert remuting.refresh(conn, T0) == 1
         row = lifecycle.acknowledge(conn, q["id"], "op", "đã biết", now=T0 + timedelta(minutes=1))
         assert row["muted"] and row["acknowledged_by"] == "op"
         kinds = [k["kind"] for k in lifecycle.timeline(conn, q["id"])]
