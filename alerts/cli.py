@@ -10,13 +10,13 @@ from typing import Any
 
 
 def _load_rules(args: argparse.Namespace) -> int:
+    from alerts import rule_files
     from alerts.errors import RuleError
-    from alerts.rules import loader
     from ops_center.db import connect
     from ops_center.settings import get_settings
 
     try:
-        rf = loader.parse_file(Path(args.file))
+        rf = rule_files.parse_file(Path(args.file))
     except RuleError as exc:
         for e in exc.errors:
             print(f"{args.file}: {e['field']}: {e['message']}" + (f" (got {e['value']!r})"
@@ -33,7 +33,7 @@ def _load_rules(args: argparse.Namespace) -> int:
     with connect(get_settings().database_url) as conn:
         try:
             with conn.transaction():
-                report = loader.apply(conn, rf, args.actor)
+                report = rule_files.apply(conn, rf, args.actor)
         except RuleError as exc:
             for e in exc.errors:
                 print(f"{args.file}: {e['field']}: {e['message']} (got {e['value']!r})", file=sys.stderr)

@@ -26,17 +26,9 @@ from alerts import escalation, muting
 from alerts.config import get_config
 from alerts.errors import AlertConflict, AlertNotFound, UnitNotFound
 from alerts.models import ALERT_COLUMNS, alert_json, utcnow
+from alerts.rules.ref import RuleRef
 from ops_center import events
 from ops_center.db import Conn, fetch_all, fetch_one
-
-
-@dataclass(frozen=True)
-class RuleRef:
-    id: int | None
-    name: str
-    severity: str
-    flap_window_s: float | None = None
-    escalation_policy_id: int | None = None
 
 
 @dataclass(frozen=True)

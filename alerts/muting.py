@@ -16,6 +16,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from alerts import inhibition, silences
+from alerts.matchers import match_all
 from alerts.models import ALERT_COLUMNS, utcnow
 from ops_center.db import Conn, fetch_all
 
@@ -95,7 +96,7 @@ class MuteSnapshot:
             index: dict[tuple[str, ...], list[inhibition.Source]] = {}
             for src in pool:
                 key = _key(rule, src.labels)
-                if key is not None and inhibition.match_all(rule.source_matchers, src.labels):
+                if key is not None and match_all(rule.source_matchers, src.labels):
                     index.setdefault(key, []).append(src)
             snap.sources[rule.id] = index
         return snap
@@ -107,7 +108,7 @@ class MuteSnapshot:
             if rule.source != "alert":
                 continue
             key = _key(rule, src.labels)
-            if key is not None and inhibition.match_all(rule.source_matchers, src.labels):
+            if key is not None and match_all(rule.source_matchers, src.labels):
                 self.sources.setdefault(rule.id, {}).setdefault(key, []).append(src)
 
     def decide(self, alert: dict[str, Any]) -> MuteDecision:
@@ -117,7 +118,7 @@ class MuteSnapshot:
                 return MuteDecision(True, s.reason(), f"silence:{s.id}")
         alert_id = alert.get("id")
         for rule in self.rules:
-            if not inhibition.match_all(rule.target_matchers, labels):
+            if not match_all(rule.target_matchers, labels):
                 continue
             key = _key(rule, labels)
             if key is None:
