@@ -156,7 +156,24 @@ def _flap_s(rule: RuleRef) -> float:
     return rule.flap_window_s if rule.flap_window_s is not None else get_config().default_flap_window_s
 
 
-def _json_rows(rows: list[dict[str, Any]]) -> str:
+@dataclass(frozen=True)
+class _NewAlert:
+    """One alert of a ``fire_many`` insert, as it travels in the statement's JSON document."""
+
+    n: int                   # its place in the document (rows are inserted in fingerprint order)
+    fingerprint: str
+    rule_id: int | None
+    rule_name: str
+    subject: str
+    severity: str
+    labels: dict[str, Any]
+    summary: str
+    value: float | None
+    at: str                  # ISO 8601: starts_at and last_fired_at
+    escalation_policy_id: int | None
+
+
+def _json_rows(rows: Sequence[object]) -> str:
     """Many rows for one statement as a single JSON array (``jsonb_to_recordset``): far cheaper to send than
     arrays of jsonb, whose text form psycopg escapes element by element."""
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -164,21 +181,19 @@ def _json_rows(rows: list[dict[str, Any]]) -> str:
 
 def _record(conn: Conn, entries: Sequence[tuple[dict[str, Any], str, str, dict[str, Any]]], at: datetime,
             emits: Sequence[dict[str, Any]], transition: str, now: datetime) -> dict[tuple[int, str], int]:
-    """Timeline entries ``(alert row, kind, actor, detail)`` and the ``alert`` events of ``emits`` in ONE statement
-    (a round trip saved on every batch that changes something); returns {(alert id, kind): timeline id}."""
-    timeline = [{"n": i, "a": r["id"], "k": kind, "who": actor, "d": d}
+    """Timeline entries ``(alert row, kind, actor, detail)`` in one statement and the ``alert`` events of ``emits``
+    in another (``events.emit_many``); returns {(alert id, kind): timeline id}."""
+    timeline = [{"n": i, "alert_id": r["id"], "kind": kind, "actor": actor, "detail": d}
                 for i, (r, kind, actor, d) in enumerate(entries)]
-    events = [{"n": i, "s": f"alert:{r['id']}", "w": (r["labels"] or {}).get("ward"),
-               "p": {**alert_json(r, now), "transition": transition}} for i, r in enumerate(emits)]
     got = conn.execute(
-        "WITH t AS (INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) "
-        "  SELECT x.a, %s, x.k, x.who, x.d FROM jsonb_to_recordset(%s::jsonb) "
-        "  AS x(n int, a bigint, k text, who text, d jsonb) ORDER BY x.n RETURNING alert_id, kind, id), "
-        "e AS (SELECT ops_emit('alert', y.s, y.w, y.p) AS id FROM jsonb_to_recordset(%s::jsonb) "
-        "  AS y(n int, s text, w text, p jsonb) ORDER BY y.n) "
-        "SELECT t.alert_id, t.kind, t.id FROM t CROSS JOIN (SELECT count(*) FROM e) c",
-        (at, _json_rows(timeline), _json_rows(events)),
+        "INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) "
+        "SELECT x.alert_id, %s, x.kind, x.actor, x.detail FROM jsonb_to_recordset(%s::jsonb) "
+        "AS x(n int, alert_id bigint, kind text, actor text, detail jsonb) ORDER BY x.n RETURNING alert_id, kind, id",
+        (at, _json_rows(timeline)),
     ).fetchall()
+    events.emit_many(conn, "alert", [
+        events.NewEvent({**alert_json(r, now), "transition": transition}, subject=f"alert:{r['id']}",
+                        ward_code=(r["labels"] or {}).get("ward")) for r in emits])
     return {(int(a), str(k)): int(i) for a, k, i in got}
 
 
@@ -214,16 +229,18 @@ def fire_many(conn: Conn, firings: Sequence[Firing], *, now: datetime | None = N
     if not new:
         return changes
     ats = [min(f.at, now) for _, f in new]
-    doc = [{"n": i, "fp": fp, "rid": f.rule.id, "rn": f.rule.name, "sub": f.subject, "sev": f.rule.severity,
-            "lab": f.labels, "sm": f.summary, "val": f.value, "at": at.isoformat(), "pol": f.rule.escalation_policy_id}
+    doc = [_NewAlert(i, fp, f.rule.id, f.rule.name, f.subject, f.rule.severity, f.labels, f.summary, f.value,
+                     at.isoformat(), f.rule.escalation_policy_id)
            for i, ((fp, f), at) in enumerate(zip(new, ats, strict=True))]
     rows = fetch_all(
         conn,
         f"INSERT INTO alerts AS a (fingerprint, rule_id, rule_name, subject, severity, labels, summary, value, "
         f"starts_at, last_fired_at, escalation_policy_id, created_at, updated_at) "
-        f"SELECT x.fp, x.rid, x.rn, x.sub, x.sev, COALESCE(x.lab, '{{}}'), x.sm, x.val, x.at, x.at, x.pol, %s, %s "
-        f"FROM jsonb_to_recordset(%s::jsonb) AS x(n int, fp text, rid bigint, rn text, sub text, sev text, "
-        f"lab jsonb, sm text, val float8, at timestamptz, pol bigint) ORDER BY x.n "
+        f"SELECT x.fingerprint, x.rule_id, x.rule_name, x.subject, x.severity, COALESCE(x.labels, '{{}}'), "
+        f"x.summary, x.value, x.at, x.at, x.escalation_policy_id, %s, %s "
+        f"FROM jsonb_to_recordset(%s::jsonb) AS x(n int, fingerprint text, rule_id bigint, rule_name text, "
+        f"subject text, severity text, labels jsonb, summary text, value float8, at timestamptz, "
+        f"escalation_policy_id bigint) ORDER BY x.n "
         f"ON CONFLICT (fingerprint) WHERE ends_at IS NULL DO NOTHING RETURNING {ALERT_COLUMNS}",
         (now, now, _json_rows(doc)),
     )
