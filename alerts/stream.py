@@ -46,13 +46,10 @@ from alerts.rules.state import EvalState, Status, Transition
 from alerts.rules.store import StoredRule, load_enabled
 from alerts.summary import render
 from ops_center.db import Conn
-from ops_center.readings import ReadingsStore
+from ops_center.readings import ReadingRow, ReadingsStore
 from ops_center.settings import Settings
 
 log = logging.getLogger("alerts.stream")
-
-Row = tuple[float, str, str, float]
-
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -277,7 +274,7 @@ class StreamEvaluator:
                     self._unknown[d] = now
 
     # -- the hook --------------------------------------------------------------------------------------------------
-    def on_batch(self, conn: Conn, rows: Sequence[Row]) -> int:
+    def on_batch(self, conn: Conn, rows: Sequence[ReadingRow]) -> int:
         """Evaluate stream rules on a committed batch; returns the number of alert transitions. Runs in its own
         transaction (a savepoint if the caller has one open) and retries once on a deadlock."""
         if not rows:
@@ -318,7 +315,7 @@ class StreamEvaluator:
                     return 0
         return 0  # pragma: no cover
 
-    def _match(self, rows: Sequence[Row], by_metric: dict[str, list[StoredRule]]
+    def _match(self, rows: Sequence[ReadingRow], by_metric: dict[str, list[StoredRule]]
                ) -> dict[tuple[int, str], list[tuple[float, float]]]:
         """{(rule id, device): readings}. Readings are grouped per (device, metric) once and that one list is
         shared by every rule that watches the pair, so the cost is rows + keys, not rows × rules."""
@@ -498,7 +495,7 @@ class StreamEvaluator:
         return n
 
 
-def evaluate_rows(conn: Conn, rows: Sequence[Row], evaluator: StreamEvaluator | None = None) -> int:
+def evaluate_rows(conn: Conn, rows: Sequence[ReadingRow], evaluator: StreamEvaluator | None = None) -> int:
     """One-shot helper (CLI, tests): evaluate ``rows`` with a fresh (or given) evaluator."""
     ev = evaluator or StreamEvaluator()
     return ev.on_batch(conn, rows)
