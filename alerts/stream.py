@@ -29,7 +29,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -46,19 +45,11 @@ from alerts.rules.state import EvalState, Status, Transition
 from alerts.rules.store import StoredRule, load_enabled
 from alerts.summary import render
 from ops_center.db import Conn
+from ops_center.devices.models import DeviceInfo
 from ops_center.readings import ReadingRow, ReadingsStore
 from ops_center.settings import Settings
 
 log = logging.getLogger("alerts.stream")
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    kind: str | None
-    name: str | None
-    ward_code: str | None
-    ward_set: str | None
-    unit_code: str | None
-
 
 def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -> dict[str, Any]:
     labels: dict[str, Any] = {"level": "device", "device": device_id}
@@ -71,6 +62,9 @@ def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -
                 labels[key] = value
     return labels
 
+
+_DEVICES_SQL = ("SELECT id AS device_id, enabled, gateway_id, kind, ward_code, name, ward_set, unit_code "
+                "FROM devices")
 
 _STATE_COLS = ("s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8 AS since, "
                "extract(epoch FROM s.last_time)::float8 AS last_time, s.last_value, s.samples::text AS samples")
@@ -231,10 +225,8 @@ class StreamEvaluator:
                 registry.add(r.rule.metric)
         loaded: dict[str, DeviceInfo] | None = None
         if devices:
-            loaded = {
-                row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5]) for row in
-                conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices").fetchall()
-            }
+            loaded = {d.device_id: d for d in
+                      conn.cursor(row_factory=class_row(DeviceInfo)).execute(_DEVICES_SQL).fetchall()}
         if self._store is None:
             self._store = ReadingsStore.for_connection(conn)
         now = time.monotonic()
@@ -264,9 +256,9 @@ class StreamEvaluator:
         wanted = [d for d in ids if now - self._unknown.get(d, float("-inf")) >= self.refresh_s]
         if not wanted:
             return
-        rows = conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices WHERE id = ANY(%s)",
-                            (wanted,)).fetchall()
-        found = {r[0]: DeviceInfo(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        rows = conn.cursor(row_factory=class_row(DeviceInfo)).execute(
+            _DEVICES_SQL + " WHERE id = ANY(%s)", (wanted,)).fetchall()
+        found = {d.device_id: d for d in rows}
         with self._lock:
             self._devices.update(found)
             for d in wanted:
@@ -501,4 +493,4 @@ def evaluate_rows(conn: Conn, rows: Sequence[ReadingRow], evaluator: StreamEvalu
     return ev.on_batch(conn, rows)
 
 
-__all__ = ["DeviceInfo", "StreamEvaluator", "device_labels", "evaluate_rows"]
+__all__ = ["StreamEvaluator", "device_labels", "evaluate_rows"]
