@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from alerts import lifecycle, muting
-from alerts.models import ALERT_COLUMNS, utcnow
-from ops_center.db import Conn, fetch_all
+from alerts.models import ALERT_COLUMNS, fetch_alerts, utcnow
+from ops_center.db import Conn
 
 
 def refresh(conn: Conn, now: datetime | None = None, snapshot: muting.MuteSnapshot | None = None) -> int:
@@ -18,12 +18,12 @@ def refresh(conn: Conn, now: datetime | None = None, snapshot: muting.MuteSnapsh
     transaction are skipped (the next refresh gets them)."""
     now = now or utcnow()
     snap = snapshot or muting.MuteSnapshot.load(conn, now)
-    rows = fetch_all(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.ends_at IS NULL ORDER BY a.id "
+    rows = fetch_alerts(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.ends_at IS NULL ORDER BY a.id "
                            f"FOR UPDATE SKIP LOCKED")
     changed = 0
     for row in rows:
         decision = snap.decide(row)
-        if decision.muted == bool(row["muted"]) and (not decision.muted or decision.by == row["muted_by"]):
+        if decision.muted == bool(row.muted) and (not decision.muted or decision.by == row.muted_by):
             continue
         new_row, transition, cause = muting.apply(conn, row, decision, now)
         if transition and cause is not None:

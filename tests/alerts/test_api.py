@@ -171,7 +171,7 @@ def _alerts(settings: Any, n: int, ward: str, severity: str = "major") -> tuple[
                                                                  "level": "device"}, f"Mực nước cao tại {dev}", 130.0,
                                                  datetime.now(UTC)))
             assert change is not None
-            ids.append(change.alert["id"])
+            ids.append(change.alert.id)
         conn.commit()
     return rule.id, ids
 

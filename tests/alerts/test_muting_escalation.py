@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -37,7 +38,7 @@ def _fire(conn: Conn, rule_id: int, subject: str, labels: dict[str, Any], now) -
     change = lifecycle.fire(conn, Firing(rule.ref, subject, labels, f"{subject} cảnh báo", 1.0, now), now=now)
     conn.commit()
     assert change is not None
-    return change.alert
+    return dataclasses.asdict(change.alert)
 
 
 def _outbox(conn: Conn, alert_id: int) -> list[tuple[str, str]]:
@@ -69,7 +70,7 @@ def test_silence_mutes_then_expires(conn) -> None:  # type: ignore[no-untyped-de
     conn.commit()
     [row] = alerts_for(conn, rid)
     assert row["muted"] and row["muted_by"] == f"silence:{s['id']}" and "Đang bảo dưỡng" in row["muted_reason"]
-    assert muting.is_muted(conn, row, now).muted
+    assert muting.is_muted(conn, lifecycle.get(conn, row["id"]), now).muted  # type: ignore[arg-type]
     conn.commit()
     # while the silence holds, a re-fire of the subject (new alert after resolve) is muted at birth, no outbox
     lifecycle.resolve(conn, alert_id=row["id"], now=now + timedelta(minutes=1))
@@ -129,7 +130,7 @@ def test_open_flood_incident_mutes_water_level_alerts_in_its_ward(conn) -> None:
     conn.execute("UPDATE incidents SET status = 'resolved', resolved_at = %s WHERE id = %s", (T0, inc))
     remuting.refresh(conn, T0 + timedelta(minutes=1))
     conn.commit()
-    assert not lifecycle.get(conn, a1["id"])["muted"]  # type: ignore[index]
+    assert not lifecycle.get(conn, a1["id"]).muted  # type: ignore[union-attr]
     conn.commit()
 
 
@@ -146,14 +147,14 @@ def test_ward_level_alert_mutes_device_alerts_of_the_same_kind(conn) -> None:  #
     remuting.refresh(conn, T0)
     conn.commit()
     row = lifecycle.get(conn, before["id"])
-    assert row is not None and row["muted"] and row["muted_by"] == "inhibit_rule:ward-alert-mutes-device-alerts"
+    assert row is not None and row.muted and row.muted_by == "inhibit_rule:ward-alert-mutes-device-alerts"
     other_kind = _fire(conn, dev_rule, d2, {"device": d2, "ward": ward, "kind": "rain", "level": "device"}, T0)
     assert not other_kind["muted"]
     # the ward-level alert resolves: the device alert speaks again
     lifecycle.resolve(conn, alert_id=w["id"], now=T0 + timedelta(minutes=5))
     remuting.refresh(conn, T0 + timedelta(minutes=5))
     conn.commit()
-    assert not lifecycle.get(conn, before["id"])["muted"]  # type: ignore[index]
+    assert not lifecycle.get(conn, before["id"]).muted  # type: ignore[union-attr]
     conn.commit()
 
 
@@ -203,7 +204,7 @@ def test_escalation_stops_on_resolve_and_minor_alerts_get_no_reminders(conn) -> 
     assert _outbox(conn, first["id"]) == [(ops, "firing"), (ops, "resolved")]
     # the unresolved minor alert escalates once and then stays quiet (reminders are for critical alerts)
     assert _outbox(conn, second["id"]) == [(ops, "firing"), (sup, "escalated")]
-    assert lifecycle.get(conn, second["id"])["next_escalation_at"] is None  # type: ignore[index]
+    assert lifecycle.get(conn, second["id"]).next_escalation_at is None  # type: ignore[union-attr]
     conn.commit()
 
 
@@ -269,7 +270,7 @@ def test_acknowledge_assign_and_resolve_by_an_operator(conn, evaluator) -> None:
     now = T0 + timedelta(minutes=1)
     row = lifecycle.acknowledge(conn, a["id"], "op-lan", "Đã báo trạm bơm", now=now)
     conn.commit()
-    assert row["acknowledged_by"] == "op-lan" and row["ack_note"] == "Đã báo trạm bơm"
+    assert row.acknowledged_by == "op-lan" and row.ack_note == "Đã báo trạm bơm"
     try:
         lifecycle.acknowledge(conn, a["id"], "op-b", None, now=now)
         raise AssertionError("a second acknowledge must be refused")
@@ -282,10 +283,10 @@ def test_acknowledge_assign_and_resolve_by_an_operator(conn, evaluator) -> None:
     except UnitNotFound as exc:
         assert "no-such-unit" in str(exc)
     conn.rollback()
-    assert lifecycle.assign(conn, a["id"], unit, "op-lan", now=now)["assigned_unit"] == unit
+    assert lifecycle.assign(conn, a["id"], unit, "op-lan", now=now).assigned_unit == unit
     row = lifecycle.resolve_by(conn, a["id"], "op-lan", "Đã xử lý", now=now)
     conn.commit()
-    assert row["resolved_by"] == "op-lan" and row["ends_at"] == now
+    assert row.resolved_by == "op-lan" and row.ends_at == now
     assert kinds(conn, a["id"]) == ["fired", "acknowledged", "assigned", "resolved"]
     # the condition still holds: the rule fires again (reopening the alert within its flap window)
     feed(conn, evaluator, [(t + 120, dev, "salinity_ppt", 6.5)])

@@ -50,7 +50,7 @@ def test_alerting_on_timescale() -> None:
                                                          "comment": "Bảo trì"}), "op", T0)
         assert remuting.refresh(conn, T0) == 1
         row = lifecycle.acknowledge(conn, q["id"], "op", "đã biết", now=T0 + timedelta(minutes=1))
-        assert row["muted"] and row["acknowledged_by"] == "op"
+        assert row.muted and row.acknowledged_by == "op"
         kinds = [k["kind"] for k in lifecycle.timeline(conn, q["id"])]
         assert kinds == ["fired", "muted", "acknowledged"]
         conn.commit()

@@ -4,6 +4,7 @@ test stack's settings, and helpers for WebSocket clients."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -214,7 +215,7 @@ def fire_alert(db, ward_code: str, summary: str, severity: str = "critical",  # 
                                  {k: v for k, v in labels.items() if v is not None}, summary, 6.5,
                                  datetime.now(UTC)))
     assert change is not None
-    return change.alert
+    return dataclasses.asdict(change.alert)
 
 
 @contextmanager

