@@ -10,13 +10,13 @@ from typing import Any
 
 
 def _load_rules(args: argparse.Namespace) -> int:
-    from alerts.rules import loader
-    from alerts.rules.models import RuleError
+    from alerts import rule_files
+    from alerts.errors import RuleError
     from ops_center.db import connect
     from ops_center.settings import get_settings
 
     try:
-        rf = loader.parse_file(Path(args.file))
+        rf = rule_files.parse_file(Path(args.file))
     except RuleError as exc:
         for e in exc.errors:
             print(f"{args.file}: {e['field']}: {e['message']}" + (f" (got {e['value']!r})"
@@ -33,7 +33,7 @@ def _load_rules(args: argparse.Namespace) -> int:
     with connect(get_settings().database_url) as conn:
         try:
             with conn.transaction():
-                report = loader.apply(conn, rf, args.actor)
+                report = rule_files.apply(conn, rf, args.actor)
         except RuleError as exc:
             for e in exc.errors:
                 print(f"{args.file}: {e['field']}: {e['message']} (got {e['value']!r})", file=sys.stderr)
@@ -43,7 +43,7 @@ def _load_rules(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from alerts import escalation, muting, scheduled
+    from alerts import escalation, remuting, scheduled
     from alerts.models import utcnow
     from ops_center.db import connect
     from ops_center.settings import get_settings
@@ -54,7 +54,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     with connect(settings.database_url) as conn:
         out["scheduled"] = scheduled.evaluate(conn, now=now, tz=settings.timezone).as_dict()
         with conn.transaction():
-            out["mute_changes"] = muting.refresh(conn, now)
+            out["mute_changes"] = remuting.refresh(conn, now)
         with conn.transaction():
             out["escalated"] = escalation.run_due(conn, now)
         conn.commit()

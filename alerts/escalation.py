@@ -24,9 +24,10 @@ from pydantic import (
 )
 
 from alerts.durations import parse_duration
-from alerts.models import ALERT_COLUMNS, alert_json
+from alerts.errors import RuleError
+from alerts.models import ALERT_COLUMNS, Alert, alert_json, fetch_alert, fetch_alerts
 from alerts.notify import outbox
-from alerts.rules.models import SEVERITIES, RuleError, Severity, format_errors
+from alerts.rules.models import SEVERITIES, Severity, format_errors
 from ops_center import events
 from ops_center.db import Conn, fetch_all, fetch_one
 
@@ -166,22 +167,22 @@ def policy_id_by_name(conn: Conn, name: str) -> int | None:
 
 
 # -- the ladder ----------------------------------------------------------------------------------------------------
-def _timeline(conn: Conn, alert: dict[str, Any], kind: str, at: datetime, detail: dict[str, Any]) -> int:
+def _timeline(conn: Conn, alert: Alert, kind: str, at: datetime, detail: dict[str, Any]) -> int:
     """A timeline entry of the ladder, and its ``alert`` event for the live feed."""
     row = conn.execute("INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) VALUES (%s, %s, %s, %s, %s) "
-                       "RETURNING id", (alert["id"], at, kind, "escalation", Jsonb(detail))).fetchone()
+                       "RETURNING id", (alert.id, at, kind, "escalation", Jsonb(detail))).fetchone()
     assert row is not None
     events.emit(conn, "alert", {**alert_json(alert, at), "transition": kind, "detail": detail},
-                subject=f"alert:{alert['id']}", ward_code=(alert["labels"] or {}).get("ward"))
+                subject=f"alert:{alert.id}", ward_code=(alert.labels or {}).get("ward"))
     return int(row[0])
 
 
-def start(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int, transition: str,
-          cache: dict[int, Policy | None] | None = None) -> dict[str, Any]:
+def start(conn: Conn, alert: Alert, now: datetime, cause_id: int, transition: str,
+          cache: dict[int, Policy | None] | None = None) -> Alert:
     """Begin the ladder for a firing, unmuted, unacknowledged alert: step 0 (and any step already due) now.
     ``cause_id`` is the timeline entry (fired, reopened, unmuted) whose notification step 0 is; ``cache`` keeps
     loaded policies across the alerts of one batch."""
-    pid = alert.get("escalation_policy_id")
+    pid = alert.escalation_policy_id
     if pid is None:
         return alert
     if cache is not None:
@@ -192,23 +193,24 @@ def start(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int, trans
         policy = load_policy(conn, pid)
     if policy is None:
         return alert
-    row = fetch_one(
+    row = fetch_alert(
         conn,
         f"UPDATE alerts a SET escalation_level = -1, escalation_started_at = %s, next_escalation_at = %s, "
         f"reminders_sent = 0, updated_at = %s WHERE id = %s RETURNING {ALERT_COLUMNS}",
-        (now, now, now, alert["id"]),
+        (now, now, now, alert.id),
     )
     assert row is not None
     return advance(conn, row, policy, now, first_cause=(cause_id, transition))
 
 
-def advance(conn: Conn, alert: dict[str, Any], policy: Policy, now: datetime,
-            first_cause: tuple[int, str] | None = None) -> dict[str, Any]:
+def advance(conn: Conn, alert: Alert, policy: Policy, now: datetime,
+            first_cause: tuple[int, str] | None = None) -> Alert:
     """Run every step (or reminder) due at ``now``; set the next due time (NULL when nothing more will come)."""
-    started: datetime = alert["escalation_started_at"]
-    level = int(alert["escalation_level"])
-    reminders = int(alert["reminders_sent"])
-    next_at: datetime | None = alert["next_escalation_at"]
+    started = alert.escalation_started_at
+    assert started is not None, "advance() runs only on a ladder that started"
+    level = int(alert.escalation_level)
+    reminders = int(alert.reminders_sent)
+    next_at: datetime | None = alert.next_escalation_at
     steps = policy.steps
     while level + 1 < len(steps) and started + timedelta(seconds=steps[level + 1].after_s) <= now:
         level += 1
@@ -223,7 +225,7 @@ def advance(conn: Conn, alert: dict[str, Any], policy: Policy, now: datetime,
                        detail={"level": level, "policy": policy.name})
     if level + 1 < len(steps):
         next_at = started + timedelta(seconds=steps[level + 1].after_s)
-    elif policy.repeat_s and alert["severity"] in policy.repeat_severities and level >= 0:
+    elif policy.repeat_s and alert.severity in policy.repeat_severities and level >= 0:
         last_step_at = started + timedelta(seconds=steps[level].after_s)
         if next_at is None or next_at <= last_step_at:
             next_at = last_step_at + timedelta(seconds=policy.repeat_s)
@@ -238,11 +240,11 @@ def advance(conn: Conn, alert: dict[str, Any], policy: Policy, now: datetime,
                 next_at += timedelta(seconds=policy.repeat_s)
     else:
         next_at = None
-    row = fetch_one(
+    row = fetch_alert(
         conn,
         f"UPDATE alerts a SET escalation_level = %s, next_escalation_at = %s, reminders_sent = %s, updated_at = %s "
         f"WHERE id = %s RETURNING {ALERT_COLUMNS}",
-        (level, next_at, reminders, now, alert["id"]),
+        (level, next_at, reminders, now, alert.id),
     )
     assert row is not None
     return row
@@ -252,10 +254,10 @@ def stop(conn: Conn, alert_id: int) -> None:
     conn.execute("UPDATE alerts SET next_escalation_at = NULL WHERE id = %s", (alert_id,))
 
 
-def on_resolved(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int,
+def on_resolved(conn: Conn, alert: Alert, now: datetime, cause_id: int,
                 cache: dict[int, Policy | None] | None = None) -> list[int]:
     """The "resolved" message, to the channels that heard about the alert (if the policy says so)."""
-    pid = alert.get("escalation_policy_id")
+    pid = alert.escalation_policy_id
     if pid is None:
         return []
     if cache is not None:
@@ -266,27 +268,27 @@ def on_resolved(conn: Conn, alert: dict[str, Any], now: datetime, cause_id: int,
         policy = load_policy(conn, pid)
     if policy is None or not policy.notify_resolved:
         return []
-    channels = outbox.notified_channels(conn, alert["id"])
+    channels = outbox.notified_channels(conn, alert.id)
     return outbox.enqueue(conn, alert, channels, "resolved", cause_id, now, transition="resolved")
 
 
 def run_due(conn: Conn, now: datetime, limit: int = 1000) -> int:
     """Advance every due, open, unacknowledged, unmuted alert; returns how many were advanced."""
-    rows = fetch_all(
+    rows = fetch_alerts(
         conn,
         f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.ends_at IS NULL AND a.next_escalation_at <= %s "
         f"AND a.acknowledged_at IS NULL AND NOT a.muted ORDER BY a.next_escalation_at LIMIT %s "
         f"FOR UPDATE SKIP LOCKED",
         (now, limit),
     )
-    cache: dict[int, Policy | None] = {}
+    cache: dict[int | None, Policy | None] = {}
     for row in rows:
-        pid = row["escalation_policy_id"]
+        pid = row.escalation_policy_id
         if pid not in cache:
             cache[pid] = load_policy(conn, pid)
         policy = cache[pid]
-        if policy is None or row["escalation_started_at"] is None:
-            stop(conn, row["id"])
+        if policy is None or row.escalation_started_at is None:
+            stop(conn, row.id)
             continue
         advance(conn, row, policy, now)
     return len(rows)

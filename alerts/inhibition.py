@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
+from alerts.errors import RuleError
 from alerts.matchers import LABEL_NAME, MAX_MATCHERS, Matcher, describe, match_all, parse_matchers
-from alerts.rules.models import RuleError, format_errors
+from alerts.rules.models import format_errors
 from ops_center.db import Conn, fetch_all, fetch_one
 
 OPEN_INCIDENT_EXCLUDED = ("resolved", "closed")

@@ -3,7 +3,8 @@
 ``is_muted(conn_or_snapshot, alert) -> MuteDecision``. Behind it sit silences (``alerts.silences``) and inhibition
 rules (``alerts.inhibition``). A ``MuteSnapshot`` loads everything once (active silences, enabled inhibition rules,
 their open source alerts and open incidents) for evaluating many alerts; passing a connection loads one on the fly.
-``refresh`` re-decides every open alert (a silence expired, an incident closed) and records the changes."""
+``apply`` stores a changed decision; re-deciding every open alert is ``alerts.remuting.refresh`` (it also moves the
+alert through the lifecycle, which imports this module)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import inhibition, silences
 from alerts.matchers import match_all
-from alerts.models import ALERT_COLUMNS, utcnow
+from alerts.models import ALERT_COLUMNS, Alert, fetch_alerts, utcnow
 from ops_center.db import Conn, fetch_all
 
 log = logging.getLogger("alerts.muting")
@@ -32,14 +33,19 @@ class MuteDecision:
 NOT_MUTED = MuteDecision(False)
 
 
-def match_labels(alert: dict[str, Any]) -> dict[str, Any]:
+def _match_labels(labels: dict[str, Any] | None, rule_name: str | None, severity: str | None,
+                  rule_id: int | None) -> dict[str, Any]:
+    out = dict(labels or {})
+    out.setdefault("alertname", rule_name or "")
+    out.setdefault("severity", severity or "")
+    if rule_id is not None:
+        out.setdefault("rule_id", str(rule_id))
+    return out
+
+
+def match_labels(alert: Alert) -> dict[str, Any]:
     """What matchers see: the alert's labels plus ``alertname`` (rule name), ``severity`` and ``rule_id``."""
-    labels = dict(alert.get("labels") or {})
-    labels.setdefault("alertname", alert.get("rule_name") or "")
-    labels.setdefault("severity", alert.get("severity") or "")
-    if alert.get("rule_id") is not None:
-        labels.setdefault("rule_id", str(alert["rule_id"]))
-    return labels
+    return _match_labels(alert.labels, alert.rule_name, alert.severity, alert.rule_id)
 
 
 def _key(rule: inhibition.InhibitRule, labels: dict[str, Any]) -> tuple[str, ...] | None:
@@ -71,7 +77,8 @@ def _alert_sources(conn: Conn, rule: inhibition.InhibitRule, now: datetime) -> l
         params.append(name)
     rows = fetch_all(conn, f"SELECT a.id, a.rule_id, a.rule_name, a.severity, a.labels FROM alerts a "
                            f"WHERE {' AND '.join(where)}", params)
-    return [inhibition.Source("alert", int(r["id"]), match_labels(r)) for r in rows]
+    return [inhibition.Source("alert", int(r["id"]), _match_labels(r["labels"], r["rule_name"], r["severity"],
+                                                                   r["rule_id"])) for r in rows]
 
 
 @dataclass
@@ -100,9 +107,9 @@ class MuteSnapshot:
             snap.sources[rule.id] = index
         return snap
 
-    def add_source(self, alert: dict[str, Any]) -> None:
+    def add_source(self, alert: Alert) -> None:
         """Count a just-fired alert as a possible inhibition source for the rest of this snapshot's use."""
-        src = inhibition.Source("alert", int(alert["id"]), match_labels(alert))
+        src = inhibition.Source("alert", int(alert.id), match_labels(alert))
         for rule in self.rules:
             if rule.source != "alert":
                 continue
@@ -110,12 +117,12 @@ class MuteSnapshot:
             if key is not None and match_all(rule.source_matchers, src.labels):
                 self.sources.setdefault(rule.id, {}).setdefault(key, []).append(src)
 
-    def decide(self, alert: dict[str, Any]) -> MuteDecision:
+    def decide(self, alert: Alert) -> MuteDecision:
         labels = match_labels(alert)
         for s in self.silences:
             if s.matches(labels):
                 return MuteDecision(True, s.reason(), f"silence:{s.id}")
-        alert_id = alert.get("id")
+        alert_id = alert.id
         for rule in self.rules:
             if not match_all(rule.target_matchers, labels):
                 continue
@@ -130,54 +137,31 @@ class MuteSnapshot:
         return NOT_MUTED
 
 
-def is_muted(conn_or_snapshot: Conn | MuteSnapshot, alert: dict[str, Any],
-             now: datetime | None = None) -> MuteDecision:
-    """Is ``alert`` (a mapping with ``labels``, and ``id``/``rule_name``/``severity`` when known) muted, and why?"""
+def is_muted(conn_or_snapshot: Conn | MuteSnapshot, alert: Alert, now: datetime | None = None) -> MuteDecision:
+    """Is ``alert`` muted, and why?"""
     snap = conn_or_snapshot if isinstance(conn_or_snapshot, MuteSnapshot) else MuteSnapshot.load(
         conn_or_snapshot, now)
     return snap.decide(alert)
 
 
-def apply(conn: Conn, alert: dict[str, Any], decision: MuteDecision,
-          now: datetime) -> tuple[dict[str, Any], str, int | None]:
+def apply(conn: Conn, alert: Alert, decision: MuteDecision, now: datetime) -> tuple[Alert, str, int | None]:
     """Store a changed decision on the alert; returns (row, "muted" | "unmuted" | "", timeline id) and writes the
     timeline. Escalation pauses while muted (the caller restarts it on unmute)."""
-    if decision.muted == bool(alert["muted"]) and (not decision.muted or decision.by == alert.get("muted_by")):
+    if decision.muted == bool(alert.muted) and (not decision.muted or decision.by == alert.muted_by):
         return alert, "", None
-    rows = fetch_all(
+    rows = fetch_alerts(
         conn,
         f"UPDATE alerts a SET muted = %s, muted_reason = %s, muted_by = %s, updated_at = %s, "
         f"next_escalation_at = CASE WHEN %s THEN NULL ELSE a.next_escalation_at END "
         f"WHERE id = %s RETURNING {ALERT_COLUMNS}",
-        (decision.muted, decision.reason, decision.by, now, decision.muted, alert["id"]),
+        (decision.muted, decision.reason, decision.by, now, decision.muted, alert.id),
     )
     row = rows[0]
     kind = "muted" if decision.muted else "unmuted"
-    if decision.muted == bool(alert["muted"]):  # still muted, for another reason: note it, no transition
+    if decision.muted == bool(alert.muted):  # still muted, for another reason: note it, no transition
         kind = "muted"
     tl = conn.execute("INSERT INTO alert_timeline (alert_id, at, kind, actor, detail) VALUES (%s, %s, %s, %s, %s) "
-                      "RETURNING id", (alert["id"], now, kind, decision.by or "muting",
+                      "RETURNING id", (alert.id, now, kind, decision.by or "muting",
                                        Jsonb({"reason": decision.reason}))).fetchone()
     assert tl is not None
-    return row, ("" if decision.muted == bool(alert["muted"]) else kind), int(tl[0])
-
-
-def refresh(conn: Conn, now: datetime | None = None, snapshot: MuteSnapshot | None = None) -> int:
-    """Re-decide every open alert; returns how many changed between muted and unmuted. Rows held by another
-    transaction are skipped (the next refresh gets them)."""
-    from alerts import lifecycle  # lifecycle imports this module
-
-    now = now or utcnow()
-    snap = snapshot or MuteSnapshot.load(conn, now)
-    rows = fetch_all(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.ends_at IS NULL ORDER BY a.id "
-                           f"FOR UPDATE SKIP LOCKED")
-    changed = 0
-    for row in rows:
-        decision = snap.decide(row)
-        if decision.muted == bool(row["muted"]) and (not decision.muted or decision.by == row["muted_by"]):
-            continue
-        new_row, transition, cause = apply(conn, row, decision, now)
-        if transition and cause is not None:
-            changed += 1
-            lifecycle.after_mute_change(conn, new_row, transition, now, cause)
-    return changed
+    return row, ("" if decision.muted == bool(alert.muted) else kind), int(tl[0])

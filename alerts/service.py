@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.models import ALERT_COLUMNS, STATES, alert_json, state_filter, utcnow
-from ops_center.db import Conn, fetch_all, fetch_one
+from alerts.models import ALERT_COLUMNS, STATES, alert_json, fetch_alert, fetch_alerts, state_filter, utcnow
+from ops_center.db import Conn, fetch_all
 
 SEVERITY_KEYS = ("critical", "major", "minor", "info")
 
@@ -54,14 +54,14 @@ def list_alerts(conn: Conn, *, state: str | None = None, severity: str | None = 
     if before_id is not None:
         where.append("a.id < %(before)s")
         params["before"] = before_id
-    rows = fetch_all(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE {' AND '.join(where)} "
-                           f"ORDER BY a.id DESC LIMIT %(limit)s", params)
+    rows = fetch_alerts(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE {' AND '.join(where)} "
+                              f"ORDER BY a.id DESC LIMIT %(limit)s", params)
     more = len(rows) > limit
     return [alert_json(r, now) for r in rows[:limit]], more
 
 
 def get_alert(conn: Conn, alert_id: int, now: datetime | None = None) -> dict[str, Any] | None:
-    row = fetch_one(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (alert_id,))
+    row = fetch_alert(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (alert_id,))
     return alert_json(row, now) if row else None
 
 

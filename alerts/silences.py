@@ -11,8 +11,9 @@ from typing import Any, Literal
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.errors import RuleError
 from alerts.matchers import MAX_MATCHERS, Matcher, describe, match_all, parse_matchers
-from alerts.rules.models import RuleError, format_errors
+from alerts.rules.models import format_errors
 from ops_center.db import Conn, fetch_all, fetch_one
 
 SilenceState = Literal["pending", "active", "expired"]

@@ -29,38 +29,27 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from psycopg import errors as pg_errors
+from psycopg.rows import class_row
 
 from alerts import lifecycle
 from alerts.config import get_config
 from alerts.muting import MuteSnapshot
 from alerts.rules import rate, threshold
 from alerts.rules.models import STREAM_KINDS, RateRule, ThresholdRule
-from alerts.rules.state import EvalState, Transition
+from alerts.rules.state import EvalState, Status, Transition
 from alerts.rules.store import StoredRule, load_enabled
 from alerts.summary import render
 from ops_center.db import Conn
-from ops_center.readings import ReadingsStore
+from ops_center.devices.models import DeviceInfo
+from ops_center.readings import ReadingRow, ReadingsStore
 from ops_center.settings import Settings
 
 log = logging.getLogger("alerts.stream")
-
-Row = tuple[float, str, str, float]
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    kind: str | None
-    name: str | None
-    ward_code: str | None
-    ward_set: str | None
-    unit_code: str | None
-
 
 def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -> dict[str, Any]:
     labels: dict[str, Any] = {"level": "device", "device": device_id}
@@ -74,8 +63,25 @@ def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -
     return labels
 
 
-_STATE_COLS = ("s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8, "
-               "extract(epoch FROM s.last_time)::float8, s.last_value, s.samples::text")
+_DEVICES_SQL = ("SELECT id AS device_id, enabled, gateway_id, kind, ward_code, name, ward_set, unit_code "
+                "FROM devices")
+
+_STATE_COLS = ("s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8 AS since, "
+               "extract(epoch FROM s.last_time)::float8 AS last_time, s.last_value, s.samples::text AS samples")
+
+
+class StoredState(NamedTuple):
+    """A row of ``alert_rule_state`` as the evaluator reads it: times as epoch seconds, samples as JSON text."""
+
+    rule_id: int
+    subject: str
+    rule_version: int
+    status: Status
+    since: float | None
+    last_time: float | None
+    last_value: float | None
+    samples: str | None
+    inserted: bool = False  # read by _LOCK_SQL only: the row did not exist before this statement
 
 # Keys travel as comma-joined text (device ids and numbers cannot contain commas): far cheaper to send than
 # arrays, which psycopg quotes element by element.
@@ -104,15 +110,16 @@ WHERE s.rule_id = u.r AND s.subject = u.s
 """
 
 
-def _state(rule: StoredRule, row: Any) -> EvalState:
+def _state(rule: StoredRule, row: StoredState | None) -> EvalState:
     """The state from a stored row (None: never written); a row of an older rule version restarts, keeping
     "firing" so the open alert can still resolve."""
     if row is None:
         return EvalState()
-    _r, _s, version, status, since, last_time, last_value, samples = row[:8]
-    if version != rule.version:
-        return EvalState("firing" if status == "firing" else "ok")
-    return EvalState(status, since, last_time, last_value, orjson.loads(samples) if samples and samples != "[]" else [])
+    if row.rule_version != rule.version:
+        return EvalState("firing" if row.status == "firing" else "ok")
+    samples = row.samples
+    return EvalState(row.status, row.since, row.last_time, row.last_value,
+                     orjson.loads(samples) if samples and samples != "[]" else [])
 
 
 def _material(before: EvalState, after: EvalState) -> bool:
@@ -218,10 +225,8 @@ class StreamEvaluator:
                 registry.add(r.rule.metric)
         loaded: dict[str, DeviceInfo] | None = None
         if devices:
-            loaded = {
-                row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5]) for row in
-                conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices").fetchall()
-            }
+            loaded = {d.device_id: d for d in
+                      conn.cursor(row_factory=class_row(DeviceInfo)).execute(_DEVICES_SQL).fetchall()}
         if self._store is None:
             self._store = ReadingsStore.for_connection(conn)
         now = time.monotonic()
@@ -251,9 +256,9 @@ class StreamEvaluator:
         wanted = [d for d in ids if now - self._unknown.get(d, float("-inf")) >= self.refresh_s]
         if not wanted:
             return
-        rows = conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices WHERE id = ANY(%s)",
-                            (wanted,)).fetchall()
-        found = {r[0]: DeviceInfo(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        rows = conn.cursor(row_factory=class_row(DeviceInfo)).execute(
+            _DEVICES_SQL + " WHERE id = ANY(%s)", (wanted,)).fetchall()
+        found = {d.device_id: d for d in rows}
         with self._lock:
             self._devices.update(found)
             for d in wanted:
@@ -261,7 +266,7 @@ class StreamEvaluator:
                     self._unknown[d] = now
 
     # -- the hook --------------------------------------------------------------------------------------------------
-    def on_batch(self, conn: Conn, rows: Sequence[Row]) -> int:
+    def on_batch(self, conn: Conn, rows: Sequence[ReadingRow]) -> int:
         """Evaluate stream rules on a committed batch; returns the number of alert transitions. Runs in its own
         transaction (a savepoint if the caller has one open) and retries once on a deadlock."""
         if not rows:
@@ -302,7 +307,7 @@ class StreamEvaluator:
                     return 0
         return 0  # pragma: no cover
 
-    def _match(self, rows: Sequence[Row], by_metric: dict[str, list[StoredRule]]
+    def _match(self, rows: Sequence[ReadingRow], by_metric: dict[str, list[StoredRule]]
                ) -> dict[tuple[int, str], list[tuple[float, float]]]:
         """{(rule id, device): readings}. Readings are grouped per (device, metric) once and that one list is
         shared by every rule that watches the pair, so the cost is rows + keys, not rows × rules."""
@@ -338,9 +343,10 @@ class StreamEvaluator:
         # threshold states that are "ok" are the default: only pending/firing rows are read; rate states always
         thr = sorted({k[0] for k in keys if isinstance(rules[k[0]].rule, ThresholdRule)})
         rate_keys = [k for k in keys if isinstance(rules[k[0]].rule, RateRule)]
-        stored = {(r[0], r[1]): r for r in conn.execute(_READ_SQL, {
+        read = conn.cursor(row_factory=class_row(StoredState)).execute(_READ_SQL, {
             "thr": ",".join(map(str, thr)), "subjects": ",".join(sorted({k[1] for k in keys})) if thr else "",
-            "rr": ",".join(str(k[0]) for k in rate_keys), "rs": ",".join(k[1] for k in rate_keys)}).fetchall()}
+            "rr": ",".join(str(k[0]) for k in rate_keys), "rs": ",".join(k[1] for k in rate_keys)}).fetchall()
+        stored = {(r.rule_id, r.subject): r for r in read}
         changed: list[tuple[int, str]] = []
         for key in keys:
             rule = rules[key[0]]
@@ -353,21 +359,21 @@ class StreamEvaluator:
             after = EvalState(before.status, before.since, before.last_time, before.last_value, before.samples)
             for t, v in sorted(work[key]):
                 _step(rule, after, t, v)
-            if _material(before, after) or (row is not None and row[2] != rule.version):
+            if _material(before, after) or (row is not None and row.rule_version != rule.version):
                 changed.append(key)
         if not changed:
             return 0
         changed = self._not_superseded(conn, changed, work, rules)
         if not changed:
             return 0
-        got = conn.execute(_LOCK_SQL, ([k[0] for k in changed], [k[1] for k in changed],
-                                       [rules[k[0]].version for k in changed])).fetchall()
+        got = conn.cursor(row_factory=class_row(StoredState)).execute(_LOCK_SQL, (
+            [k[0] for k in changed], [k[1] for k in changed], [rules[k[0]].version for k in changed])).fetchall()
         states: dict[tuple[int, str], EvalState] = {}
         seeds: list[tuple[tuple[int, str], EvalState]] = []
         for row in got:
-            key = (row[0], row[1])
+            key = (row.rule_id, row.subject)
             st = _state(rules[key[0]], row)
-            if row[8] and isinstance(rules[key[0]].rule, RateRule):
+            if row.inserted and isinstance(rules[key[0]].rule, RateRule):
                 seeds.append((key, st))
             states[key] = st
         if seeds:
@@ -481,10 +487,10 @@ class StreamEvaluator:
         return n
 
 
-def evaluate_rows(conn: Conn, rows: Sequence[Row], evaluator: StreamEvaluator | None = None) -> int:
+def evaluate_rows(conn: Conn, rows: Sequence[ReadingRow], evaluator: StreamEvaluator | None = None) -> int:
     """One-shot helper (CLI, tests): evaluate ``rows`` with a fresh (or given) evaluator."""
     ev = evaluator or StreamEvaluator()
     return ev.on_batch(conn, rows)
 
 
-__all__ = ["DeviceInfo", "StreamEvaluator", "device_labels", "evaluate_rows"]
+__all__ = ["StreamEvaluator", "device_labels", "evaluate_rows"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from alerts import escalation, muting, scheduled
+from alerts import escalation, remuting, scheduled
 from alerts.config import get_config
 from alerts.models import utcnow
 from alerts.notify import deliver as delivery
@@ -51,7 +51,7 @@ def tick() -> dict[str, int]:
     now = utcnow()
     with connect(get_settings().database_url) as conn:
         with conn.transaction():
-            changed = muting.refresh(conn, now)
+            changed = remuting.refresh(conn, now)
         with conn.transaction():
             advanced = escalation.run_due(conn, now)
     queued = _enqueue_due() if changed or advanced else 0

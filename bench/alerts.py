@@ -54,7 +54,7 @@ def pct(values: list[float]) -> dict[str, float | int | None]:
 
 # -- 1. scheduled --------------------------------------------------------------------------------------------------
 def seed_scheduled(url: str, n_rules: int, n_devices: int, now: datetime) -> dict[str, int]:
-    from alerts.rules import store
+    from alerts import rule_changes
     from alerts.rules.models import parse_rule
 
     rng = random.Random(7)
@@ -100,14 +100,14 @@ def seed_scheduled(url: str, n_rules: int, n_devices: int, now: datetime) -> dic
             doc = {"name": f"absence-{i}", "kind": "absence", "factor": rng.choice((2, 3, 5, 10)), "scope": scope}
             if i % 10 == 0:
                 doc["metric"] = "water_level_cm"
-            store.create_rule(c, parse_rule(doc), "bench")
+            rule_changes.create_rule(c, parse_rule(doc), "bench")
         for i in range(n_geo):
-            store.create_rule(c, parse_rule({"name": f"geo-{i}", "kind": "geo_count", "count": rng.choice((5, 10, 20)),
+            rule_changes.create_rule(c, parse_rule({"name": f"geo-{i}", "kind": "geo_count", "count": rng.choice((5, 10, 20)),
                                              "window": rng.choice(("1h", "2h", "3h")),
                                              "categories": [cats[i % 4]], "labels": {"kind": KINDS[i % 5]}}),
                               "bench")
         for i in range(n_kpi):
-            store.create_rule(c, parse_rule({"name": f"kpi-{i}", "kind": "kpi", "kpi": "on_time_rate",
+            rule_changes.create_rule(c, parse_rule({"name": f"kpi-{i}", "kind": "kpi", "kpi": "on_time_rate",
                                              "level": ("unit", "ward", "province")[i % 3], "target": 0.9,
                                              "period": ("day", "month", "year")[i % 3]}), "bench")
         c.commit()
@@ -283,7 +283,7 @@ def background(st: BenchStack, rate: float, seconds: float, n_pub: int, start: i
 
 
 def bench_stream(st: BenchStack, rate: float, seconds: float, n_pub: int, bg_rules: int) -> dict[str, Any]:
-    from alerts.rules import store
+    from alerts import rule_changes
     from alerts.rules.models import parse_rule
 
     url = st.settings.database_url
@@ -318,7 +318,7 @@ def bench_stream(st: BenchStack, rate: float, seconds: float, n_pub: int, bg_rul
         out["ceiling"] = {"commit_latency_ms": pct(probe.commit_ms), "background_achieved": achieved,
                           "probe_readings": probe.sent}
         with connect(url) as c:
-            rid = store.create_rule(c, parse_rule({
+            rid = rule_changes.create_rule(c, parse_rule({
                 "name": "probe > 100", "kind": "threshold", "metric": "water_level_cm", "operator": ">",
                 "value": 100, "scope": {"kind": "probe"}, "flap_window": 0}), "bench")["id"]
             c.commit()
@@ -333,11 +333,11 @@ def bench_stream(st: BenchStack, rate: float, seconds: float, n_pub: int, bg_rul
         if bg_rules:
             with connect(url) as c:
                 for i in range(bg_rules // 2):  # every background reading matches all of these
-                    store.create_rule(c, parse_rule({"name": f"bg-threshold-{i}", "kind": "threshold",
+                    rule_changes.create_rule(c, parse_rule({"name": f"bg-threshold-{i}", "kind": "threshold",
                                                      "metric": "water_level_cm", "operator": ">", "value": 5000 + i,
                                                      "for": "5m", "clear": 4000, "scope": {"kind": "water_level"}}),
                                       "bench")
-                    store.create_rule(c, parse_rule({"name": f"bg-rate-{i}", "kind": "rate",
+                    rule_changes.create_rule(c, parse_rule({"name": f"bg-rate-{i}", "kind": "rate",
                                                      "metric": "water_level_cm", "operator": ">", "value": 5000 + i,
                                                      "window": "10m", "scope": "all"}), "bench")
                 c.commit()

@@ -111,14 +111,14 @@ def pack_batch_rows(st: BenchStack) -> int:
 def latency_phase(st: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
     """Rounds alternating: no rule at all (the ceiling: publish -> committed) and the probe rule on (ours:
     publish -> alert committed), each ``live_seconds`` of background at ``live_rate``."""
-    from alerts.rules import store
+    from alerts import rule_changes
     from alerts.rules.models import parse_rule
     from bench.alerts import Probe, background, pct
 
     url = st.settings.database_url
     probes = [f"probe{i}" for i in range(10)]
     with connect(url) as c:
-        rid = store.create_rule(c, parse_rule({
+        rid = rule_changes.create_rule(c, parse_rule({
             "name": "probe > 100", "kind": "threshold", "metric": "water_level_cm", "operator": ">",
             "value": 100, "scope": {"kind": "probe"}, "flap_window": 0}), "bench")["id"]
         c.execute("UPDATE alert_rules SET enabled = false WHERE id = %s", (rid,))

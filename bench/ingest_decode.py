@@ -32,7 +32,7 @@ import orjson
 
 from ingest.catalogue import load_catalogue
 from ingest.decode import decode_message
-from ingest.registry_types import DeviceInfo
+from ops_center.devices.models import DeviceInfo
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest_decode.json"
 TARGET_PER_S = (

@@ -60,10 +60,8 @@ from ingest.validate import (
     epoch_from_ts,
     type_name,
 )
+from ops_center.readings import ReadingRow
 from ops_center.storable import json_problem, text_problem
-
-Reading = tuple[float, str, str, float]
-"""``(epoch seconds, device_id, metric, value)``."""
 
 SENML_ABSOLUTE_TIME: Final = 2**28
 """RFC 8428 §4.5.3: a resolved SenML time at or above 2**28 is absolute epoch seconds, below it is relative to now."""
@@ -101,7 +99,7 @@ class Decoded:
     """What one message yielded. ``topic`` is ``None`` when the topic itself was rejected."""
 
     topic: TopicRef | None
-    readings: list[Reading]
+    readings: list[ReadingRow]
     rejects: list[Reject]
     status: DeviceStatus | None
     events: list[DeviceEvent]
@@ -131,7 +129,7 @@ def decode_message(
     if type(ref) is Reject:
         return Decoded(None, [], [ref], None, [])
     kind, entity_id = ref  # type: ignore[misc]
-    readings: list[Reading] = []
+    readings: list[ReadingRow] = []
     rejects: list[Reject] = []
     out = Decoded(ref, readings, rejects, None, [])  # type: ignore[arg-type]
     size = len(payload)
@@ -247,7 +245,7 @@ def _json_telemetry(
     now: float,
     max_age_s: float,
     catalogue: Catalogue,
-    readings: list[Reading],
+    readings: list[ReadingRow],
     rejects: list[Reject],
 ) -> None:
     if len(doc) != 2 or "ts" not in doc or "metrics" not in doc:
@@ -322,7 +320,7 @@ def _senml(
     max_age_s: float,
     catalogue: Catalogue,
     registry: DeviceLookup,
-    readings: list[Reading],
+    readings: list[ReadingRow],
     rejects: list[Reject],
     memo: NameMemo | None = None,
 ) -> None:
@@ -747,7 +745,6 @@ __all__ = [
     "Decoded",
     "DeviceEvent",
     "DeviceStatus",
-    "Reading",
     "Reject",
     "decode_message",
 ]

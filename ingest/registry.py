@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
-from ingest.registry_types import DeviceInfo
 from ops_center.db import Conn
+from ops_center.devices.models import DeviceInfo
 from ops_center.devices.service import load_registry, registry_stamp
 
 LOOKUP_MAX: Final = 10_000

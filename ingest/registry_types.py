@@ -1,30 +1,15 @@
-"""What the ingest decoder needs to know about a device, and the lookup it asks.
+"""The lookup the ingest decoder asks about devices.
 
 The real registry (a dict refreshed from PostgreSQL) lives elsewhere; anything with a
 ``get(device_id) -> DeviceInfo | None`` method satisfies :class:`DeviceLookup`, including a
-plain ``dict[str, DeviceInfo]``.
+plain ``dict[str, DeviceInfo]``. ``DeviceInfo`` is the core's (``ops_center.devices.models``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    """One registered principal: a field device or a gateway.
-
-    ``gateway_id`` names the gateway a device sits behind (``None`` when it talks to the broker
-    itself). Gateways are registered principals too (they hold MQTT credentials), usually with
-    ``kind="gateway"``; the decoder does not look at ``kind``.
-    """
-
-    device_id: str
-    enabled: bool
-    gateway_id: str | None
-    kind: str
-    ward_code: str | None
+from ops_center.devices.models import DeviceInfo
 
 
 class DeviceLookup(Protocol):

@@ -23,11 +23,11 @@ from typing import Any, Final
 
 from ingest.catalogue import Catalogue
 from ingest.decode import DeviceEvent, decode_message
-from ingest.registry_types import DeviceInfo
 from ingest.validate import Reject
 from ops_center.db import Conn
 from ops_center.devices import dead_letters
 from ops_center.devices.dead_letters import DeadLetter, DeadLetterFilter
+from ops_center.devices.models import DeviceInfo
 from ops_center.devices.service import load_registry, record_seen, record_status
 from ops_center.readings import ReadingsStore
 

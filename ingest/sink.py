@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ingest.decode import Decoded, Reading
+from ingest.decode import Decoded
 from ingest.validate import Reject
 from ops_center.db import Conn
 from ops_center.devices import dead_letters
@@ -19,7 +19,7 @@ from ops_center.devices.dead_letter_quota import Cap
 from ops_center.devices.dead_letters import NewLetter, Reason
 from ops_center.devices.service import record_seen, record_status
 from ops_center.events import emit
-from ops_center.readings import PreparedBatch, ReadingsStore
+from ops_center.readings import PreparedBatch, ReadingRow, ReadingsStore
 
 log = logging.getLogger("ingest.sink")
 FEED_MAX_ENTRIES = 2000
@@ -28,7 +28,7 @@ FEED_MAX_ENTRIES = 2000
 class BatchHook(Protocol):
     """Inline consumers of a batch (the alert engine's stream rules): called inside the batch's transaction."""
 
-    def on_batch(self, conn: Conn, rows: list[Reading]) -> int: ...
+    def on_batch(self, conn: Conn, rows: list[ReadingRow]) -> int: ...
 
 
 @dataclass
@@ -75,7 +75,7 @@ class PreparedWrite:
     """What ``BatchWriter.prepare`` makes of a batch: its parts sorted out, its readings prepared for the store."""
 
     messages: int
-    readings: list[Reading] = field(default_factory=list)
+    readings: list[ReadingRow] = field(default_factory=list)
     letters: list[NewLetter] = field(default_factory=list)
     last_seen: dict[str, float] = field(default_factory=dict)
     statuses: list[Any] = field(default_factory=list)
@@ -188,11 +188,11 @@ class BatchWriter:
         )
 
 
-def _feed_entries(readings: list[Reading]) -> tuple[list[list[Any]], bool] | None:
+def _feed_entries(readings: list[ReadingRow]) -> tuple[list[list[Any]], bool] | None:
     """The batch's one coalesced telemetry event: the newest value per (device, metric); None without readings."""
     if not readings:
         return None
-    newest: dict[tuple[str, str], Reading] = {}
+    newest: dict[tuple[str, str], ReadingRow] = {}
     for r in readings:
         key = (r[1], r[2])
         cur = newest.get(key)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from ingest.registry_types import DeviceInfo, DeviceLookup
+from ingest.registry_types import DeviceLookup
+from ops_center.devices.models import DeviceInfo
 
 # --- reason codes (stored in the dead-letter table; keep them stable) --------------------------
 PAYLOAD_TOO_LARGE: Final = "payload_too_large"

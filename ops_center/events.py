@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from psycopg.types.json import Jsonb
 
 from ops_center.db import Conn
@@ -23,6 +25,31 @@ def emit(conn: Conn, topic: str, payload: dict[str, Any], *, subject: str | None
     row = conn.execute("SELECT ops_emit(%s, %s, %s, %s)", (topic, subject, ward_code, Jsonb(payload))).fetchone()
     assert row is not None
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of an ``emit_many`` call."""
+
+    payload: dict[str, Any]
+    subject: str | None = None
+    ward_code: str | None = None
+
+
+def emit_many(conn: Conn, topic: str, items: Sequence[NewEvent]) -> list[int]:
+    """``emit`` for many events of one topic in ONE statement (an alert storm), in the order given; returns their
+    ids. The events travel as a single JSON document (``jsonb_to_recordset``): far cheaper to send than arrays of
+    jsonb, whose text form psycopg escapes element by element."""
+    if topic not in TOPICS:
+        raise ValueError(f"topic: must be one of {TOPICS}, got {topic!r}")
+    if not items:
+        return []
+    doc = orjson.dumps([{"n": i, "subject": e.subject, "ward_code": e.ward_code, "payload": e.payload}
+                        for i, e in enumerate(items)], option=orjson.OPT_NON_STR_KEYS).decode()
+    rows = conn.execute(
+        "SELECT ops_emit(%s, x.subject, x.ward_code, x.payload) FROM jsonb_to_recordset(%s::jsonb) "
+        "AS x(n int, subject text, ward_code text, payload jsonb) ORDER BY x.n", (topic, doc)).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,14 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 
 ReadingRow = tuple[float, str, str, float]
-"""(epoch seconds, device_id, metric, value): what ingest hands to ``write_batch``."""
+"""``(epoch seconds, device_id, metric, value)``: one reading as it travels the hot path — decoded by ingest,
+written by ``write_batch``, evaluated by the stream rules. The one definition; everyone imports it from here."""
 
 
 @dataclass(frozen=True)
-class Reading:
+class StoredReading:
+    """A reading read back from the store (``range``, ``latest``), its time as a datetime."""
+
     time: datetime
     device_id: str
     metric: str
@@ -209,16 +212,16 @@ class ReadingsStore:
                          (view, start, end))
 
     # -- reading -------------------------------------------------------------------------------------------------
-    def range(self, conn: Conn, device_id: str, metric: str, start: datetime, end: datetime) -> list[Reading]:
+    def range(self, conn: Conn, device_id: str, metric: str, start: datetime, end: datetime) -> list[StoredReading]:
         rows = conn.execute(
             "SELECT time, device_id, metric, value FROM readings "
             "WHERE device_id = %s AND metric = %s AND time >= %s AND time < %s ORDER BY time",
             (device_id, metric, start, end),
         ).fetchall()
-        return [Reading(*r) for r in rows]
+        return [StoredReading(*r) for r in rows]
 
     def latest(self, conn: Conn, device_ids: Sequence[str] | None = None,
-               metric: str | None = None) -> list[Reading]:
+               metric: str | None = None) -> list[StoredReading]:
         sql = "SELECT time, device_id, metric, value FROM readings_latest WHERE true"
         params: list[object] = []
         if device_ids is not None:
@@ -228,7 +231,7 @@ class ReadingsStore:
             sql += " AND metric = %s"
             params.append(metric)
         rows = conn.execute(sql + " ORDER BY device_id, metric", params).fetchall()
-        return [Reading(*r) for r in rows]
+        return [StoredReading(*r) for r in rows]
 
     def bucketed(self, conn: Conn, metric: str, start: datetime, end: datetime, interval: timedelta,
                  agg: Agg, device_ids: Sequence[str] | None = None) -> list[Bucket]:

@@ -81,8 +81,8 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def seed(base: str, token: str, conn: Any, set_name: str, rng: random.Random) -> None:
+    from alerts.rule_changes import upsert_rules
     from alerts.rules.models import parse_rule
-    from alerts.rules.store import upsert_rules
 
     with conn.transaction():
         upsert_rules(conn, [parse_rule(r) for r in RULES], "screenshots")

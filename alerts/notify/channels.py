@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, field_validator
 
-from alerts.rules.models import RuleError, format_errors
+from alerts.errors import RuleError
+from alerts.rules.models import format_errors
 from ops_center.db import Conn, fetch_all, fetch_one
 
 _HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"

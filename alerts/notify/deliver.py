@@ -18,7 +18,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from alerts.config import AlertsConfig, get_config
-from alerts.models import ALERT_COLUMNS, alert_json
+from alerts.models import ALERT_COLUMNS, alert_json, fetch_alert
 from alerts.notify.channels import EmailConfig, WebhookConfig, parse_config
 from alerts.notify.senders import SendResult, send_cap_webhook, send_email, send_webhook
 from ops_center.db import Conn, connect, fetch_one
@@ -104,10 +104,10 @@ def record(conn: Conn, row: dict[str, Any], result: SendResult, started: datetim
                   "idempotency_key": row["idempotency_key"]}
         conn.execute("INSERT INTO alert_timeline (alert_id, kind, actor, detail) VALUES (%s, %s, %s, %s)",
                      (row["alert_id"], kind, f"channel:{row['channel_name']}", Jsonb(detail)))
-        alert = fetch_one(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (row["alert_id"],))
+        alert = fetch_alert(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (row["alert_id"],))
         if alert is not None:
             emit(conn, "alert", {**alert_json(alert), "transition": kind, "detail": detail},
-                 subject=f"alert:{alert['id']}", ward_code=(alert["labels"] or {}).get("ward"))
+                 subject=f"alert:{alert.id}", ward_code=(alert.labels or {}).get("ward"))
     return Outcome(int(row["id"]), outcome, attempt, delay, result.error)
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from psycopg.types.json import Jsonb
 
 from alerts.config import get_config
-from alerts.models import alert_json
+from alerts.models import Alert, alert_json
 from ops_center.db import Conn, fetch_all
 
 Event = Literal["firing", "escalated", "reminder", "resolved", "test"]
@@ -21,7 +21,7 @@ def idempotency_key(alert_id: int | None, cause_id: int, channel_id: int) -> str
     return f"ops-{alert_id or 0}-{cause_id}-{channel_id}"
 
 
-def enqueue(conn: Conn, alert: dict[str, Any], channel_names: Iterable[str], event: Event, cause_id: int,
+def enqueue(conn: Conn, alert: Alert, channel_names: Iterable[str], event: Event, cause_id: int,
             now: datetime, *, transition: str, detail: dict[str, Any] | None = None) -> list[int]:
     """Outbox rows for ``alert`` to the named (enabled) channels; returns their ids. ``cause_id`` is the timeline
     entry of the transition; writing the same (alert, cause, channel) twice adds nothing."""
@@ -34,7 +34,7 @@ def enqueue(conn: Conn, alert: dict[str, Any], channel_names: Iterable[str], eve
     ids: list[int] = []
     max_attempts = get_config().max_attempts
     for ch in channels:
-        key = idempotency_key(alert["id"], cause_id, ch["id"])
+        key = idempotency_key(alert.id, cause_id, ch["id"])
         payload = {"event": event, "transition": transition, "channel": ch["name"], "idempotency_key": key,
                    "at": payload_alert["ends_at"] if event == "resolved" else now.isoformat(),
                    "alert": payload_alert, "detail": detail or {}}
@@ -42,7 +42,7 @@ def enqueue(conn: Conn, alert: dict[str, Any], channel_names: Iterable[str], eve
             "INSERT INTO notification_outbox (alert_id, channel_id, event, idempotency_key, payload, max_attempts, "
             "next_attempt_at) VALUES (%s, %s, %s, %s, %s, %s, now()) ON CONFLICT (idempotency_key) DO NOTHING "
             "RETURNING id",
-            (alert["id"], ch["id"], event, key, Jsonb(payload), max_attempts),
+            (alert.id, ch["id"], event, key, Jsonb(payload), max_attempts),
         ).fetchone()
         if row:
             ids.append(int(row[0]))

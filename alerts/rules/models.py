@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from alerts.durations import parse_duration
+from alerts.errors import RuleError
 from ops_center.scorecard.definition import INDICATORS
 from ops_center.storable import text_problem
 
@@ -294,14 +295,6 @@ Rule = Annotated[ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule
 RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
 AnyRule = ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule | ProvinceSilenceRule
 KINDS: tuple[str, ...] = ("threshold", "rate", "absence", "geo_count", "kpi", "province_silence")
-
-
-class RuleError(ValueError):
-    """A rule document that does not validate; ``errors`` is ``[{field, message, value}]``."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]))
 
 
 def _short(value: Any) -> Any:

@@ -9,14 +9,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
-from alerts import escalation, inhibition, muting, silences
+from alerts import escalation, inhibition, remuting, rule_changes, rule_files, silences
+from alerts.errors import RuleError
 from alerts.escalation import PolicyIn
 from alerts.inhibition import InhibitRuleIn
 from alerts.models import utcnow
 from alerts.notify import channels
 from alerts.notify.channels import EmailConfig, WebhookConfig
-from alerts.rules import loader, store
-from alerts.rules.models import RULE_ADAPTER, Rule, RuleError, parse_rule
+from alerts.rules import store
+from alerts.rules.models import RULE_ADAPTER, Rule, parse_rule
 from alerts.silences import SilenceIn
 from api.deps import AdminOnly, ConnDep, Operators, Staff
 from api.fields import StoredDocument
@@ -83,7 +84,7 @@ class RuleFile(BaseModel):
 
 RULE_FILE_BODY = request_body(
     TypeAdapter(RuleFile | list[Rule]), media_type="application/yaml",
-    description=f"A YAML document of at most {loader.MAX_FILE_BYTES} bytes: the sections as for their own routes.")
+    description=f"A YAML document of at most {rule_files.MAX_FILE_BYTES} bytes: the sections as for their own routes.")
 
 
 class Page(BaseModel):
@@ -107,7 +108,7 @@ def list_rules(conn: ConnDep, _: Staff, kind: Literal["threshold", "rate", "abse
 def create_rule(body: Document, conn: ConnDep, principal: Operators, request: Request) -> dict[str, Any]:
     try:
         rule = parse_rule(body)
-        row = store.create_rule(conn, rule, principal.name)
+        row = rule_changes.create_rule(conn, rule, principal.name)
     except RuleError as exc:
         raise _invalid(exc, "rule") from exc
     request.state.audit_target = f"alert_rule:{row['id']}"
@@ -121,19 +122,19 @@ async def import_rules(request: Request, conn: ConnDep, principal: Operators,
     ``inhibit_rules``); all or nothing. Channels and policies in the file need the admin role."""
     request.state.audit_target = "alert_rules:import"
     raw = await request.body()
-    if len(raw) > loader.MAX_FILE_BYTES:
-        raise HTTPException(413, f"body: rule file larger than {loader.MAX_FILE_BYTES} bytes ({len(raw)})")
+    if len(raw) > rule_files.MAX_FILE_BYTES:
+        raise HTTPException(413, f"body: rule file larger than {rule_files.MAX_FILE_BYTES} bytes ({len(raw)})")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPException(422, f"body: not UTF-8 text (byte {exc.start})") from exc
     try:
-        rf = loader.parse_text(text)
+        rf = rule_files.parse_text(text)
         if (rf.channels or rf.policies) and principal.role.value != "admin":
             raise HTTPException(403, "channels and escalation_policies in a rule file need the admin role")
         if dry_run:
             return {"valid": True, "rules": [r.name for r in rf.rules]}
-        report = loader.apply(conn, rf, principal.name)
+        report = rule_files.apply(conn, rf, principal.name)
     except RuleError as exc:
         raise _invalid(exc, "rule file") from exc
     return {"valid": True, **report}
@@ -152,7 +153,7 @@ def replace_rule(rule_id: Id, body: Document, conn: ConnDep, principal: Operator
                  request: Request) -> dict[str, Any]:
     request.state.audit_target = f"alert_rule:{rule_id}"
     try:
-        row = store.replace_rule(conn, rule_id, parse_rule(body), principal.name)
+        row = rule_changes.replace_rule(conn, rule_id, parse_rule(body), principal.name)
     except RuleError as exc:
         raise _invalid(exc, "rule") from exc
     if row is None:
@@ -163,7 +164,7 @@ def replace_rule(rule_id: Id, body: Document, conn: ConnDep, principal: Operator
 @router.delete("/alert-rules/{rule_id}", status_code=204, tags=["alert rules"])
 def delete_rule(rule_id: Id, conn: ConnDep, principal: Operators, request: Request) -> None:
     request.state.audit_target = f"alert_rule:{rule_id}"
-    if not store.delete_rule(conn, rule_id, principal.name):
+    if not rule_changes.delete_rule(conn, rule_id, principal.name):
         raise HTTPException(404, f"rule_id: no rule {rule_id}")
 
 
@@ -189,7 +190,7 @@ def create_silence(body: Document, conn: ConnDep, principal: Operators, request:
     except RuleError as exc:
         raise _invalid(exc, "silence") from exc
     request.state.audit_target = f"silence:{row['id']}"
-    changed = muting.refresh(conn, now)
+    changed = remuting.refresh(conn, now)
     return {**silences.silence_json(row, now), "alerts_changed": changed}
 
 
@@ -209,7 +210,7 @@ def expire_silence(silence_id: Id, conn: ConnDep, _: Operators, request: Request
     row = silences.expire(conn, silence_id, now)
     if row is None:
         raise HTTPException(404, f"silence_id: no silence {silence_id}")
-    changed = muting.refresh(conn, now)
+    changed = remuting.refresh(conn, now)
     return {**silences.silence_json(row, now), "alerts_changed": changed}
 
 
@@ -230,7 +231,7 @@ def create_inhibit_rule(body: Document, conn: ConnDep, principal: Operators, req
         raise HTTPException(409, f"name: an inhibition rule named {r.name!r} exists")
     row, _ = inhibition.upsert(conn, r, principal.name)
     request.state.audit_target = f"inhibit_rule:{row['id']}"
-    muting.refresh(conn)
+    remuting.refresh(conn)
     return row
 
 
@@ -248,7 +249,7 @@ def replace_inhibit_rule(rule_id: Id, body: Document, conn: ConnDep, _: Operator
     row = inhibition.update(conn, rule_id, r)
     if row is None:
         raise HTTPException(404, f"rule_id: no inhibition rule {rule_id}")
-    muting.refresh(conn)
+    remuting.refresh(conn)
     return row
 
 
@@ -257,7 +258,7 @@ def delete_inhibit_rule(rule_id: Id, conn: ConnDep, _: Operators, request: Reque
     request.state.audit_target = f"inhibit_rule:{rule_id}"
     if not inhibition.delete(conn, rule_id):
         raise HTTPException(404, f"rule_id: no inhibition rule {rule_id}")
-    muting.refresh(conn)
+    remuting.refresh(conn)
 
 
 # -- escalation policies -------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import lifecycle, service
+from alerts.errors import AlertConflict, AlertNotFound, UnitNotFound
 from api.deps import ConnDep, Operators, Staff
 from api.openapi import errors
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -111,11 +112,11 @@ def _act(request: Request, alert_id: int, fn: Any) -> AlertOut:
     request.state.audit_target = f"alert:{alert_id}"
     try:
         row = fn()
-    except lifecycle.AlertNotFound as exc:
+    except AlertNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    except lifecycle.UnitNotFound as exc:
+    except UnitNotFound as exc:
         raise HTTPException(422, str(exc)) from exc
-    except lifecycle.AlertConflict as exc:
+    except AlertConflict as exc:
         raise HTTPException(409, str(exc)) from exc
     from alerts.models import alert_json
 

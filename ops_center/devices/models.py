@@ -142,10 +142,31 @@ class Gateway:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """One registered principal as the hot path sees it — the ingest decoder (is it known, enabled, behind which
+    gateway) and the stream rules (scope by kind or ward; an alert's labels). The one definition.
+
+    ``gateway_id`` names the gateway a device sits behind (``None`` when it talks to the broker itself). Gateways
+    are registered principals too (they hold MQTT credentials), usually with ``kind="gateway"``; the decoder does
+    not look at ``kind``. ``name``, ``ward_set`` and ``unit_code`` are filled by the readers that need them (the
+    alert labels) and ``None`` otherwise.
+    """
+
+    device_id: str
+    enabled: bool
+    gateway_id: str | None
+    kind: str
+    ward_code: str | None
+    name: str | None = None
+    ward_set: str | None = None
+    unit_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RegistryEntry:
     """What ingest needs to know about one principal (a device, or a gateway with ``kind == "gateway"``).
 
-    Field names match ``ingest.registry_types.DeviceInfo`` for the first five, so ingest converts with
+    Field names match ``DeviceInfo`` for the first five, so ingest converts with
     ``DeviceInfo(e.device_id, e.enabled, e.gateway_id, e.kind, e.ward_code)``.
     """
 

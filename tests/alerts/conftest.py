@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alerts.rules import store as rule_store
+from alerts import rule_changes
 from alerts.rules.models import parse_rule
 from alerts.stream import StreamEvaluator
 from ops_center.db import Conn, connect, fetch_all
@@ -80,7 +80,7 @@ def make_device(conn: Conn, *, kind: str = "salinity", ward: str | None = None, 
 
 def make_rule(conn: Conn, doc: dict[str, Any]) -> int:
     doc = {"name": uid("rule"), **doc}
-    row = rule_store.create_rule(conn, parse_rule(doc), "test")
+    row = rule_changes.create_rule(conn, parse_rule(doc), "test")
     conn.commit()
     return int(row["id"])
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alerts import lifecycle
+from alerts import lifecycle, rule_changes
 from alerts.lifecycle import Firing
 from alerts.rules import store
 from alerts.rules.models import parse_rule
@@ -162,7 +162,7 @@ rules:
 # -- alerts --------------------------------------------------------------------------------------------------------
 def _alerts(settings: Any, n: int, ward: str, severity: str = "major") -> tuple[int, list[int]]:
     with connect(settings.database_url) as conn:
-        row = store.create_rule(conn, parse_rule(_rule_doc(severity=severity)), "test")
+        row = rule_changes.create_rule(conn, parse_rule(_rule_doc(severity=severity)), "test")
         rule = store.stored(row)
         ids = []
         for _ in range(n):
@@ -171,7 +171,7 @@ def _alerts(settings: Any, n: int, ward: str, severity: str = "major") -> tuple[
                                                                  "level": "device"}, f"Mực nước cao tại {dev}", 130.0,
                                                  datetime.now(UTC)))
             assert change is not None
-            ids.append(change.alert["id"])
+            ids.append(change.alert.id)
         conn.commit()
     return rule.id, ids
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerts.rules.loader import parse_file
+from alerts.rule_files import parse_file
 
 RULES = Path(__file__).resolve().parents[2] / "alerts" / "data" / "camau-demo-rules.yaml"
 

@@ -162,10 +162,10 @@ def test_tick_in_a_real_worker_unmutes_when_a_silence_expires(stack, settings, c
         rule = store.stored(store.get_rule(conn, rid))  # type: ignore[arg-type]
         change = lifecycle.fire(conn, Firing(rule.ref, dev, {"device": dev}, f"pH thấp tại {dev}", 4.2, now), now=now)
         conn.commit()
-        assert change is not None and change.alert["muted"]
+        assert change is not None and change.alert.muted
         time.sleep(2.2)
         Celery(broker=settings.redis_url).send_task("alerts.tick")
         body = _until("the notification after the silence expired", lambda: next(iter(rec.delivered.values()), None))
-        assert body["alert"]["id"] == change.alert["id"] and body["transition"] == "unmuted"
+        assert body["alert"]["id"] == change.alert.id and body["transition"] == "unmuted"
         [a] = _alerts(conn, rid)
         assert not a["muted"]

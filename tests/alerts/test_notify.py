@@ -4,6 +4,7 @@ double delivery when the worker is killed mid-send."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -52,7 +53,7 @@ def _fire(conn: Conn, rule_id: int) -> dict[str, Any]:
                                          datetime.now(UTC)))
     conn.commit()
     assert change is not None
-    return change.alert
+    return dataclasses.asdict(change.alert)
 
 
 def _outbox(conn: Conn, alert_id: int) -> list[dict[str, Any]]:

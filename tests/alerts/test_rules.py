@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from alerts.durations import parse_duration
+from alerts.errors import RuleError
 from alerts.matchers import Matcher, match_all
+from alerts.rule_files import parse_text
 from alerts.rules import absence, geocount, kpi, rate, threshold
 from alerts.rules.absence import DeviceRow
-from alerts.rules.loader import parse_text
-from alerts.rules.models import RuleError, parse_rule
+from alerts.rules.models import parse_rule
 from alerts.rules.state import EvalState
 from alerts.summary import render
 from tests.alerts.conftest import uid

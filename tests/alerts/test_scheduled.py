@@ -127,7 +127,7 @@ def test_kpi_below_target(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_disabling_a_rule_resolves_its_alerts_and_stops_it(conn) -> None:  # type: ignore[no-untyped-def]
-    from alerts.rules import store
+    from alerts import rule_changes
     from alerts.rules.models import parse_rule
 
     kind = "absence_" + secrets.token_hex(3)
@@ -136,7 +136,7 @@ def test_disabling_a_rule_resolves_its_alerts_and_stops_it(conn) -> None:  # typ
     rid = make_rule(conn, doc)
     assert scheduled.evaluate(conn, now=T0, rule_ids=[rid]).fired == 1
     conn.commit()
-    store.replace_rule(conn, rid, parse_rule({**doc, "enabled": False}), "test")
+    rule_changes.replace_rule(conn, rid, parse_rule({**doc, "enabled": False}), "test")
     conn.commit()
     [a] = alerts_for(conn, rid)
     assert a["ends_at"] is not None and a["resolve_note"] == "rule disabled"

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts import scheduled
-from alerts.rules.models import RuleError, parse_rule
+from alerts.errors import RuleError
+from alerts.rules.models import parse_rule
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.calendar import load_calendar
 from ops_center.readiness import exchange

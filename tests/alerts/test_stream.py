@@ -225,13 +225,13 @@ def test_two_evaluators_never_duplicate_an_alert(settings, conn, clock) -> None:
 
 
 def test_rule_deleted_under_the_cache(conn, clock) -> None:  # type: ignore[no-untyped-def]
-    from alerts.rules import store
+    from alerts import rule_changes
 
     ev = StreamEvaluator(refresh_s=3600, clock=clock)
     dev = make_device(conn)
     rid = make_rule(conn, {"kind": "threshold", "metric": "ph", "operator": "<", "value": 5, "scope": "all"})
     feed(conn, ev, [(t0, dev, "ph", 7.0)])
-    store.delete_rule(conn, rid, "test")
+    rule_changes.delete_rule(conn, rid, "test")
     conn.commit()
     # the cache still has the rule; the evaluator notices and reloads instead of failing the batch
     assert feed(conn, ev, [(t0 + 60, dev, "ph", 3.0)]) == 0

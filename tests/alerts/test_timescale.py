@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alerts import lifecycle, muting, scheduled, silences
-from alerts.rules import store
+from alerts import lifecycle, remuting, rule_changes, scheduled, silences
 from alerts.rules.models import parse_rule
 from alerts.stream import StreamEvaluator
 from ops_center.db import fetch_all
@@ -23,13 +22,13 @@ def test_alerting_on_timescale() -> None:
                      "('ts-sal', 'salinity', 'Trạm đo mặn Sông Đốc', 'camau-2025', '32014', 60, %s), "
                      "('ts-rain', 'rain', 'Trạm đo mưa', 'camau-2025', '32014', 60, %s)",
                      (T0, T0 - timedelta(hours=1)))
-        sal = store.create_rule(conn, parse_rule({"name": "Mặn > 4‰", "kind": "threshold", "metric": "salinity_ppt",
+        sal = rule_changes.create_rule(conn, parse_rule({"name": "Mặn > 4‰", "kind": "threshold", "metric": "salinity_ppt",
                                                   "operator": ">", "value": 4, "for": "2m", "clear": 3.5,
                                                   "scope": {"kind": "salinity"}}), "test")["id"]
-        surge = store.create_rule(conn, parse_rule({"name": "Mặn tăng nhanh", "kind": "rate",
+        surge = rule_changes.create_rule(conn, parse_rule({"name": "Mặn tăng nhanh", "kind": "rate",
                                                     "metric": "salinity_ppt", "operator": ">", "value": 2,
                                                     "window": "10m", "scope": "all"}), "test")["id"]
-        quiet = store.create_rule(conn, parse_rule({"name": "Mất tín hiệu", "kind": "absence",
+        quiet = rule_changes.create_rule(conn, parse_rule({"name": "Mất tín hiệu", "kind": "absence",
                                                     "scope": {"kind": "rain"}}), "test")["id"]
         conn.commit()
         rs = ReadingsStore.for_connection(conn)
@@ -49,9 +48,9 @@ def test_alerting_on_timescale() -> None:
         silences.create(conn, silences.validate_silence({"matchers": [{"name": "device", "value": "ts-rain"}],
                                                          "ends_at": (T0 + timedelta(hours=1)).isoformat(),
                                                          "comment": "Bảo trì"}), "op", T0)
-        assert muting.refresh(conn, T0) == 1
+        assert remuting.refresh(conn, T0) == 1
         row = lifecycle.acknowledge(conn, q["id"], "op", "đã biết", now=T0 + timedelta(minutes=1))
-        assert row["muted"] and row["acknowledged_by"] == "op"
+        assert row.muted and row.acknowledged_by == "op"
         kinds = [k["kind"] for k in lifecycle.timeline(conn, q["id"])]
         assert kinds == ["fired", "muted", "acknowledged"]
         conn.commit()

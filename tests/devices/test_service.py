@@ -10,10 +10,9 @@ import pytest
 
 from ingest.catalogue import default_catalogue
 from ingest.decode import decode_message
-from ingest.registry_types import DeviceInfo
 from ops_center.db import Conn
 from ops_center.devices import service
-from ops_center.devices.models import Conflict, DeviceFilter, InvalidValue, NotFound
+from ops_center.devices.models import Conflict, DeviceFilter, DeviceInfo, InvalidValue, NotFound
 from ops_center.devices.text import fold
 from tests.devices.conftest import uid
 

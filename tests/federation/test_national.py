@@ -172,13 +172,12 @@ def test_the_map_shows_34_provinces_ranked_with_freshness(national: National, to
 
 
 def test_a_silent_province_raises_an_alert_through_the_alerts_engine(national: National) -> None:
-    from alerts import scheduled
-    from alerts.rules import loader
+    from alerts import rule_files, scheduled
     from ops_center.db import connect
 
     national.register("92", schedule_s=1)
     with connect(national.settings.database_url) as conn:
-        loader.apply(conn, loader.parse_file(RULES), actor="test")
+        rule_files.apply(conn, rule_files.parse_file(RULES), actor="test")
         conn.execute("UPDATE federation_provinces SET token_issued_at = now() - interval '1 hour', "
                      "last_contact_at = now() - interval '10 seconds' WHERE code = '92'")
         conn.commit()

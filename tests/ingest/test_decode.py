@@ -11,8 +11,9 @@ import pytest
 
 from ingest.catalogue import DEFAULT_METRICS, CatalogueError, Metric, load_catalogue
 from ingest.decode import Decoded, DeviceEvent, DeviceStatus, decode_message
-from ingest.registry_types import DeviceInfo, DeviceLookup
+from ingest.registry_types import DeviceLookup
 from ingest.validate import REASON_CODES, Reject
+from ops_center.devices.models import DeviceInfo
 
 NOW = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 MAX_AGE = 7 * 86400.0

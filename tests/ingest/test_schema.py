@@ -11,8 +11,8 @@ from jsonschema import Draft202012Validator
 
 from ingest.catalogue import load_catalogue
 from ingest.decode import decode_message
-from ingest.registry_types import DeviceInfo
 from ingest.schema import device_event, senml_pack, status, telemetry_json
+from ops_center.devices.models import DeviceInfo
 
 CAT = load_catalogue()
 NOW = time.time()

@@ -4,6 +4,7 @@ test stack's settings, and helpers for WebSocket clients."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -204,7 +205,8 @@ def fire_alert(db, ward_code: str, summary: str, severity: str = "critical",  # 
     """An alert opened through the alert engine's lifecycle (row + timeline + ``alert`` event, one transaction)."""
     from datetime import UTC, datetime
 
-    from alerts.lifecycle import Firing, RuleRef, fire
+    from alerts.lifecycle import Firing, fire
+    from alerts.rules.ref import RuleRef
 
     subject = device or f"ward:{ward_code}:{tag()}"
     labels = {"ward": ward_code, "device": device, "kind": "salinity", "metric": "salinity_ppt"}
@@ -213,7 +215,7 @@ def fire_alert(db, ward_code: str, summary: str, severity: str = "critical",  # 
                                  {k: v for k, v in labels.items() if v is not None}, summary, 6.5,
                                  datetime.now(UTC)))
     assert change is not None
-    return change.alert
+    return dataclasses.asdict(change.alert)
 
 
 @contextmanager
@@ -223,8 +225,8 @@ def salinity_station(db, stack, tmp_path, ward: dict[str, Any]) -> Iterator[tupl
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from alerts.rule_changes import create_rule
     from alerts.rules.models import parse_rule
-    from alerts.rules.store import create_rule
     from tests.pipeline.conftest import IngestProc, discard_session
 
     device = f"salt-{tag()}"

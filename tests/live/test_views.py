@@ -48,8 +48,8 @@ def test_a_reading_published_over_mqtt_appears_on_its_device_chart(page, live_se
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from alerts.rule_changes import create_rule
     from alerts.rules.models import parse_rule
-    from alerts.rules.store import create_rule
     from tests.pipeline.conftest import IngestProc, discard_session
     from tests.support.services import free_port
 

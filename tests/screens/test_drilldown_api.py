@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from alerts.rule_changes import create_rule
 from alerts.rules.models import parse_rule
-from alerts.rules.store import create_rule
 from ops_center.devices.service import record_status
 from ops_center.incidents.service import from_device_event
 from ops_center.readings import ORIGIN, ReadingsStore

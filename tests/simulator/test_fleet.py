@@ -16,7 +16,6 @@ import shapely
 from geo.boundaries import load_boundaries
 from ingest.catalogue import default_catalogue
 from ingest.decode import decode_message
-from ingest.registry_types import DeviceInfo
 from ingest.simulator import cli as sim_cli
 from ingest.simulator.anomalies import (
     ANOMALY_KINDS,
@@ -32,6 +31,7 @@ from ingest.simulator.geography import Geography
 from ingest.simulator.provision import FleetState
 from ingest.topics import device_topic, gateway_topic
 from ingest.validate import DEVICE_ID_RE
+from ops_center.devices.models import DeviceInfo
 from ops_center.settings import Settings
 from tests.simulator.conftest import wards_file
 

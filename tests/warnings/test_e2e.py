@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from lxml import etree
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.rules import store as rule_store
+from alerts import rule_changes
 from alerts.rules.models import parse_rule
 from ops_center.db import Conn, fetch_all
 from tests.alerts.receivers import webhook_receiver
@@ -81,7 +81,7 @@ def _register(client: TestClient, admin: Any, ward: RealWard) -> dict[str, Any]:
 
 
 def _rule(conn: Conn, device_id: str) -> int:
-    row = rule_store.create_rule(conn, parse_rule({"name": uid("Mặn vượt 4‰"), "kind": "threshold",
+    row = rule_changes.create_rule(conn, parse_rule({"name": uid("Mặn vượt 4‰"), "kind": "threshold",
                                                    "metric": "salinity_ppt", "operator": ">", "value": 4,
                                                    "scope": {"device": device_id}, "severity": "major"}), "test")
     conn.commit()

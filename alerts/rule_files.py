@@ -30,10 +30,10 @@ from typing import Any
 
 import yaml
 
-from alerts import escalation, inhibition
+from alerts import escalation, inhibition, rule_changes
+from alerts.errors import RuleError
 from alerts.notify import channels as channels_mod
-from alerts.rules import store
-from alerts.rules.models import AnyRule, RuleError, parse_rule
+from alerts.rules.models import AnyRule, parse_rule
 from ops_center.db import Conn
 from ops_center.storable import json_problem
 
@@ -123,5 +123,5 @@ def apply(conn: Conn, rf: RuleFile, actor: str) -> dict[str, Any]:
     report["channels"] = [channels_mod.upsert_channel(conn, c, actor)[0]["name"] for c in rf.channels]
     report["escalation_policies"] = [escalation.upsert_policy(conn, p, actor)[0]["name"] for p in rf.policies]
     report["inhibit_rules"] = [inhibition.upsert(conn, r, actor)[0]["name"] for r in rf.inhibit_rules]
-    report["rules"] = store.upsert_rules(conn, rf.rules, actor)
+    report["rules"] = rule_changes.upsert_rules(conn, rf.rules, actor)
     return report
