@@ -111,8 +111,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait until the page shows what they expect; 5 s (Playwright's default) was too short for a page
+    # reloading its data on a loaded 2-core CI machine (a drill-down read its previous figure). A wait, not a timing
+    # check: a page that never shows it still fails.
+    expect.set_options(timeout=15_000)
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} missing: run scripts/test-deps.sh (apt-get install chromium)")
     with sync_playwright() as p:
