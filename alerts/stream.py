@@ -45,6 +45,7 @@ from alerts.rules.state import EvalState, Transition
 from alerts.rules.store import StoredRule, load_enabled
 from alerts.summary import render
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings
 
@@ -218,10 +219,7 @@ class StreamEvaluator:
                 registry.add(r.rule.metric)
         loaded: dict[str, DeviceInfo] | None = None
         if devices:
-            loaded = {
-                row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5]) for row in
-                conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices").fetchall()
-            }
+            loaded = {row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5]) for row in device_lookups.labels(conn)}
         if self._store is None:
             self._store = ReadingsStore.for_connection(conn)
         now = time.monotonic()
@@ -251,8 +249,7 @@ class StreamEvaluator:
         wanted = [d for d in ids if now - self._unknown.get(d, float("-inf")) >= self.refresh_s]
         if not wanted:
             return
-        rows = conn.execute("SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices WHERE id = ANY(%s)",
-                            (wanted,)).fetchall()
+        rows = device_lookups.labels(conn, wanted)
         found = {r[0]: DeviceInfo(r[1], r[2], r[3], r[4], r[5]) for r in rows}
         with self._lock:
             self._devices.update(found)

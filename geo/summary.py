@@ -37,6 +37,7 @@ from geo import service, shapes, store
 from geo.service import LOCAL_TZ, IndexedSet
 from geo.store import DEFAULT_FAMILY, GeoStoreError, SetInfo, SetNotFound
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.readings import ReadingsStore, WindowAggregate
 
 log = logging.getLogger("geo.summary")
@@ -224,9 +225,7 @@ class Placement:
 
 
 def place_devices(conn: Conn, entry: IndexedSet) -> Placement:
-    rows = conn.execute(
-        "SELECT id, lon, lat, ward_set, ward_code, last_seen, expected_interval_s FROM devices WHERE enabled"
-    ).fetchall()
+    rows = device_lookups.placed(conn)
     n = len(rows)
     unit = np.full(n, -1, dtype=np.int64)
     pos = {c: i for i, c in enumerate(entry.codes)}

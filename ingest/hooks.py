@@ -11,6 +11,7 @@ import orjson
 
 from ingest.sink import BatchHook
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.devices.dead_letters import NewLetter, Reason
 from ops_center.storable import shown
 
@@ -38,8 +39,7 @@ def device_event_hook() -> Any | None:
         return None
 
     def on_event(conn: Conn, ev: Any) -> Any:
-        row = conn.execute("SELECT lon, lat FROM devices WHERE id = %s", (ev.device_id,)).fetchone()
-        lon, lat = (row[0], row[1]) if row else (None, None)
+        lon, lat = device_lookups.position(conn, ev.device_id)
         return create(conn, ev.device_id, ev.kind, ev.severity, ev.message, ev.ts, lon, lat)
 
     return on_event
