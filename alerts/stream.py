@@ -45,7 +45,8 @@ from alerts.rules.state import EvalState, Transition
 from alerts.rules.store import StoredRule, load_enabled
 from alerts.summary import render
 from ops_center.db import Conn
-from ops_center.devices import lookups as device_lookups
+from ops_center.devices import directory as device_directory
+from ops_center.devices.models import GATEWAY_KIND, RegistryEntry
 from ops_center.readings import ReadingsStore
 from ops_center.settings import Settings
 
@@ -61,6 +62,10 @@ class DeviceInfo:
     ward_code: str | None
     ward_set: str | None
     unit_code: str | None
+
+
+def _info(e: RegistryEntry) -> DeviceInfo:
+    return DeviceInfo(e.kind, e.name, e.ward_code, e.ward_set, e.unit_code)
 
 
 def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -> dict[str, Any]:
@@ -207,6 +212,7 @@ class StreamEvaluator:
     def invalidate(self) -> None:
         """Force a reload of rules and devices on the next batch (tests, or after a change in this process)."""
         self._loaded_at = self._devices_at = float("-inf")
+        device_directory.shared().invalidate()
 
     def refresh(self, conn: Conn, *, devices: bool = True) -> None:
         rules = load_enabled(conn, STREAM_KINDS)
@@ -219,7 +225,9 @@ class StreamEvaluator:
                 registry.add(r.rule.metric)
         loaded: dict[str, DeviceInfo] | None = None
         if devices:
-            loaded = {row[0]: DeviceInfo(row[1], row[2], row[3], row[4], row[5]) for row in device_lookups.labels(conn)}
+            shared = device_directory.shared()
+            shared.refresh(conn, max_age_s=self.devices_refresh_s)
+            loaded = {k: _info(e) for k, e in shared.devices().items()}
         if self._store is None:
             self._store = ReadingsStore.for_connection(conn)
         now = time.monotonic()
@@ -249,8 +257,8 @@ class StreamEvaluator:
         wanted = [d for d in ids if now - self._unknown.get(d, float("-inf")) >= self.refresh_s]
         if not wanted:
             return
-        rows = device_lookups.labels(conn, wanted)
-        found = {r[0]: DeviceInfo(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        found = {k: _info(e) for k, e in device_directory.shared().look_up(conn, wanted).items()
+                 if e.kind != GATEWAY_KIND}
         with self._lock:
             self._devices.update(found)
             for d in wanted:

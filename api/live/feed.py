@@ -38,7 +38,7 @@ import psycopg
 from api.live.config import LiveSettings
 from ops_center import events as event_log
 from ops_center.auth.roles import Role
-from ops_center.devices import lookups as device_lookups
+from ops_center.devices import directory as device_directory
 from ops_center.events import CHANNEL, TOPICS
 
 log = logging.getLogger("api.live")
@@ -227,6 +227,7 @@ class Hub:
         self._lock = asyncio.Lock()
         self._gaps: dict[int, float] = {}
         self._ward_of: dict[str, str | None] = {}
+        self.directory = device_directory.shared()
         self._tele: dict[str, _Telemetry] = {}
         self._tele_sent: dict[str, float] = {}
         self._tele_wake = asyncio.Event()
@@ -403,11 +404,11 @@ class Hub:
 
     async def _load_devices(self) -> None:
         try:
-            ward_of = await device_lookups.ward_codes(self._query)
+            await self.directory.refresh_async(self._query, max_age_s=self.config.device_refresh_s)
         except psycopg.Error as exc:
             log.warning("live hub could not read devices (%s); telemetry goes without wards", exc)
             return
-        self._ward_of = ward_of
+        self._ward_of = {k: e.ward_code for k, e in self.directory.devices().items()}
 
     async def _device_loop(self) -> None:
         while True:

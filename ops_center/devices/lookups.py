@@ -1,13 +1,13 @@
 """The reads of ``devices``, ``gateways`` and ``units`` that other domains need, so that the devices package alone
-names its tables in SQL: the labels the alert stream puts on alerts, the rows the absence rule checks, a device's
-position and stored ward, where devices lie for map summaries, the device -> ward map of the live feed, units known,
-their names, wards and levels; and geo's bulk ward assignment (the one write here that another package drives: geo
-computes the wards, this module stores them).
+names its tables in SQL: the rows the absence rule checks, a device's position and stored ward, where devices lie
+for map summaries, units known, their names, wards and levels; and geo's bulk ward assignment (the one write here
+that another package drives: geo computes the wards, this module stores them). The cached copy of every device and
+gateway (ingest, the alert stream, the live feed) is ``directory.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
 
@@ -15,17 +15,6 @@ from ops_center.db import Conn, fetch_one
 
 Principals = Literal["devices", "gateways"]
 PRINCIPAL_TABLES: Final[tuple[Principals, ...]] = ("devices", "gateways")
-
-
-class DeviceLabels(NamedTuple):
-    """What an alert about a device is labelled with."""
-
-    id: str
-    kind: str | None
-    name: str | None
-    ward_code: str | None
-    ward_set: str | None
-    unit_code: str | None
 
 
 class WatchedDevice(NamedTuple):
@@ -51,18 +40,6 @@ class PlacedDevice(NamedTuple):
     ward_code: str | None
     last_seen: datetime | None
     expected_interval_s: int
-
-
-_LABELS = "SELECT id, kind, name, ward_code, ward_set, unit_code FROM devices"
-
-
-def labels(conn: Conn, ids: Sequence[str] | None = None) -> list[DeviceLabels]:
-    """Every device's labels (or those of ``ids`` that exist)."""
-    if ids is None:
-        rows = conn.execute(_LABELS).fetchall()
-    else:
-        rows = conn.execute(_LABELS + " WHERE id = ANY(%s)", (list(ids),)).fetchall()
-    return [DeviceLabels(*r) for r in rows]
 
 
 def watched(conn: Conn) -> list[WatchedDevice]:
@@ -91,11 +68,6 @@ def located(conn: Conn, device_id: str) -> dict[str, Any] | None:
     """A device's id, name, coordinates and stored ward (``ward_set``, ``ward_code``, ``ward_status``)."""
     return fetch_one(conn, "SELECT id, name, lon, lat, ward_set, ward_code, ward_status FROM devices "
                            "WHERE id = %s", (device_id,))
-
-
-async def ward_codes(query: Callable[[str], Awaitable[list[tuple[Any, ...]]]]) -> dict[str, str | None]:
-    """Every device's stored ward code, read with ``query`` (the live hub's own asynchronous connection)."""
-    return {str(r[0]): r[1] for r in await query("SELECT id, ward_code FROM devices")}
 
 
 # ------------------------------------------------------------------------------------------------------ units
