@@ -9,6 +9,9 @@
 - A literal that is exactly the name of a table with an ``_`` in it (``"dossier_daily"``, passed to a function that
   puts it into SQL) counts too: one-word names (``"devices"``, ``"alerts"``) are live topics, layer names and JSON
   keys far more often than tables, so those are only found in SQL text; so are the names in ``NOT_BARE``.
+- Not seen: a one-word table name passed as a value into an f-string (``f"UPDATE {table} ..."`` with
+  ``table = "devices"``), and SQL glued from pieces with ``+`` where the keyword and the name are in different
+  literals. Keep such code in the owner.
 """
 
 from __future__ import annotations
