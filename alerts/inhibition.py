@@ -18,6 +18,7 @@ from alerts.errors import RuleError
 from alerts.matchers import LABEL_NAME, MAX_MATCHERS, Matcher, describe, match_all, parse_matchers
 from alerts.rules.models import format_errors
 from ops_center.db import Conn, fetch_all, fetch_one
+from ops_center.incidents import reads as incident_reads
 
 OPEN_INCIDENT_EXCLUDED = ("resolved", "closed")
 
@@ -84,29 +85,13 @@ def inhibits(rule: InhibitRule, source: Source, target_id: int | None, target: d
     return True
 
 
-_INCIDENT_COLUMNS = {"category": "category", "severity": "severity", "status": "status", "ward": "ward_code",
-                     "ward_set": "ward_set"}
-
-
 def open_incident_sources(conn: Conn, rule: InhibitRule | None = None) -> list[Source]:
     """Open incidents as label sets (category, ward, ward_set, severity, status); none before incidents exist.
     With ``rule``, its ``=`` matchers and ``equal`` labels narrow the query."""
-    exists = conn.execute("SELECT to_regclass('incidents') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
+    if not incident_reads.present(conn):
         return []
-    where, params = ["status <> ALL(%s)"], [list(OPEN_INCIDENT_EXCLUDED)]
-    if rule is not None:
-        for m in rule.source_matchers:
-            if m.op == "=" and m.name in _INCIDENT_COLUMNS:
-                where.append(f"COALESCE({_INCIDENT_COLUMNS[m.name]}, '') = %s")
-                params.append(m.value)  # type: ignore[arg-type]
-        for name in rule.equal:
-            if name in _INCIDENT_COLUMNS:
-                where.append(f"COALESCE({_INCIDENT_COLUMNS[name]}, '') <> ''")
-    rows = conn.execute(
-        f"SELECT id, category, severity, status, ward_code, ward_set FROM incidents WHERE {' AND '.join(where)}",
-        params,
-    ).fetchall()
+    equal = [(m.name, m.value) for m in rule.source_matchers if m.op == "="] if rule is not None else []
+    rows = incident_reads.labelled(conn, OPEN_INCIDENT_EXCLUDED, equal, rule.equal if rule is not None else ())
     return [Source("incident", int(r[0]), {"category": r[1], "severity": r[2], "status": r[3], "ward": r[4],
                                            "ward_set": r[5]}) for r in rows]
 
@@ -129,6 +114,12 @@ def upsert(conn: Conn, r: InhibitRuleIn, actor: str) -> tuple[dict[str, Any], bo
     )
     assert row is not None
     return row, bool(row.pop("created"))
+
+
+def id_named(conn: Conn, name: str) -> int | None:
+    """The id of the inhibition rule named ``name``, None when there is none."""
+    row = conn.execute("SELECT id FROM inhibit_rules WHERE name = %s", (name,)).fetchone()
+    return int(row[0]) if row else None
 
 
 def update(conn: Conn, rule_id: int, r: InhibitRuleIn) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from alerts.models import ALERT_COLUMNS, Alert, alert_json, fetch_alert, fetch_a
 from alerts.rules.ref import RuleRef
 from ops_center import events
 from ops_center.db import Conn, fetch_all
+from ops_center.devices import lookups as device_lookups
 
 
 @dataclass(frozen=True)
@@ -360,7 +361,7 @@ def resolve_by(conn: Conn, alert_id: int, actor: str, note: str | None = None,
 def assign(conn: Conn, alert_id: int, unit: str, actor: str, now: datetime | None = None) -> Alert:
     """Assign the alert to a unit (``units.code``); allowed on resolved alerts too, for follow-up."""
     now = now or utcnow()
-    if conn.execute("SELECT 1 FROM units WHERE code = %s", (unit,)).fetchone() is None:
+    if not device_lookups.unit_exists(conn, unit):
         raise UnitNotFound(f"unit: no unit with code {unit[:80]!r}")
     before = fetch_alert(conn, f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s FOR UPDATE", (alert_id,))
     if before is None:

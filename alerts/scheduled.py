@@ -36,8 +36,10 @@ from alerts.rules.models import (
 from alerts.rules.store import StoredRule, stored
 from alerts.summary import render
 from ops_center.db import Conn, fetch_all
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
 from ops_center.dossiers.service import last_received_by_unit
+from ops_center.incidents import reads as incident_reads
 from ops_center.petitions import service as petitions
 from ops_center.readiness import exchange
 from ops_center.readings import ReadingsStore
@@ -106,10 +108,7 @@ class Inputs:
 
     def devices(self) -> list[DeviceRow]:
         if self._devices is None:
-            rows = self.conn.execute(
-                "SELECT id, kind, ward_code, ward_set, unit_code, expected_interval_s, last_seen, created_at "
-                "FROM devices WHERE enabled ORDER BY id").fetchall()
-            self._devices = [DeviceRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6], r[7]) for r in rows]
+            self._devices = [DeviceRow(*r) for r in device_lookups.watched(self.conn)]
         return self._devices
 
     def devices_for(self, scope: Scope) -> list[DeviceRow]:
@@ -135,20 +134,12 @@ class Inputs:
     def incident_counts(self, rule: GeoCountRule) -> dict[tuple[str | None, str], int]:
         key = (rule.window, tuple(sorted(rule.categories)), rule.open_only)
         if key not in self._counts:
-            found = self.conn.execute("SELECT to_regclass('incidents') IS NOT NULL").fetchone()
-            if not found or not found[0]:
+            if not incident_reads.present(self.conn):
                 raise InputUnavailable("incidents are not available yet (no incidents table)")
-            sql = ("SELECT ward_set, ward_code, count(*) FROM incidents WHERE ward_code IS NOT NULL "
-                   "AND reported_at > %s AND reported_at <= %s")
-            params: list[Any] = [self.now - timedelta(seconds=rule.window), self.now]
-            if rule.categories:
-                sql += " AND category = ANY(%s)"
-                params.append(list(rule.categories))
-            if rule.open_only:
-                sql += " AND status NOT IN ('resolved', 'closed')"
             with self.conn.transaction():
-                rows = self.conn.execute(sql + " GROUP BY 1, 2", params).fetchall()
-            self._counts[key] = {(r[0], r[1]): int(r[2]) for r in rows}
+                self._counts[key] = incident_reads.counts_by_ward(
+                    self.conn, self.now - timedelta(seconds=rule.window), self.now, list(rule.categories),
+                    rule.open_only)
         return self._counts[key]
 
     def provinces(self) -> list[Any]:

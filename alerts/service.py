@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.models import ALERT_COLUMNS, STATES, alert_json, fetch_alert, fetch_alerts, state_filter, utcnow
+from ops_center import wards
 from ops_center.db import Conn, fetch_all
 
 SEVERITY_KEYS = ("critical", "major", "minor", "info")
@@ -82,12 +83,8 @@ def active_by_ward(conn: Conn, set_name: str, level: str = "ward",
         (now, set_name),
     ).fetchall()
     parent: dict[str, str | None] | None = None
-    if level == "district" or any(r[1] is None for r in rows):
-        has_geo = conn.execute("SELECT to_regclass('boundary_units') IS NOT NULL").fetchone()
-        if has_geo and has_geo[0]:
-            parent = {r[0]: r[1] for r in conn.execute(
-                "SELECT code, parent_code FROM boundary_units WHERE set_name = %s AND level = 'ward'",
-                (set_name,)).fetchall()}
+    if (level == "district" or any(r[1] is None for r in rows)) and wards.has_geo(conn):
+        parent = wards.ward_districts(conn, set_name)
     out: dict[str, dict[str, int]] = {}
     for ward, ward_set, severity, n in rows:
         if ward_set is None and parent is not None and ward not in parent:
@@ -135,3 +132,25 @@ def open_by_device(conn: Conn, device_ids: list[str], now: datetime | None = Non
         count, worst = out.get(device, (0, "info"))
         out[device] = (count + int(n), severity if rank.get(severity, 9) < rank.get(worst, 9) else worst)
     return out
+
+
+def day_statistics(conn: Conn, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per severity, of the alerts alive in ``[start, end)``: ``new`` (started in it), ``active_at_end``,
+    ``acknowledged`` and ``resolved`` (in it); for the daily brief."""
+    return fetch_all(conn, """
+        SELECT severity,
+               count(*) FILTER (WHERE starts_at >= %(start)s) AS new,
+               count(*) FILTER (WHERE ends_at IS NULL OR ends_at >= %(end)s) AS active_at_end,
+               count(*) FILTER (WHERE acknowledged_at >= %(start)s AND acknowledged_at < %(end)s) AS acknowledged,
+               count(*) FILTER (WHERE ends_at >= %(start)s AND ends_at < %(end)s) AS resolved
+        FROM alerts
+        WHERE starts_at < %(end)s AND (ends_at IS NULL OR ends_at >= %(start)s)
+        GROUP BY severity""", {"start": start, "end": end})
+
+
+def median_ack_s(conn: Conn, start: datetime, end: datetime) -> float | None:
+    """The median time to acknowledge (seconds) of the alerts acknowledged in ``[start, end)``; None without any."""
+    row = conn.execute(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at - starts_at)) "
+        "FROM alerts WHERE acknowledged_at >= %s AND acknowledged_at < %s", (start, end)).fetchone()
+    return None if row is None or row[0] is None else float(row[0])

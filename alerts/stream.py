@@ -45,11 +45,16 @@ from alerts.rules.state import EvalState, Status, Transition
 from alerts.rules.store import StoredRule, load_enabled
 from alerts.summary import render
 from ops_center.db import Conn
-from ops_center.devices.models import DeviceInfo
+from ops_center.devices import directory as device_directory
+from ops_center.devices.models import GATEWAY_KIND, DeviceInfo, RegistryEntry
 from ops_center.readings import ReadingRow, ReadingsStore
 from ops_center.settings import Settings
 
 log = logging.getLogger("alerts.stream")
+
+def _info(e: RegistryEntry) -> DeviceInfo:
+    return DeviceInfo(e.device_id, e.enabled, e.gateway_id, e.kind, e.ward_code, e.name, e.ward_set, e.unit_code)
+
 
 def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -> dict[str, Any]:
     labels: dict[str, Any] = {"level": "device", "device": device_id}
@@ -62,9 +67,6 @@ def device_labels(device_id: str, info: DeviceInfo | None, metric: str | None) -
                 labels[key] = value
     return labels
 
-
-_DEVICES_SQL = ("SELECT id AS device_id, enabled, gateway_id, kind, ward_code, name, ward_set, unit_code "
-                "FROM devices")
 
 _STATE_COLS = ("s.rule_id, s.subject, s.rule_version, s.status, extract(epoch FROM s.since)::float8 AS since, "
                "extract(epoch FROM s.last_time)::float8 AS last_time, s.last_value, s.samples::text AS samples")
@@ -213,6 +215,7 @@ class StreamEvaluator:
     def invalidate(self) -> None:
         """Force a reload of rules and devices on the next batch (tests, or after a change in this process)."""
         self._loaded_at = self._devices_at = float("-inf")
+        device_directory.shared().invalidate()
 
     def refresh(self, conn: Conn, *, devices: bool = True) -> None:
         rules = load_enabled(conn, STREAM_KINDS)
@@ -225,8 +228,9 @@ class StreamEvaluator:
                 registry.add(r.rule.metric)
         loaded: dict[str, DeviceInfo] | None = None
         if devices:
-            loaded = {d.device_id: d for d in
-                      conn.cursor(row_factory=class_row(DeviceInfo)).execute(_DEVICES_SQL).fetchall()}
+            shared = device_directory.shared()
+            shared.refresh(conn, max_age_s=self.devices_refresh_s)
+            loaded = {k: _info(e) for k, e in shared.devices().items()}
         if self._store is None:
             self._store = ReadingsStore.for_connection(conn)
         now = time.monotonic()
@@ -256,9 +260,8 @@ class StreamEvaluator:
         wanted = [d for d in ids if now - self._unknown.get(d, float("-inf")) >= self.refresh_s]
         if not wanted:
             return
-        rows = conn.cursor(row_factory=class_row(DeviceInfo)).execute(
-            _DEVICES_SQL + " WHERE id = ANY(%s)", (wanted,)).fetchall()
-        found = {d.device_id: d for d in rows}
+        found = {k: _info(e) for k, e in device_directory.shared().look_up(conn, wanted).items()
+                 if e.kind != GATEWAY_KIND}
         with self._lock:
             self._devices.update(found)
             for d in wanted:

@@ -17,6 +17,7 @@ from pathlib import Path
 from geo import service, store
 from geo.boundaries import CAMAU_2019, DISTRICTS_2019, FieldMapping
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +98,7 @@ def ensure_demo(conn: Conn, data_dir: Path, say: Callable[[str], None] = print) 
     reassigned: int | None = None
     with conn.transaction():
         now_set = service.set_in_force(conn)
-        row = conn.execute(
-            "SELECT count(*) FROM devices WHERE lon IS NOT NULL AND lat IS NOT NULL "
-            "AND (ward_set IS DISTINCT FROM %s OR ward_status IS NULL)", (now_set,)).fetchone()
-        if imported or (row and row[0]):
+        if imported or device_lookups.count_unassigned_devices(conn, now_set):
             reassigned = service.assign_devices(conn, now_set)
             say(f"devices re-assigned to {now_set}: {reassigned} changed")
     return DemoResult(imported, skipped, done, reassigned)

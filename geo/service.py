@@ -33,6 +33,7 @@ from geo.crosswalk import crosswalk as compute_overlay
 from geo.projection import WGS84
 from geo.store import DEFAULT_FAMILY, GeoStoreError, ImportResult, SetNotFound, StoredCrosswalk
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.settings import LOCAL_TZ
 
 log = logging.getLogger("geo")
@@ -196,25 +197,20 @@ def assign_devices(conn: Conn, set_name: str | None = None, family: str = DEFAUL
     many rows' ``ward_set``/``ward_code``/``ward_status`` changed. Runs in the caller's transaction."""
     if set_name is None:
         set_name = set_in_force(conn, family=family)
-    return sum(_assign_table(conn, table, set_name) for table in ("devices", "gateways"))
+    return sum(_assign_table(conn, table, set_name) for table in device_lookups.PRINCIPAL_TABLES)
 
 
 def reassign_if_due(conn: Conn, family: str = DEFAULT_FAMILY) -> tuple[str | None, int]:
     """Re-assign devices and gateways when some located one is not assigned in the set in force now (the calendar
     crossed a validity boundary, or a set was changed elsewhere). Returns (set in force, rows changed)."""
     name = set_in_force(conn, family=family)
-    due = "lon IS NOT NULL AND lat IS NOT NULL AND (ward_set IS DISTINCT FROM %(s)s::text " \
-          "OR (%(s)s::text IS NOT NULL AND ward_status IS NULL))"
-    row = conn.execute(f"SELECT EXISTS (SELECT 1 FROM devices WHERE {due}) OR "
-                       f"EXISTS (SELECT 1 FROM gateways WHERE {due})", {"s": name}).fetchone()
-    if not row or not row[0]:
+    if not device_lookups.assignment_due(conn, name):
         return name, 0
     return name, assign_devices(conn, name, family)
 
 
-def _assign_table(conn: Conn, table: str, set_name: str | None) -> int:
-    rows = conn.execute(
-        f"SELECT id, lon, lat FROM {table} WHERE lon IS NOT NULL AND lat IS NOT NULL ORDER BY id").fetchall()
+def _assign_table(conn: Conn, table: device_lookups.Principals, set_name: str | None) -> int:
+    rows = device_lookups.with_coordinates(conn, table)
     if not rows:
         return 0
     ids = [r[0] for r in rows]
@@ -225,16 +221,7 @@ def _assign_table(conn: Conn, table: str, set_name: str | None) -> int:
         c, s, _ = assign_points(conn, set_name, np.array([r[1] for r in rows], dtype=np.float64),
                                 np.array([r[2] for r in rows], dtype=np.float64))
         codes, statuses = c.tolist(), s.tolist()
-    changed = conn.execute(
-        f"""
-        UPDATE {table} AS d SET ward_set = %(ws)s::text, ward_code = u.wc, ward_status = u.st, updated_at = now()
-        FROM unnest(%(ids)s::text[], %(codes)s::text[], %(st)s::text[]) AS u(id, wc, st)
-        WHERE d.id = u.id AND (d.ward_set IS DISTINCT FROM %(ws)s::text OR d.ward_code IS DISTINCT FROM u.wc
-                               OR d.ward_status IS DISTINCT FROM u.st)
-        """,
-        {"ws": set_name, "ids": ids, "codes": codes, "st": statuses},
-    ).rowcount
-    return max(changed, 0)
+    return device_lookups.store_wards(conn, table, set_name, ids, codes, statuses)
 
 
 # ---------------------------------------------------------------------- imports

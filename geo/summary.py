@@ -38,6 +38,7 @@ from geo.service import IndexedSet
 from geo.store import DEFAULT_FAMILY, GeoStoreError, SetInfo, SetNotFound
 from ops_center.db import Conn
 from ops_center.db_errors import is_retryable
+from ops_center.devices import lookups as device_lookups
 from ops_center.readings import ReadingsStore, WindowAggregate
 from ops_center.settings import LOCAL_TZ
 
@@ -226,9 +227,7 @@ class Placement:
 
 
 def place_devices(conn: Conn, entry: IndexedSet) -> Placement:
-    rows = conn.execute(
-        "SELECT id, lon, lat, ward_set, ward_code, last_seen, expected_interval_s FROM devices WHERE enabled"
-    ).fetchall()
+    rows = device_lookups.placed(conn)
     n = len(rows)
     unit = np.full(n, -1, dtype=np.int64)
     pos = {c: i for i, c in enumerate(entry.codes)}

@@ -11,6 +11,7 @@ import orjson
 from alerts.stream import StreamEvaluator
 from ingest.sink import BatchHook
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.devices.dead_letters import NewLetter, Reason
 from ops_center.dossiers import service as dossiers
 from ops_center.dossiers.models import BatchTooLarge
@@ -28,8 +29,7 @@ def stream_hooks() -> list[BatchHook]:
 
 def device_event_hook() -> Any | None:
     def on_event(conn: Conn, ev: Any) -> Any:
-        row = conn.execute("SELECT lon, lat FROM devices WHERE id = %s", (ev.device_id,)).fetchone()
-        lon, lat = (row[0], row[1]) if row else (None, None)
+        lon, lat = device_lookups.position(conn, ev.device_id)
         return from_device_event(conn, ev.device_id, ev.kind, ev.severity, ev.message, ev.ts, lon, lat)
 
     return on_event

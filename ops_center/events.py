@@ -73,3 +73,19 @@ def history(conn: Conn, topic: str, subject: str, *, before_id: int | None = Non
         "AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
         (topic, subject, before_id, before_id, limit + 1)).fetchall()
     return [StoredEvent(*r) for r in rows[:limit]], len(rows) > limit
+
+
+# ------------------------------------------------------------------------------------ the live hub's reads
+# The live hub (api/live/feed.py) runs these on its own asynchronous connection (one LISTEN per API process).
+
+LIVE_COLUMNS = "SELECT id, at, topic, subject, ward_code, payload::text FROM events"
+"""An event as the hub sends it: ``(id, at, topic, subject, ward_code, payload as JSON text)``."""
+NEWEST_ID = "SELECT coalesce(max(id), 0) FROM events"
+OLDEST_ID = "SELECT min(id) FROM events"
+FIRST_AT_AFTER = "SELECT at FROM events WHERE id > %s ORDER BY id LIMIT 1"
+"""The time of the first event after an id."""
+LIVE_AFTER = LIVE_COLUMNS + " WHERE id > %s ORDER BY id LIMIT %s"
+"""The next events after an id, at most a number of them."""
+LIVE_BY_IDS = LIVE_COLUMNS + " WHERE id = ANY(%s) ORDER BY id"
+LIVE_CATCH_UP = LIVE_COLUMNS + " WHERE id > %s AND id <= %s AND topic = ANY(%s) ORDER BY id LIMIT %s"
+"""Events of some topics in ``(after, upto]``, at most a number of them."""

@@ -1,6 +1,7 @@
 """Administrative levels for figures read from rollups keyed by ``(unit_code, ward_set, ward_code)``: the SQL that
 groups such rows by unit, ward, district or the province, and the names of the groups. The one place where a
-rollup's ward is mapped to its district (``boundary_units.parent_code`` in the ward's own set).
+rollup's ward is mapped to its district (``boundary_units.parent_code`` in the ward's own set, read through the
+core's ward directory ``ops_center.wards``).
 
 - ``unit``: the receiving unit; ``ward``: the row's ward in its set (the set in force when the thing happened);
 - ``district``: that ward's district in that set; a set without districts (Cà Mau since 2025-07-01) puts its wards
@@ -17,7 +18,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ops_center import wards
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
+from ops_center.wards import SetWindows, has_geo
 
 LEVELS: tuple[str, ...] = ("province", "district", "ward", "unit")
 NA_DISTRICT = "#n/a"  # internal group code: a ward of a set without districts (never a real code)
@@ -40,11 +44,6 @@ class GroupSql:
     filter_col: str
 
 
-def has_geo(conn: Conn) -> bool:
-    row = conn.execute("SELECT to_regclass('boundary_units') IS NOT NULL").fetchone()
-    return bool(row and row[0])
-
-
 def group_sql(level: str, geo: bool) -> GroupSql:
     """How rows aliased ``d`` group at ``level`` (``geo``: the boundary tables exist; only the district level
     reads them)."""
@@ -58,11 +57,8 @@ def group_sql(level: str, geo: bool) -> GroupSql:
         code = f"CASE WHEN d.ward_set = '' THEN '' ELSE '{NA_DISTRICT}' END"
         return GroupSql(f"d.ward_set AS gset, {code} AS gcode", "", code)
     code = (f"CASE WHEN m.parent_code IS NOT NULL THEN m.parent_code "
-            f"WHEN d.ward_set <> '' AND NOT EXISTS (SELECT 1 FROM boundary_units x WHERE x.set_name = d.ward_set "
-            f"AND x.level = 'district') THEN '{NA_DISTRICT}' ELSE '' END")
-    join = ("LEFT JOIN boundary_units m ON m.set_name = d.ward_set AND m.level = 'ward' "
-            "AND m.code = d.ward_code")
-    return GroupSql(f"d.ward_set AS gset, {code} AS gcode", join, code)
+            f"WHEN d.ward_set <> '' AND {wards.SET_HAS_NO_DISTRICTS} THEN '{NA_DISTRICT}' ELSE '' END")
+    return GroupSql(f"d.ward_set AS gset, {code} AS gcode", wards.DISTRICT_JOIN, code)
 
 
 def group_for(conn: Conn, level: str) -> GroupSql:
@@ -103,45 +99,20 @@ def group_names(conn: Conn, level: str, keys: list[tuple[str, str]]) -> dict[tup
     codes = sorted({c for _, c in keys if c not in (NA_DISTRICT, UNKNOWN)})
     out: dict[tuple[str, str], str] = {}
     if level == "unit":
-        for code, name in conn.execute("SELECT code, name FROM units WHERE code = ANY(%s)", (codes,)).fetchall():
+        for code, name in device_lookups.unit_names(conn, codes).items():
             out[("", code)] = name
     elif level == "province":
-        row = conn.execute("SELECT name FROM units WHERE level = 'province' ORDER BY code LIMIT 1").fetchone()
-        out[("", PROVINCE_CODE)] = row[0] if row else PROVINCE_NAME
+        province = device_lookups.province_name(conn)
+        out[("", PROVINCE_CODE)] = province if province is not None else PROVINCE_NAME
     elif has_geo(conn):
         lvl = "ward" if level == "ward" else "district"
-        sets = sorted({s for s, _ in keys if s})
-        for set_name, code, name in conn.execute(
-                "SELECT set_name, code, name FROM boundary_units WHERE level = %s AND set_name = ANY(%s) "
-                "AND code = ANY(%s)", (lvl, sets, codes)).fetchall():
-            out[(set_name, code)] = name
+        out.update(wards.names(conn, lvl, sorted({s for s, _ in keys if s}), codes))
     for key in keys:
         if key[1] == NA_DISTRICT:
             out[key] = NA_NAME
         elif key[1] == UNKNOWN:
             out[key] = UNKNOWN_NAME
     return out
-
-
-def district_rows_sql(value_cols: str, table: str, where: str) -> str:
-    """A statement mapping a rollup's rows (``table`` aliased ``d``, filtered by ``where`` on it) of one set to
-    their district: ``SELECT m.parent_code, <value_cols> … GROUP BY 1`` (for map layers)."""
-    return (f"SELECT m.parent_code, {value_cols} FROM {table} d JOIN boundary_units m ON m.set_name = d.ward_set "
-            f"AND m.level = 'ward' AND m.code = d.ward_code WHERE {where} AND m.parent_code IS NOT NULL GROUP BY 1")
-
-
-ADMIN_FAMILY = "admin"
-SetWindows = list[tuple[str, date, date | None]]
-
-
-def set_windows(conn: Conn) -> SetWindows:
-    """The administrative boundary sets and their validity, newest first (empty when the geo tables are absent)."""
-    row = conn.execute("SELECT to_regclass('boundary_sets') IS NOT NULL").fetchone()
-    if not row or not row[0]:
-        return []
-    rows = conn.execute("SELECT name, valid_from, valid_to FROM boundary_sets WHERE family = %s "
-                        "ORDER BY valid_from DESC", (ADMIN_FAMILY,)).fetchall()
-    return [(str(r[0]), r[1], r[2]) for r in rows]
 
 
 def set_on(windows: SetWindows, day: date) -> str:

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, field_validator
 
-from alerts.errors import RuleError
-from alerts.rules.models import format_errors
+from alerts.errors import RuleError, format_errors
 from ops_center.db import Conn, fetch_all, fetch_one
 
 _HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
@@ -115,6 +114,23 @@ def list_channels(conn: Conn) -> list[dict[str, Any]]:
 
 def get_channel(conn: Conn, channel_id: int) -> dict[str, Any] | None:
     return fetch_one(conn, f"SELECT {_COLS} FROM notify_channels WHERE id = %s", (channel_id,))
+
+
+def id_named(conn: Conn, name: str) -> int | None:
+    """The id of the channel named ``name``, None when there is none."""
+    row = conn.execute("SELECT id FROM notify_channels WHERE name = %s", (name,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def find_named(conn: Conn, name: str) -> dict[str, Any] | None:
+    """``{id, type}`` of the channel named ``name``."""
+    return fetch_one(conn, "SELECT id, type FROM notify_channels WHERE name = %s", (name,))
+
+
+def names(conn: Conn, channel_ids: list[int]) -> dict[int, str]:
+    """``{id: name}`` of the channels among ``channel_ids``."""
+    return {int(r[0]): str(r[1]) for r in conn.execute("SELECT id, name FROM notify_channels WHERE id = ANY(%s)",
+                                                       (channel_ids,)).fetchall()}
 
 
 def upsert_channel(conn: Conn, ch: ChannelIn, actor: str) -> tuple[dict[str, Any], bool]:

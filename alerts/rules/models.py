@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts import errors
 from alerts.durations import parse_duration
 from alerts.errors import RuleError
 from ops_center.scorecard.definition import INDICATORS
@@ -41,9 +42,6 @@ IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 METRIC = r"^[a-z][a-z0-9_]{0,62}$"
 LABEL_KEY = r"^[a-z_][a-z0-9_]{0,31}$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NAMED = re.compile(r"^([a-z_]+): (.*)$", re.S)
-
-
 def _number(value: object) -> object:
     """Numbers only: a string or a boolean where a number belongs is an error, not a silent conversion."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -297,46 +295,16 @@ AnyRule = ThresholdRule | RateRule | AbsenceRule | GeoCountRule | KpiRule | Prov
 KINDS: tuple[str, ...] = ("threshold", "rate", "absence", "geo_count", "kpi", "province_silence")
 
 
-def _short(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)  # JSON has no inf or nan
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 120 else text[:120] + "…"
-
-
 def format_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    """``[{field, message, value}]``; the discriminator tag pydantic puts in paths is dropped."""
-    out: list[dict[str, Any]] = []
-    for err in exc.errors():
-        loc = [p for i, p in enumerate(err.get("loc", ())) if not (i == 0 and p in KINDS)]
-        parts: list[str] = [prefix] if prefix else []
-        for p in loc:
-            if isinstance(p, int):
-                parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
-            else:
-                parts.append(str(p))
-        msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        if err.get("type") == "union_tag_invalid" or err.get("type") == "union_tag_not_found":
-            parts.append("kind")
-            msg = f"must be one of {', '.join(KINDS)}"
-        value = err.get("input")
-        named = _NAMED.match(msg)
-        if named and err.get("type") == "value_error" and isinstance(value, dict):
-            # a model-level check names its field first ("clear: …"): move it into the path
-            parts.append(named.group(1))
-            msg = named.group(2)
-            value = value.get(named.group(1))
-        out.append({"field": ".".join(parts).replace(".[", "[") or "rule", "message": msg, "value": _short(value)})
-    return out
+    """``[{field, message, value}]`` of a rule document; the rule kind pydantic puts in paths is dropped."""
+    return errors.format_errors(exc, prefix, tags=KINDS, default_field="rule")
 
 
 def parse_rule(data: Any, prefix: str = "") -> AnyRule:
     """A validated rule from a mapping; ``RuleError`` naming the field otherwise."""
     if not isinstance(data, dict):
         raise RuleError([{"field": prefix or "rule", "message": "must be a mapping of rule fields",
-                          "value": _short(data)}])
+                          "value": errors.short(data)}])
     try:
         return RULE_ADAPTER.validate_python(data)
     except ValidationError as exc:

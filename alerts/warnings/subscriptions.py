@@ -11,13 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from alerts.notify import outbox
+from alerts.notify import channels, outbox
 from alerts.warnings.models import CapStatus, Conflict, NotFound, WarningError
 from ops_center.db import Conn, fetch_all, fetch_one
 
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
 WardCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
-_COLS = ("s.id, c.name AS channel, s.channel_id, s.wards, s.cap_statuses, s.enabled, s.created_by, s.created_at, "
+_COLS = ("s.id, NULL::text AS channel, s.channel_id, s.wards, s.cap_statuses, s.enabled, s.created_by, s.created_at, "
          "s.updated_at")
 
 
@@ -50,13 +50,20 @@ class Subscription:
 
 
 def list_subscriptions(conn: Conn) -> list[Subscription]:
-    rows = fetch_all(conn, f"SELECT {_COLS} FROM warning_subscriptions s JOIN notify_channels c "
-                           "ON c.id = s.channel_id ORDER BY s.id")
+    rows = _named(conn, fetch_all(conn, f"SELECT {_COLS} FROM warning_subscriptions s ORDER BY s.id"))
     return [Subscription(**r) for r in rows]
 
 
+def _named(conn: Conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their channel's name (a subscription's channel exists: a foreign key)."""
+    names = channels.names(conn, sorted({int(r["channel_id"]) for r in rows}))
+    for r in rows:
+        r["channel"] = names[int(r["channel_id"])]
+    return rows
+
+
 def create(conn: Conn, sub: SubscriptionIn, actor: str) -> Subscription:
-    channel = fetch_one(conn, "SELECT id, type FROM notify_channels WHERE name = %s", (sub.channel,))
+    channel = channels.find_named(conn, sub.channel)
     if channel is None:
         raise WarningError("channel", f"no notification channel {sub.channel!r}")
     if channel["type"] != "webhook":
@@ -70,11 +77,11 @@ def create(conn: Conn, sub: SubscriptionIn, actor: str) -> Subscription:
 
 
 def get(conn: Conn, subscription_id: int) -> Subscription:
-    row = fetch_one(conn, f"SELECT {_COLS} FROM warning_subscriptions s JOIN notify_channels c "
-                          "ON c.id = s.channel_id WHERE s.id = %s", (subscription_id,))
-    if row is None:
+    rows = _named(conn, fetch_all(conn, f"SELECT {_COLS} FROM warning_subscriptions s WHERE s.id = %s",
+                                  (subscription_id,)))
+    if not rows:
         raise NotFound("subscription_id", f"no subscription {subscription_id}")
-    return Subscription(**row)
+    return Subscription(**rows[0])
 
 
 def delete(conn: Conn, subscription_id: int) -> None:

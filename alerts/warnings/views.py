@@ -10,6 +10,7 @@ from typing import Any
 from alerts.notify import outbox
 from alerts.warnings import store
 from alerts.warnings.models import WarningState
+from ops_center import wards
 from ops_center.db import Conn, fetch_all
 
 # a warning with a message published in [%(issued_from)s, %(issued_to)s): "issued in the period" (an end not
@@ -109,9 +110,7 @@ def active_by_ward(conn: Conn, set_name: str, level: str = "ward",
         "AND content -> 'content' ->> 'ward_set' = %s", (now or datetime.now(UTC), set_name)).fetchall()
     parent: dict[str, str | None] = {}
     if level != "ward":
-        parent = {r[0]: r[1] for r in conn.execute(
-            "SELECT code, parent_code FROM boundary_units WHERE set_name = %s AND level = 'ward'",
-            (set_name,)).fetchall()}
+        parent = wards.ward_districts(conn, set_name)
     out: dict[str, dict[str, Any]] = {}
     for warning_id, severity, ward in rows:
         code = ward if level == "ward" else parent.get(ward)

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from alerts import service as alert_service
 from api.brief import warnings_section
-from ops_center.db import Conn, fetch_all
+from ops_center.db import Conn
 from ops_center.dossiers import kpis
 from ops_center.dossiers.calendar import BusinessCalendar, load_calendar
+from ops_center.incidents import categories
+from ops_center.incidents import reads as incident_reads
 from ops_center.readings import ReadingsStore
 from ops_center.settings import LOCAL_TZ
 
@@ -235,20 +238,11 @@ def _scorecard(conn: Conn, data: BriefData, now: datetime | None, calendar: Busi
 
 
 def _incidents(conn: Conn, data: BriefData) -> None:
-    rows = fetch_all(conn, """
-        SELECT id, title, category, severity, status, ward_name, reported_at, due_at,
-               (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) AS overdue
-        FROM incidents
-        WHERE reported_at < %(end)s AND (reported_at >= %(start)s OR status NOT IN ('resolved', 'closed'))
-        ORDER BY (reported_at >= %(start)s) DESC,  -- the day's own incidents first, then older open ones
-                 CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END,
-                 reported_at DESC,
-                 (due_at < least(now(), %(end)s) AND status NOT IN ('resolved', 'closed')) DESC
-        LIMIT 10""", {"start": data.start, "end": data.end})
+    rows = incident_reads.top_of_day(conn, data.start, data.end, limit=10)
     labels: dict[str, str] = {}
     try:
         with conn.transaction():
-            labels = {r["code"]: r["label_vi"] for r in fetch_all(conn, "SELECT code, label_vi FROM incident_categories")}
+            labels = {c.code: c.label_vi for c in categories.list_categories(conn, include_disabled=True)}
     except Exception:
         labels = {}
     for r in rows:
@@ -257,20 +251,10 @@ def _incidents(conn: Conn, data: BriefData) -> None:
 
 
 def _alerts(conn: Conn, data: BriefData) -> None:
-    rows = fetch_all(conn, """
-        SELECT severity,
-               count(*) FILTER (WHERE starts_at >= %(start)s) AS new,
-               count(*) FILTER (WHERE ends_at IS NULL OR ends_at >= %(end)s) AS active_at_end,
-               count(*) FILTER (WHERE acknowledged_at >= %(start)s AND acknowledged_at < %(end)s) AS acknowledged,
-               count(*) FILTER (WHERE ends_at >= %(start)s AND ends_at < %(end)s) AS resolved
-        FROM alerts
-        WHERE starts_at < %(end)s AND (ends_at IS NULL OR ends_at >= %(start)s)
-        GROUP BY severity""", {"start": data.start, "end": data.end})
+    rows = alert_service.day_statistics(conn, data.start, data.end)
     by = {r["severity"]: r for r in rows}
     data.alert_stats = [AlertStat(s, int(by.get(s, {}).get("new", 0)), int(by.get(s, {}).get("active_at_end", 0)),
                                   int(by.get(s, {}).get("acknowledged", 0)), int(by.get(s, {}).get("resolved", 0)))
                         for s in SEVERITIES]
-    med = conn.execute(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at - starts_at)) "
-        "FROM alerts WHERE acknowledged_at >= %s AND acknowledged_at < %s", (data.start, data.end)).fetchone()
-    data.ack_median_min = None if med is None or med[0] is None else float(med[0]) / 60.0
+    median_s = alert_service.median_ack_s(conn, data.start, data.end)
+    data.ack_median_min = None if median_s is None else median_s / 60.0

@@ -36,8 +36,10 @@ import orjson
 import psycopg
 
 from api.live.config import LiveSettings
+from ops_center import events as event_log
 from ops_center.auth.roles import Role
 from ops_center.db_errors import is_retryable
+from ops_center.devices import directory as device_directory
 from ops_center.events import CHANNEL, TOPICS
 
 log = logging.getLogger("api.live")
@@ -56,7 +58,6 @@ FILTERED_TOPICS = frozenset({"telemetry", "device_status"})
 Row = tuple[int, datetime, str, str | None, str | None, str]
 Item = tuple[int, str]  # (event id, the event as JSON text)
 
-_SELECT = "SELECT id, at, topic, subject, ward_code, payload::text FROM events"
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ class Hub:
         self._lock = asyncio.Lock()
         self._gaps: dict[int, float] = {}
         self._ward_of: dict[str, str | None] = {}
+        self.directory = device_directory.shared()
         self._tele: dict[str, _Telemetry] = {}
         self._tele_sent: dict[str, float] = {}
         self._tele_wake = asyncio.Event()
@@ -236,7 +238,7 @@ class Hub:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        row = await self._query_one("SELECT coalesce(max(id), 0) FROM events")
+        row = await self._query_one(event_log.NEWEST_ID)
         self.last_id = int(row[0]) if row else 0
         await self._load_devices()
         self.running = True
@@ -374,8 +376,7 @@ class Hub:
         self.stats.fetches += 1
         rows: list[Row] = []
         while True:
-            batch = await self._query(f"{_SELECT} WHERE id > %s ORDER BY id LIMIT %s",
-                                      (self.last_id, self.config.batch_size))
+            batch = await self._query(event_log.LIVE_AFTER, (self.last_id, self.config.batch_size))
             now = time.monotonic()
             for r in batch:
                 event_id = int(r[0])
@@ -392,7 +393,7 @@ class Hub:
         return rows
 
     async def _fill_gaps(self) -> list[Row]:
-        found = await self._query(f"{_SELECT} WHERE id = ANY(%s) ORDER BY id", (list(self._gaps),))
+        found = await self._query(event_log.LIVE_BY_IDS, (list(self._gaps),))
         for r in found:
             self._gaps.pop(int(r[0]), None)
         self.stats.gap_filled += len(found)
@@ -407,11 +408,11 @@ class Hub:
 
     async def _load_devices(self) -> None:
         try:
-            rows = await self._query("SELECT id, ward_code FROM devices")
+            await self.directory.refresh_async(self._query, max_age_s=self.config.device_refresh_s)
         except psycopg.Error as exc:
             log.warning("live hub could not read devices (%s); telemetry goes without wards", exc)
             return
-        self._ward_of = {str(r[0]): r[1] for r in rows}
+        self._ward_of = {k: e.ward_code for k, e in self.directory.devices().items()}
 
     async def _device_loop(self) -> None:
         while True:
@@ -510,15 +511,15 @@ class Hub:
             return CatchUp(reload=f"last_event_id {after} is ahead of the newest event {upto}")
         if after == upto or not topics:
             return CatchUp()
-        oldest = await self._query_one("SELECT min(id) FROM events")
+        oldest = await self._query_one(event_log.OLDEST_ID)
         if oldest and oldest[0] is not None and after < int(oldest[0]) - 1:
             return CatchUp(reload=f"events after {after} are no longer kept (oldest is {oldest[0]})")
-        first = await self._query_one("SELECT at FROM events WHERE id > %s ORDER BY id LIMIT 1", (after,))
+        first = await self._query_one(event_log.FIRST_AT_AFTER, (after,))
         max_age = timedelta(seconds=self.config.catchup_max_age_s)
         if first and first[0] < datetime.now(UTC) - max_age:
             return CatchUp(reload=f"missed events are older than {self.config.catchup_max_age_s:g} s")
         rows = await self._query(
-            f"{_SELECT} WHERE id > %s AND id <= %s AND topic = ANY(%s) ORDER BY id LIMIT %s",
+            event_log.LIVE_CATCH_UP,
             (after, upto, topics, self.config.catchup_limit + 1),
         )
         items = [(int(r[0]), encode_event(int(r[0]), r[1], r[2], r[3], r[4], r[5]))

@@ -18,12 +18,9 @@ from collections.abc import Callable, Iterable
 from api.live.feed import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, Client, Hub
 from ops_center.auth.accounts import PRINCIPALS_CHANNEL, AccountRefused, check_user
 from ops_center.auth.roles import STAFF
-from ops_center.auth.users import COLUMNS, User, user_from_row
+from ops_center.auth.users import BY_USERNAMES, User, user_from_row
 
 log = logging.getLogger("api.live")
-
-_SELECT_USERS = f"SELECT {COLUMNS} FROM users WHERE username = ANY(%s)"
-
 
 def apply_account(client: Client, user: User | None) -> None:
     """Close ``client`` when ``user`` (its account's current row) no longer allows it the feed."""
@@ -84,7 +81,7 @@ class PrincipalWatcher:
         clients = [c for c in self.hub.clients if c.principal in wanted and not c.closed.is_set()]
         if not clients:
             return
-        rows = await self.hub.query(_SELECT_USERS, (sorted({c.principal for c in clients}),))
+        rows = await self.hub.query(BY_USERNAMES, (sorted({c.principal for c in clients}),))
         current = {user.username: user for user in map(user_from_row, rows)}
         self.checks += 1
         for client in clients:
@@ -92,7 +89,7 @@ class PrincipalWatcher:
 
     async def account(self, username: str) -> User | None:
         """One account's current row, read now (a socket is admitted on this, never on a cached answer)."""
-        rows = await self.hub.query(_SELECT_USERS, ([username],))
+        rows = await self.hub.query(BY_USERNAMES, ([username],))
         return user_from_row(rows[0]) if rows else None
 
 

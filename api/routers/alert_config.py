@@ -227,7 +227,7 @@ def create_inhibit_rule(body: Document, conn: ConnDep, principal: Operators, req
         r = inhibition.validate_inhibit_rule(body)
     except RuleError as exc:
         raise _invalid(exc, "inhibition rule") from exc
-    if conn.execute("SELECT 1 FROM inhibit_rules WHERE name = %s", (r.name,)).fetchone():
+    if inhibition.id_named(conn, r.name) is not None:
         raise HTTPException(409, f"name: an inhibition rule named {r.name!r} exists")
     row, _ = inhibition.upsert(conn, r, principal.name)
     request.state.audit_target = f"inhibit_rule:{row['id']}"
@@ -243,8 +243,8 @@ def replace_inhibit_rule(rule_id: Id, body: Document, conn: ConnDep, _: Operator
         r = inhibition.validate_inhibit_rule(body)
     except RuleError as exc:
         raise _invalid(exc, "inhibition rule") from exc
-    other = conn.execute("SELECT id FROM inhibit_rules WHERE name = %s", (r.name,)).fetchone()
-    if other is not None and other[0] != rule_id:  # found by schemathesis: the unique index answered 500
+    other = inhibition.id_named(conn, r.name)
+    if other is not None and other != rule_id:  # found by schemathesis: the unique index answered 500
         raise HTTPException(409, f"name: another inhibition rule is named {r.name!r}")
     row = inhibition.update(conn, rule_id, r)
     if row is None:
@@ -326,7 +326,7 @@ def create_channel(body: Document, conn: ConnDep, principal: AdminOnly, request:
         ch = channels.validate_channel(body)
     except RuleError as exc:
         raise _invalid(exc, "channel") from exc
-    if conn.execute("SELECT 1 FROM notify_channels WHERE name = %s", (ch.name,)).fetchone():
+    if channels.id_named(conn, ch.name) is not None:
         raise HTTPException(409, f"name: a channel named {ch.name!r} exists")
     row, _ = channels.upsert_channel(conn, ch, principal.name)
     request.state.audit_target = f"notify_channel:{row['id']}"
@@ -341,8 +341,8 @@ def replace_channel(channel_id: Id, body: Document, conn: ConnDep, _: AdminOnly,
         ch = channels.validate_channel(body)
     except RuleError as exc:
         raise _invalid(exc, "channel") from exc
-    other = conn.execute("SELECT id FROM notify_channels WHERE name = %s", (ch.name,)).fetchone()
-    if other is not None and other[0] != channel_id:
+    other = channels.id_named(conn, ch.name)
+    if other is not None and other != channel_id:
         raise HTTPException(409, f"name: another channel is named {ch.name!r}")
     row = channels.update_channel(conn, channel_id, ch)
     if row is None:

@@ -18,7 +18,6 @@ from ops_center.auth.passwords import WeakPassword
 from ops_center.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from ops_center.auth.throttle import LoginThrottle, is_known_client, known_client_cookie, known_client_mark
 from ops_center.auth.tokens import issue_token
-from ops_center.db import fetch_all
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 
 public = APIRouter(tags=["auth"])
@@ -128,12 +127,12 @@ def create_user(body: UserIn, conn: ConnDep, request: Request, _: AdminOnly) -> 
 def list_users(conn: ConnDep, _: AdminOnly, cursor: str | None = None,
                limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> UserPage:
     after = decode_cursor(cursor)
-    rows = fetch_all(conn, "SELECT id, username, full_name, role, disabled FROM users WHERE id > %s "
-                           "ORDER BY id LIMIT %s", (int(after["id"]) if after else 0, limit + 1))
+    rows = users.list_page(conn, int(after["id"]) if after else 0, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return UserPage(items=[UserOut(**r) for r in rows],
-                    next_cursor=encode_cursor({"id": rows[-1]["id"]}) if more and rows else None)
+    return UserPage(items=[UserOut(id=u.id, username=u.username, full_name=u.full_name, role=u.role,
+                                   disabled=u.disabled) for u in rows],
+                    next_cursor=encode_cursor({"id": rows[-1].id}) if more and rows else None)
 
 
 class ApiKeyIn(BaseModel):

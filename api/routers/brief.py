@@ -14,6 +14,7 @@ from api.deps import ReadConn, SettingsDep, Staff, StoreDep
 from api.json_types import IsoDate
 from api.openapi import errors
 from api.replica_reads import ReadRoute
+from ops_center import wards
 from ops_center.dossiers.calendar import calendar_for
 from ops_center.settings import LOCAL_TZ
 
@@ -38,10 +39,8 @@ def daily_brief(conn: ReadConn, readings: StoreDep, settings: SettingsDep, _: St
         raise HTTPException(422, f"date: {day.isoformat()} is before 2000-01-01")
     if layer is not None and layer not in brief_data.MAP_LAYERS:
         raise HTTPException(422, f"layer: {layer!r} is not one of {', '.join(brief_data.MAP_LAYERS)}")
-    if set_name is not None:
-        row = conn.execute("SELECT 1 FROM boundary_sets WHERE name = %s", (set_name,)).fetchone()
-        if row is None:
-            raise HTTPException(404, f"set: {set_name!r} is not a boundary set")
+    if set_name is not None and not wards.set_exists(conn, set_name):
+        raise HTTPException(404, f"set: {set_name!r} is not a boundary set")
     content = brief_pdf.render(brief_data.collect(conn, readings, day, set_name, layer,
                                                   calendar=calendar_for(settings)))
     return Response(content, media_type="application/pdf",

@@ -23,6 +23,7 @@ from ops_center import feed_replay
 from ops_center.auth.roles import Role
 from ops_center.db import Conn, transaction
 from ops_center.devices import credentials
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers import refused
 from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.dossiers.models import CODE_RE
@@ -150,7 +151,7 @@ def unit_credentials(code: UnitCode, pool: PoolDep, settings: SettingsDep, reque
     effect when the broker has reloaded its files."""
     request.state.audit_target = f"unit:{code}:mqtt"
     with transaction(pool) as conn:
-        if conn.execute("SELECT 1 FROM units WHERE code = %s", (code,)).fetchone() is None:
+        if not device_lookups.unit_exists(conn, code):
             raise HTTPException(404, f"code: {code!r} is not a known unit")
         creds = credentials.rotate(conn, "unit", credentials.UNIT_PREFIX + code, settings, enabled=True)
     with pool.connection() as conn:

@@ -24,7 +24,6 @@ from typing import Any, Final
 import psycopg
 
 from ingest.simulator.fleet import UNITS, SimDevice, SimGateway
-from ops_center.broker.passwd import mosquitto_verify
 from ops_center.db import Conn
 from ops_center.devices import credentials, provisioning, service
 from ops_center.devices.models import Device, Gateway, PrincipalKind, WardAssignment
@@ -164,9 +163,7 @@ def _reuse(conn: Conn, principal_id: str, state: FleetState) -> bool:
     secret = state.secrets.get(principal_id)
     if secret is None:
         return False
-    row = conn.execute("SELECT password_hash, enabled FROM mqtt_accounts WHERE username = %s",
-                       (principal_id,)).fetchone()
-    return row is not None and bool(row[1]) and mosquitto_verify(row[0], secret)
+    return credentials.accepts(conn, principal_id, secret)
 
 
 def _credentials(conn: Conn, settings: Settings, kind: PrincipalKind, principal_id: str, state: FleetState,

@@ -24,6 +24,8 @@ class UserExists(ValueError):
 
 COLUMNS = "id, username, full_name, role, disabled"
 """The columns ``user_from_row`` reads, in order."""
+BY_USERNAMES = f"SELECT {COLUMNS} FROM users WHERE username = ANY(%s)"
+"""The accounts of some user names (run by the live feed on its own asynchronous connection)."""
 
 
 def user_from_row(row: tuple[object, ...]) -> User:
@@ -72,3 +74,9 @@ def authenticate(conn: Conn, username: str, password: str) -> User | None:
         return None
     user = user_from_row(row[:5])
     return None if user.disabled else user
+
+
+def list_page(conn: Conn, after_id: int, limit: int) -> list[User]:
+    """At most ``limit`` accounts by id, after ``after_id``."""
+    rows = conn.execute(f"SELECT {COLUMNS} FROM users WHERE id > %s ORDER BY id LIMIT %s", (after_id, limit)).fetchall()
+    return [user_from_row(r) for r in rows]

@@ -29,7 +29,7 @@ import psycopg
 
 from ops_center.broker.accounts import TOPIC_ROOT, reserved_usernames
 from ops_center.broker.files import sync
-from ops_center.broker.passwd import mosquitto_hash
+from ops_center.broker.passwd import mosquitto_hash, mosquitto_verify
 from ops_center.db import Conn
 from ops_center.devices.models import Conflict, NotFound, PrincipalKind, shown
 from ops_center.settings import Settings
@@ -140,6 +140,13 @@ def get_account(conn: Conn, username: str) -> Account | None:
     row = conn.execute("SELECT username, kind, enabled, publish, subscribe FROM mqtt_accounts WHERE username = %s",
                        (username,)).fetchone()
     return Account(row[0], row[1], row[2], tuple(row[3]), tuple(row[4])) if row else None
+
+
+def accepts(conn: Conn, username: str, secret: str) -> bool:
+    """The account exists, is enabled and its stored hash accepts ``secret``."""
+    row = conn.execute("SELECT password_hash, enabled FROM mqtt_accounts WHERE username = %s",
+                       (username,)).fetchone()
+    return row is not None and bool(row[1]) and mosquitto_verify(row[0], secret)
 
 
 def require_account(conn: Conn, username: str) -> Account:

@@ -288,6 +288,23 @@ def claim_for_replay(conn: Conn, *, ids: Sequence[int] | None = None, f: DeadLet
     return [_letter(r) for r in rows]
 
 
+def claim_feed_for_replay(conn: Conn, topic: str, topic_like: str | None, *, ids: Sequence[int] | None = None,
+                          limit: int = REPLAY_MAX) -> list[DeadLetter]:
+    """Lock a feed's dead letters (topic ``topic``, or matching the LIKE pattern ``topic_like``) whose last replay
+    did not succeed, oldest first; ``ids``: only those among them. Letters another replay holds are skipped."""
+    params: dict[str, Any] = {"n": limit, "topic": topic}
+    clauses = ["topic = %(topic)s" if topic_like is None else "(topic = %(topic)s OR topic LIKE %(like)s)",
+               "replay_ok IS NOT TRUE"]
+    if topic_like is not None:
+        params["like"] = topic_like
+    if ids is not None:
+        clauses.append("id = ANY(%(ids)s)")
+        params["ids"] = list(ids)
+    rows = fetch_all(conn, f"SELECT {_COLS} FROM dead_letters WHERE {' AND '.join(clauses)} "
+                           "ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED", params)
+    return [_letter(r) for r in rows]
+
+
 def count_pending(conn: Conn, f: DeadLetterFilter | None = None) -> int:
     """How many dead letters match ``f`` and were not replayed successfully."""
     params: dict[str, Any] = {}

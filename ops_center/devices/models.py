@@ -164,7 +164,8 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class RegistryEntry:
-    """What ingest needs to know about one principal (a device, or a gateway with ``kind == "gateway"``).
+    """What the device directory knows about one principal (a device, or a gateway with ``kind == "gateway"``):
+    what ingest needs, the alert stream's labels (``name``, ``ward_set``, ``unit_code``) and the live feed's ward.
 
     Field names match ``DeviceInfo`` for the first five, so ingest converts with
     ``DeviceInfo(e.device_id, e.enabled, e.gateway_id, e.kind, e.ward_code)``.
@@ -178,6 +179,9 @@ class RegistryEntry:
     lon: float | None
     lat: float | None
     expected_interval_s: int | None
+    name: str | None = None
+    ward_set: str | None = None
+    unit_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -472,25 +472,35 @@ def list_gateways(conn: Conn, filters: GatewayFilter | None = None, *, after: st
 # --------------------------------------------------------------------------------------------------- for ingest
 
 
+def _registry_sql(only: str) -> str:
+    return ("SELECT id, enabled, gateway_id, kind, ward_code, lon, lat, expected_interval_s, name, ward_set, "
+            "unit_code FROM devices" + only + " UNION ALL "
+            "SELECT id, enabled, NULL, %(gw)s, ward_code, lon, lat, NULL, name, ward_set, unit_code FROM gateways" + only)
+
+
+REGISTRY_SQL: Final = _registry_sql("")
+"""Every device and gateway as ``RegistryEntry`` fields, in order (parameters ``registry_params()``)."""
+REGISTRY_STAMP_SQL: Final = (
+    "SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM devices) || '|' || "
+    "(SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM gateways)")
+"""One text that changes whenever a device or gateway is added, changed or removed."""
+
+
+def registry_params(ids: list[str] | None = None) -> dict[str, Any]:
+    return {"gw": GATEWAY_KIND, "ids": ids}
+
+
 def load_registry(conn: Conn, ids: list[str] | None = None) -> dict[str, RegistryEntry]:
     """Every device and gateway by id (or only those of ``ids``), with what ingest needs (gateways have
     ``kind == "gateway"``)."""
-    only = "" if ids is None else " WHERE id = ANY(%(ids)s)"
-    rows = conn.execute(
-        "SELECT id, enabled, gateway_id, kind, ward_code, lon, lat, expected_interval_s FROM devices" + only +
-        " UNION ALL "
-        "SELECT id, enabled, NULL, %(gw)s, ward_code, lon, lat, NULL FROM gateways" + only,
-        {"gw": GATEWAY_KIND, "ids": ids},
-    ).fetchall()
+    sql = REGISTRY_SQL if ids is None else _registry_sql(" WHERE id = ANY(%(ids)s)")
+    rows = conn.execute(sql, registry_params(ids)).fetchall()
     return {r[0]: RegistryEntry(*r) for r in rows}
 
 
 def registry_stamp(conn: Conn) -> str:
     """Changes whenever a device or gateway is added, changed or removed: refresh the registry when it does."""
-    row = conn.execute(
-        "SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM devices) || '|' || "
-        "(SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM gateways)"
-    ).fetchone()
+    row = conn.execute(REGISTRY_STAMP_SQL).fetchone()
     assert row is not None
     return str(row[0])
 

@@ -32,14 +32,13 @@ from ops_center.levels import (
     NA_DISTRICT,
     UNKNOWN,
     GroupSql,
-    district_rows_sql,
     extra,
     group_names,
     group_sql,
-    has_geo,
     sort_key,
 )
 from ops_center.settings import LOCAL_TZ
+from ops_center.wards import district_rows_sql, has_geo
 
 Level = Literal["province", "district", "ward", "unit"]
 Period = Literal["day", "month", "year"]

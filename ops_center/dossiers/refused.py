@@ -39,10 +39,9 @@ class FeedTopics:
     http: str
     mqtt: str | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
-        if self.mqtt is None:
-            return "topic = %s", [self.http]
-        return "(topic = %s OR topic LIKE %s)", [self.http, f"ops/v1/egov/%/{self.mqtt}"]
+    def like(self) -> str | None:
+        """The LIKE pattern of the feed's MQTT topics, if it has any."""
+        return None if self.mqtt is None else f"ops/v1/egov/%/{self.mqtt}"
 
 
 DOSSIERS: Final = FeedTopics(HTTP_SOURCE, "dossiers")
@@ -107,22 +106,14 @@ def replay(conn: Conn, apply: Ingest, *, feed: FeedTopics = DOSSIERS, ids: list[
     accepted or recognised as a duplicate; one still refused says why in ``replay_result``. Whole messages that
     could not be read, and letters whose payload was cut, are not replayable."""
     limit = max(1, min(limit, REPLAY_MAX))
-    topics, params = feed.where()
-    where = [topics, "replay_ok IS NOT TRUE"]
-    if ids is not None:
-        where.append("id = ANY(%s)")
-        params.append(ids)
-    rows = conn.execute(f"SELECT id, topic, payload, payload_size, field FROM dead_letters WHERE "
-                        f"{' AND '.join(where)} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                        [*params, limit]).fetchall()
     marks: list[tuple[int, bool, str]] = []
     by_topic: dict[str, list[_Letter]] = {}
-    for letter_id, topic, payload, size, fld in rows:
-        events = _events(bytes(payload), int(size), fld)
+    for stored in dead_letters.claim_feed_for_replay(conn, feed.http, feed.like(), ids=ids, limit=limit):
+        events = _events(stored.payload, stored.payload_size, stored.field)
         if isinstance(events, str):
-            marks.append((int(letter_id), False, events))
+            marks.append((stored.id, False, events))
         else:
-            by_topic.setdefault(str(topic), []).append(_Letter(int(letter_id), str(topic), events))
+            by_topic.setdefault(stored.topic, []).append(_Letter(stored.id, stored.topic, events))
     for topic, letters in by_topic.items():
         marks += _replay_topic(conn, apply, topic, letters)
     out = ReplayResult()

@@ -28,8 +28,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ops_center import events as live
-from ops_center.db import Conn, fetch_all, fetch_one
+from ops_center.db import Conn, fetch_all
 from ops_center.db_errors import describe, is_retryable
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers import index_rollup, refused, rollup
 from ops_center.dossiers.apply import Batch, derive
 from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
@@ -46,7 +47,7 @@ from ops_center.dossiers.models import (
 from ops_center.dossiers.refused import Refusal
 from ops_center.dossiers.rollup import DossierState
 from ops_center.feeds import check_size, parse_items
-from ops_center.levels import set_windows
+from ops_center.wards import set_windows
 
 log = logging.getLogger("ops_center.dossiers")
 
@@ -199,8 +200,7 @@ def _references(conn: Conn, parsed: list[tuple[int, DossierEvent]]) -> tuple[dic
     procs = {r["code"]: r for r in fetch_all(
         conn, "SELECT code, processing_days, offered_by_post, paper_result, full_online_eligible FROM procedures "
         "WHERE code = ANY(%s)", (proc_codes,))}
-    units = {str(r[0]): r[1] for r in conn.execute(
-        "SELECT code, ward_code FROM units WHERE code = ANY(%s)", (unit_codes,)).fetchall()}
+    units = device_lookups.unit_wards(conn, unit_codes)
     return procs, units
 
 
@@ -279,13 +279,22 @@ def status_of(row: dict[str, Any], calendar: BusinessCalendar, today: date) -> s
     return "at_risk" if calendar.at_risk(due, today) else "open"
 
 
-_SELECT = ("SELECT d.id, d.procedure_code, p.name AS procedure_name, d.unit_code, u.name AS unit_name, d.ward_set, "
+_SELECT = ("SELECT d.id, d.procedure_code, p.name AS procedure_name, d.unit_code, NULL::text AS unit_name, "
+           "d.ward_set, "
            "d.ward_code, d.channel, d.received_at, d.processing_days, d.due_date, d.offered_by_post, d.resolved_at, "
            "d.returned_at, d.return_channel, d.outcome, d.electronic_result, d.synced_at, d.digitised, "
            "d.reused_data, d.from_personal_store, d.population_data, d.fee_due, d.paid_online_at, "
            "d.supplement_requests, d.supplement_receipts, d.result_synced_at, d.rating, d.rated_at, "
            "d.paper_result, d.full_online_eligible, d.late_day, d.end_on_time, d.updated_at FROM dossiers d "
-           "LEFT JOIN procedures p ON p.code = d.procedure_code LEFT JOIN units u ON u.code = d.unit_code")
+           "LEFT JOIN procedures p ON p.code = d.procedure_code")
+"""Every column of a dossier; ``unit_name`` is filled from the units' directory by ``_named``."""
+
+
+def _named(conn: Conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = device_lookups.unit_names(conn, sorted({r["unit_code"] for r in rows if r["unit_code"]}))
+    for r in rows:
+        r["unit_name"] = names.get(r["unit_code"]) if r["unit_code"] else None
+    return rows
 
 
 def _out(row: dict[str, Any], calendar: BusinessCalendar, today: date) -> dict[str, Any]:
@@ -298,8 +307,8 @@ def _out(row: dict[str, Any], calendar: BusinessCalendar, today: date) -> dict[s
 
 def get_dossier(conn: Conn, dossier_id: str, calendar: BusinessCalendar, now: datetime | None = None
                 ) -> dict[str, Any] | None:
-    row = fetch_one(conn, _SELECT + " WHERE d.id = %s", (dossier_id,))
-    return _out(row, calendar, local_date(now or datetime.now(UTC))) if row else None
+    rows = _named(conn, fetch_all(conn, _SELECT + " WHERE d.id = %s", (dossier_id,)))
+    return _out(rows[0], calendar, local_date(now or datetime.now(UTC))) if rows else None
 
 
 def list_dossiers(conn: Conn, calendar: BusinessCalendar, *, state: str | None = None, unit: str | None = None,
@@ -324,13 +333,13 @@ def list_dossiers(conn: Conn, calendar: BusinessCalendar, *, state: str | None =
         where.append("d.unit_code = %s")
         params.append(unit)
     rows = fetch_all(conn, _SELECT + " WHERE " + " AND ".join(where) + " ORDER BY d.id LIMIT %s", [*params, limit])
-    return [_out(r, calendar, today) for r in rows]
+    return [_out(r, calendar, today) for r in _named(conn, rows)]
 
 
 def last_received_by_unit(conn: Conn) -> dict[str, datetime]:
     """The newest received dossier per unit (one index probe per unit; the feed-silence alert rule reads it)."""
     rows = conn.execute("SELECT u.code, (SELECT max(d.received_at) FROM dossiers d WHERE d.unit_code = u.code) "
-                        "FROM units u").fetchall()
+                        "FROM unnest(%s::text[]) AS u(code)", (device_lookups.unit_codes(conn),)).fetchall()
     return {str(code): at for code, at in rows if at is not None}
 
 

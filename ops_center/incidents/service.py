@@ -15,7 +15,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ops_center import events as live
+from ops_center import wards
 from ops_center.db import Conn, fetch_all, fetch_one
+from ops_center.devices import lookups as device_lookups
 from ops_center.incidents import categories, linking, states
 from ops_center.incidents.models import (
     ADDRESS_MAX,
@@ -146,8 +148,7 @@ def file_report(conn: Conn, report: NewReport, *, actor: str, ward_resolver: War
         cat = categories.get_category(conn, report.category)
         if cat is None or not cat.enabled:
             raise IncidentError(f"category: {report.category!r} is not an enabled incident category")
-        if report.assigned_unit is not None and conn.execute(
-                "SELECT 1 FROM units WHERE code = %s", (report.assigned_unit,)).fetchone() is None:
+        if report.assigned_unit is not None and not device_lookups.unit_exists(conn, report.assigned_unit):
             raise IncidentError(f"assigned_unit: {report.assigned_unit!r} is not a known unit")
         dup = None
         if report.lon is not None and report.lat is not None:
@@ -231,7 +232,7 @@ def transition(conn: Conn, incident_id: int, to: str, *, actor: str, note: str =
         if to == "assigned":
             if target_unit is None:
                 raise IncidentError("unit: required to assign an incident (no unit is assigned yet)")
-            if conn.execute("SELECT 1 FROM units WHERE code = %s", (target_unit,)).fetchone() is None:
+            if not device_lookups.unit_exists(conn, target_unit):
                 raise IncidentError(f"unit: {target_unit!r} is not a known unit")
         elif unit is not None:
             raise IncidentError(f"unit: only a transition to 'assigned' takes a unit (to is {to!r})")
@@ -359,8 +360,7 @@ def from_device_event(conn: Conn, device_id: str, kind: str, severity: str, mess
     if cat is None:
         return None
     at = ts if isinstance(ts, datetime) else datetime.fromtimestamp(float(ts), UTC)
-    device = fetch_one(conn, "SELECT id, name, lon, lat, ward_set, ward_code, ward_status FROM devices "
-                             "WHERE id = %s", (device_id,))
+    device = device_lookups.located(conn, device_id)
     if lon is None or lat is None:
         lon, lat = (device["lon"], device["lat"]) if device else (None, None)
     resolver = ward_resolver
@@ -395,12 +395,10 @@ def _stored_ward(device: dict[str, Any]) -> WardResolver:
 
     def resolve(conn: Conn, lon: float, lat: float, at: datetime | None = None) -> WardLike:
         ref = _Ref()
-        row = conn.execute("SELECT to_regclass('boundary_units') IS NOT NULL").fetchone()
-        if row and row[0]:
-            unit = conn.execute("SELECT name, parent_code FROM boundary_units WHERE set_name = %s "
-                                "AND level = 'ward' AND code = %s", (ref.set_name, ref.code)).fetchone()
+        if wards.has_geo(conn):
+            unit = wards.ward_name_and_district(conn, ref.set_name, ref.code)
             if unit:
-                ref.name, ref.district_code = unit[0], unit[1]
+                ref.name, ref.district_code = unit
         return ref
 
     return resolve

@@ -23,11 +23,13 @@ from psycopg.rows import dict_row
 from ops_center import counters
 from ops_center.counters import CounterTables
 from ops_center.db import Conn, fetch_all
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers.calendar import BusinessCalendar, calendar_for, local_date
 from ops_center.dossiers.models import CONFLICT, INCONSISTENT, UNKNOWN_UNIT, Rejected, shown
 from ops_center.feeds import FeedResult, check_size, parse_items, topic_unit, write_dead_letters
-from ops_center.levels import SetWindows, set_on, set_windows
+from ops_center.levels import set_on
 from ops_center.petitions.models import HANDLING_DAYS, PetitionEvent, parse_event
+from ops_center.wards import SetWindows, set_windows
 
 TABLES = CounterTables("petition_daily", "petition_monthly",
                        (("unit_code", "text"), ("ward_set", "text"), ("ward_code", "text")),
@@ -147,8 +149,7 @@ def ingest_events(conn: Conn, events: list[Any], source: str, *, calendar: Busin
     parsed, dead = parse_items(events, lambda raw: parse_event(raw, unit_from_topic=from_topic, now=now))
     with conn.transaction():
         codes = sorted({ev.unit for _, ev in parsed if ev.type == "received" and ev.unit})
-        units = {str(r[0]): r[1] for r in conn.execute("SELECT code, ward_code FROM units WHERE code = ANY(%s)",
-                                                       (codes,)).fetchall()}
+        units = device_lookups.unit_wards(conn, codes)
         ok = []
         for i, ev in parsed:
             if ev.type == "received" and ev.unit not in units:

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from ops_center.db import Conn, fetch_all
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers.models import (
     CODE_RE,
     CONFLICT,
@@ -141,8 +142,7 @@ def ingest(conn: Conn, feed: RecordFeed, items: list[Any], source: str, *, now: 
     parsed, dead = parse_items(items, lambda raw: parse_record(feed, raw, unit_from_topic=from_topic, now=now))
     with conn.transaction():
         wanted = sorted({v[c] for _, (_, v) in parsed for c in feed.unit_columns})
-        known = {str(r[0]) for r in conn.execute("SELECT code FROM units WHERE code = ANY(%s)",
-                                                 (wanted,)).fetchall()}
+        known = device_lookups.known_units(conn, wanted)
         cols = list(feed.columns)
         ids = sorted({rid for _, (rid, _) in parsed})
         stored = {r["id"]: r for r in fetch_all(conn, f"SELECT id, {', '.join(cols)} FROM {feed.table} "
@@ -210,19 +210,24 @@ def last_activity(conn: Conn, feed: str) -> dict[str, datetime]:
 def documents_between(conn: Conn, first: date, stop: date) -> list[tuple[str, str, bool, int]]:
     """``(sender level, recipient level, via axis, count)`` of the documents sent on local dates ``[first, stop)``."""
     rows = conn.execute(
-        "SELECT fu.level, tu.level, coalesce(d.via_axis, true), count(*) FROM documents d "
-        "JOIN units fu ON fu.code = d.from_unit JOIN units tu ON tu.code = d.to_unit "
+        "SELECT d.from_unit, d.to_unit, coalesce(d.via_axis, true), count(*) FROM documents d "
         "WHERE d.sent_at >= (%s::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') "
         "AND d.sent_at < (%s::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') GROUP BY 1, 2, 3",
         (first, stop)).fetchall()
-    return [(str(a), str(b), bool(v), int(n)) for a, b, v, n in rows]
+    level = {code: lvl for code, lvl, _ in device_lookups.unit_tree(conn)}
+    counts: dict[tuple[str, str, bool], int] = {}
+    for sender, recipient, via, n in rows:  # units are referenced (foreign keys): each has its level
+        key = (level[sender], level[recipient], bool(via))
+        counts[key] = counts.get(key, 0) + int(n)
+    return [(a, b, v, n) for (a, b, v), n in counts.items()]
 
 
 def meetings_between(conn: Conn, first: date, stop: date) -> list[tuple[str, str, int]]:
     """``(unit, level, sessions)`` of the meeting sessions started on local dates ``[first, stop)``."""
     rows = conn.execute(
-        "SELECT m.unit_code, u.level, count(*) FROM meeting_sessions m JOIN units u ON u.code = m.unit_code "
+        "SELECT m.unit_code, count(*) FROM meeting_sessions m "
         "WHERE m.started_at >= (%s::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') "
-        "AND m.started_at < (%s::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') GROUP BY 1, 2",
+        "AND m.started_at < (%s::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') GROUP BY 1",
         (first, stop)).fetchall()
-    return [(str(u), str(lvl), int(n)) for u, lvl, n in rows]
+    level = {code: lvl for code, lvl, _ in device_lookups.unit_tree(conn)}
+    return [(str(u), level[str(u)], int(n)) for u, n in rows]

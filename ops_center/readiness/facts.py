@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any, Final
 
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers.models import (
     BAD_VALUE,
     CODE_RE,
@@ -69,8 +70,7 @@ def ingest_facts(conn: Conn, items: list[Any], source: str = HTTP_SOURCE, *, rec
     result = FeedResult()
     parsed, dead = parse_items(items, parse_fact)
     with conn.transaction():
-        known = {str(r[0]) for r in conn.execute("SELECT code FROM units WHERE code = ANY(%s)",
-                                                 (sorted({p[0] for _, p in parsed}),)).fetchall()}
+        known = device_lookups.known_units(conn, sorted({p[0] for _, p in parsed}))
         for i, (unit, fact, since, value, note) in parsed:
             if unit not in known:
                 dead.append((i, items[i], Rejected(UNKNOWN_UNIT, f"unit: {shown(unit)} is not a known unit",
@@ -127,12 +127,15 @@ def units_with_on(conn: Conn, fact: str, days: Sequence[date]) -> dict[date, set
 def existing_units(conn: Conn, day: date) -> list[tuple[str, str, str | None]]:
     """``(code, level, parent_code)`` of the units that exist on ``day``: no ``exists`` change at all, or the newest
     one on or before the day is true, or (before its first change) the first change is its end (false)."""
+    units = device_lookups.unit_tree(conn)
     rows = conn.execute(
-        "SELECT u.code, u.level, u.parent_code FROM units u WHERE coalesce("
+        "SELECT u.code, u.level, u.parent_code FROM unnest(%s::text[], %s::text[], %s::text[]) "
+        "AS u(code, level, parent_code) WHERE coalesce("
         "(SELECT f.value FROM unit_facts f WHERE f.unit_code = u.code AND f.fact = 'exists' AND f.since <= %s "
         "ORDER BY f.since DESC LIMIT 1), "
         "(SELECT NOT f.value FROM unit_facts f WHERE f.unit_code = u.code AND f.fact = 'exists' "
-        "ORDER BY f.since LIMIT 1), true) ORDER BY u.code", (day,)).fetchall()
+        "ORDER BY f.since LIMIT 1), true) ORDER BY u.code",
+        ([u[0] for u in units], [u[1] for u in units], [u[2] for u in units], day)).fetchall()
     return [(str(c), str(lvl), p) for c, lvl, p in rows]
 
 

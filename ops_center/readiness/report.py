@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any, Final
 
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers import kpis
 from ops_center.dossiers.procedures import all_procedures
 from ops_center.readiness import exchange, facts
@@ -43,7 +44,7 @@ def _year_before(d: date) -> date:
 def fact_figures(conn: Conn, day: date) -> dict[str, Any]:
     units = facts.existing_units(conn, day)
     have = facts.facts_on(conn, day, REPORTED)
-    names = {str(c): str(n) for c, n in conn.execute("SELECT code, name FROM units").fetchall()}
+    names = device_lookups.unit_names(conn)
     out: dict[str, Any] = {}
     for fact in REPORTED:
         by_level = {lvl: {"with": 0, "of": 0} for lvl in LEVELS}

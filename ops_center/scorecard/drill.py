@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ops_center.db import Conn
+from ops_center.devices import lookups as device_lookups
 from ops_center.dossiers import index_reads
 from ops_center.dossiers.calendar import BusinessCalendar
 from ops_center.dossiers.procedures import all_procedures
@@ -153,6 +154,6 @@ def page(conn: Conn, indicator: str, side: str, level: str, code: str | None, w:
     units = sorted({code} if level == "unit" and code else _tally(conn, level, code, w).units)
     if side == "numerator":
         units = sorted(set(units) & units_with(conn, "e_certified_copy", w.last))
-    names = dict(conn.execute("SELECT code, name FROM units WHERE code = ANY(%s)", (units,)).fetchall())
+    names: dict[str, str] = device_lookups.unit_names(conn, units)
     rows = {u: {"code": u, "name": names.get(u, u)} for u in units}
     return _listed("unit", units, rows, after, limit)
