@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, PoolDep, SettingsDep
 from api.national.deps import FederationDep, ProvinceDep, ProvinceModeDep
+from api.openapi import errors
 from api.problems import PROBLEM
 from ops_center.db import transaction
 from ops_center.federation import outbox
@@ -79,14 +80,15 @@ async def _handle(request: Request, pool: ConnectionPool, cfg: FederationConfig,
     return JSONResponse(body, status_code=status, media_type=PROBLEM if status >= 400 else "application/json")
 
 
-@router.post("/snapshots", status_code=201, responses={200: {"description": "duplicate or stale (not stored)"}})
+@router.post("/snapshots", status_code=201, responses={200: {"description": "duplicate or stale (not stored)"},
+                                                       **errors(400, 403, 409, 413, 422)})
 async def post_snapshot(request: Request, pool: PoolDep, settings: SettingsDep, cfg: FederationDep,
                         who: ProvinceDep) -> JSONResponse:
     """One snapshot from a province (the format: docs/federation.md, ``ops-center federation schema``)."""
     return await _handle(request, pool, cfg, settings.timezone, who, "snapshot")
 
 
-@router.post("/heartbeat")
+@router.post("/heartbeat", responses=errors(400, 403, 413, 422))
 async def post_heartbeat(request: Request, pool: PoolDep, settings: SettingsDep, cfg: FederationDep,
                          who: ProvinceDep) -> JSONResponse:
     """A province's heartbeat: its schedule, clock and outbox backlog; it keeps the province fresh."""
