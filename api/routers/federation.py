@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, PoolDep, SettingsDep
+from api.json_types import JSON_INT
 from api.national.deps import FederationDep, ProvinceDep, ProvinceModeDep
 from api.openapi import errors
 from api.problems import PROBLEM
@@ -98,7 +99,8 @@ async def post_heartbeat(request: Request, pool: PoolDep, settings: SettingsDep,
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] | None = Field(default=None, max_length=10000)
+    # outbox ids (a bigint column: an id past 2**63 reached the database as an error, a 500)
+    ids: list[Annotated[int, Field(ge=1, le=2**53 - 1), JSON_INT]] | None = Field(default=None, max_length=10000)
 
 
 @admin_router.get("/outbox")
