@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
+from api.json_types import IsoDateTime
 from api.problems import ProblemError
 from ingest.catalogue import Catalogue, CatalogueError, load_catalogue
 from ops_center.db import Conn
@@ -29,8 +30,8 @@ COARSE_S = (3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 *
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 RangeQ = Annotated[RangeName | None, Query(alias="range", description="a window ending now (default 24h)")]
-FromQ = Annotated[datetime | None, Query(alias="from", description="custom window start, with a UTC offset")]
-ToQ = Annotated[datetime | None, Query(alias="to", description="custom window end (default now), with an offset")]
+FromQ = Annotated[IsoDateTime | None, Query(alias="from", description="custom window start, with a UTC offset")]
+ToQ = Annotated[IsoDateTime | None, Query(alias="to", description="custom window end (default now), with an offset")]
 IntervalQ = Annotated[int | None, Query(ge=60, le=7 * 86400, description="bucket seconds (default: chosen)")]
 MetricsQ = Annotated[list[MetricName] | None, Query(alias="metric", max_length=20,
                                                     description="repeatable; default: the usual ones")]

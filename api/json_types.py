@@ -60,3 +60,6 @@ YEARS = Field(json_schema_extra={"pattern": "^(19|20|21)[0-9]{2}-"})
 IsoDateTime = Annotated[datetime, ISO_TEXT, PLAUSIBLE, YEARS]
 IsoAwareDateTime = Annotated[AwareDatetime, ISO_TEXT, PLAUSIBLE, YEARS]
 IsoDate = Annotated[date, ISO_TEXT, PLAUSIBLE, YEARS]
+IsoDate2000To2100 = Annotated[date, ISO_TEXT, PLAUSIBLE, Field(json_schema_extra={"pattern": "^(20[0-9]{2}|2100)-"})]
+"""A day of the years 2000-2100, where the e-government figures live (the route or the service refuses the rest,
+naming the field)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, field_validator
@@ -13,23 +14,38 @@ from ops_center.db import Conn, fetch_all, fetch_one
 
 _HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
 _EMAIL = re.compile(r"^[^@\x00-\x20\x7f<>,;\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")  # no \s: engines differ
+_HOST = r"[^\s/?#\x00\[\]]"  # a host (with user and port) without brackets
+_H16 = "[0-9A-Fa-f]{1,4}"
+_IPV6 = (rf"(?:(?:{_H16}:){{7}}{_H16}|(?:{_H16}:){{1,7}}:|(?:{_H16}:){{1,6}}:{_H16}|(?:{_H16}:){{1,5}}(?::{_H16}){{1,2}}"
+         rf"|(?:{_H16}:){{1,4}}(?::{_H16}){{1,3}}|(?:{_H16}:){{1,3}}(?::{_H16}){{1,4}}|(?:{_H16}:){{1,2}}(?::{_H16}){{1,5}}"
+         rf"|{_H16}:(?::{_H16}){{1,6}}|:(?:(?::{_H16}){{1,7}}|:))")
+_URL = (rf"^https?://(?:{_HOST}+|(?:[^\s/?#\x00\[\]@]*@)?\[{_IPV6}\](?::[0-9]*)?)"  # brackets: an IPv6 address
+        r"(?:[/?#][^\r\n\x00 ]*)?$")
+"""An http(s) URL an HTTP client can send to (``urlsplit`` takes it: brackets only around an IPv6 address)."""
+_HEADER_VALUE = r"^[^\r\n\x00]*(?![\s\S])"  # the end is (?![\s\S]), not $: Python's $ also matches before a final \n
+_HeaderValue = Annotated[str, Field(max_length=1000, json_schema_extra={"pattern": _HEADER_VALUE})]
+"""Documented; ``_headers`` refuses a line break or NUL naming the header."""
 _RESERVED_HEADERS = {"content-type", "content-length", "idempotency-key", "host", "transfer-encoding"}
 
 
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, pattern=r"^https?://[^\s/?#\x00]+[^\r\n\x00 ]*$")
+    url: str = Field(max_length=2000, pattern=_URL)
     format: Literal["ops", "alertmanager"] = "ops"
-    headers: dict[Annotated[str, Field(pattern=_HEADER_NAME)], Annotated[str, Field(max_length=1000)]] = Field(
+    headers: dict[Annotated[str, Field(pattern=_HEADER_NAME)], _HeaderValue] = Field(
         default_factory=dict, max_length=10, json_schema_extra={"additionalProperties": False})  # other names: 422
     timeout_s: float | None = Field(default=None, gt=0, le=60)
 
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/?#]+", v) or any(c in v for c in "\r\n\x00 "):
+        if not re.match(_URL, v) or any(c in v for c in "\r\n\x00 "):
             raise ValueError(f"must be an http:// or https:// URL, got {v[:80]!r}")
+        try:
+            urlsplit(v)
+        except ValueError as exc:  # what the pattern lets through and the HTTP client could not send to
+            raise ValueError(f"must be an http:// or https:// URL, got {v[:80]!r} ({exc})") from None
         return v
 
     @field_validator("headers")

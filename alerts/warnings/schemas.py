@@ -49,7 +49,8 @@ class Inputs(BaseModel):
     alerts: list[SourceId] = Field(default_factory=list, max_length=50)
     incidents: list[SourceId] = Field(default_factory=list, max_length=50)
     wards: list[WardCode] | None = Field(default=None, max_length=1000)
-    values: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=20)
+    values: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=20,
+                                                json_schema_extra={"additionalProperties": False})  # other names: 422
     risk_level: int | None = Field(default=None, ge=1, le=5)
     cap_status: CapStatus = "Actual"
     onset: AwareDatetime | None = None

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.deps import PoolDep, Principal
+from api.openapi import declares
 from ops_center.auth.roles import Role
 from ops_center.federation.config import FederationConfig, get_config
 from ops_center.federation.national.credentials import ProvinceCredential, verify
@@ -24,12 +25,14 @@ def federation_config(request: Request) -> FederationConfig:
 FederationDep = Annotated[FederationConfig, Depends(federation_config)]
 
 
+@declares(404)
 def national_mode(cfg: FederationDep) -> FederationConfig:
     if cfg.mode != "national":
         raise HTTPException(404, f"not a national instance (OPS_FEDERATION_MODE is {cfg.mode!r})")
     return cfg
 
 
+@declares(404)
 def province_mode(cfg: FederationDep) -> FederationConfig:
     if cfg.mode != "province":
         raise HTTPException(404, f"not a publishing province (OPS_FEDERATION_MODE is {cfg.mode!r})")
@@ -40,6 +43,7 @@ NationalDep = Annotated[FederationConfig, Depends(national_mode)]
 ProvinceModeDep = Annotated[FederationConfig, Depends(province_mode)]
 
 
+@declares(401)
 def province_principal(request: Request, pool: PoolDep, national: NationalDep) -> ProvinceCredential:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

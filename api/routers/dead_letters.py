@@ -127,7 +127,7 @@ def dropped(
     settings: SettingsDep,
     _: Operators,
     device: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
-    since: Annotated[datetime | None, Query(description="windows starting at or after (default: 24 h ago)")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="windows starting at or after (default: 24 h ago)")] = None,
     include_uncapped: Annotated[bool, Query(description="also devices that never hit the cap")] = False,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,

@@ -29,6 +29,7 @@ from api.screen_models import (
     id_cursor,
     problems,
 )
+from geo.store import NAME_RE
 from ops_center import events
 from ops_center.db import Conn
 from ops_center.devices import service as devices
@@ -189,11 +190,12 @@ def device_incidents(device_id: DeviceId, conn: ConnDep, _: Staff, status: Incid
 # ---------------------------------------------------------------------------------------------- map markers
 
 MarkerLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+SET_RULE = {"pattern": NAME_RE.pattern}  # documented; resolve_set refuses naming the field
 
 
 @router.get("/map/devices", response_model=MarkerPage, responses=problems(400, 404, 422))
 def markers(conn: ConnDep, _: Staff,
-            set_name: Annotated[str | None, Query(alias="set", max_length=200,
+            set_name: Annotated[str | None, Query(alias="set", max_length=200, json_schema_extra=SET_RULE,
                                                   description="boundary set for ward codes; default: in force")] = None,
             kind: Annotated[str | None, Query(max_length=32)] = None,
             ward: Annotated[str | None, Query(max_length=64, description="ward code in the set")] = None,

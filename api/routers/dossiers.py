@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.batches import read_batch
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, ReadConn, SettingsDep, Staff, require
 from api.fields import StoredText
-from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, JsonBool
+from api.json_types import JSON_INT, IsoAwareDateTime, IsoDate, IsoDate2000To2100, JsonBool
 from api.openapi import errors, request_body
 from api.replica_reads import ReadRoute
 from ops_center.auth.roles import Role
@@ -36,6 +36,10 @@ MAX_KPI_DAYS = 3 * 366
 
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+SHOWN_TEXT = (r"^[^\x00]*[^\x00\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+              r"\u3000][^\x00]*$")
+"""No NUL, and a character ``str.strip`` keeps (whitespace spelled out: regular expression engines differ on
+``\\s``)."""
 
 
 def _ingest(pool: ConnectionPool, settings: Settings, events: list[Any]) -> dossiers.IngestResult:
@@ -150,7 +154,7 @@ class ProcedureIn(BaseModel):
     ``online_service`` may both be given when they agree."""
 
     model_config = ConfigDict(extra="forbid")
-    name: StoredText = Field(min_length=1, max_length=1000)
+    name: StoredText = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": SHOWN_TEXT})
     processing_days: Annotated[int, Field(ge=0, le=365), JSON_INT]
     online_level: Annotated[int, Field(ge=1, le=4), JSON_INT] | None = None
     online_service: Literal["none", "partial", "full"] | None = None
@@ -160,11 +164,11 @@ class ProcedureIn(BaseModel):
     has_fees: JsonBool = False
     paper_result: JsonBool = False
     citizen_facing: JsonBool = False
-    decision_date: IsoDate | None = None
-    legal_effective_date: IsoDate | None = None
-    public_date: IsoDate | None = None
+    decision_date: IsoDate2000To2100 | None = None
+    legal_effective_date: IsoDate2000To2100 | None = None
+    public_date: IsoDate2000To2100 | None = None
     parts: list[Literal["name", "steps", "method", "components", "time_limit", "applicants", "agency"]] = Field(
-        default_factory=list, max_length=7)
+        default_factory=list, max_length=7, json_schema_extra={"uniqueItems": True})
 
 
 class ProcedureWithCode(ProcedureIn):

@@ -7,7 +7,7 @@ feed's dead letters after a fix (``POST /egov/dead-letters/replay``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.batches import read_batch
 from api.deps import AdminOnly, ConnDep, PoolDep, Principal, ReadConn, SettingsDep, Staff, require
-from api.openapi import request_body
+from api.json_types import JSON_INT, IsoDate, IsoDate2000To2100
+from api.openapi import errors, request_body
 from api.replica_reads import ReadRoute
 from ops_center import feed_replay
 from ops_center.auth.roles import Role
@@ -37,12 +38,16 @@ from ops_center.readiness import schema as readiness_schema
 
 router = APIRouter(tags=["e-government feeds"], route_class=ReadRoute)
 Integrators = Annotated[Principal, Depends(require(Role.admin, Role.integration))]
+UNIT_CODE = f"^{CODE_RE.pattern}$"  # the whole value, as the feeds match CODE_RE (a bare pattern is a search)
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     """``openapi_extra`` of a batch route: the feed's JSON Schema (the route reads the raw body itself)."""
     return request_body({k: v for k, v in schema.items() if k != "$schema"},
-                        description="a JSON array of items or `{\"events\": [...]}`, at most 10,000 and 8 MiB")
+                        description="a JSON array of items or `{\"events\": [...]}`, at most 10,000 and 8 MiB. "
+                                    "Each item is judged on its own: one that does not fit this schema, or names an "
+                                    "unknown unit, is refused in the answer (by index, with the reason) and kept in "
+                                    "dead letters; the others are stored.")
 
 
 async def _batch(request: Request, pool: ConnectionPool, source: str, target: str,
@@ -60,7 +65,8 @@ async def _batch(request: Request, pool: ConnectionPool, source: str, target: st
     return result.as_json()
 
 
-@router.post("/petitions/events", openapi_extra=_body(petition_schema.batch_schema()))
+@router.post("/petitions/events", openapi_extra=_body(petition_schema.batch_schema()),
+             responses=errors(413))
 async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep, _: Integrators) -> dict[str, Any]:
     """Petition events (received, handled, rated): see ``ops_center.petitions.models``."""
     cal = calendar_for(settings)
@@ -68,7 +74,8 @@ async def post_petitions(request: Request, pool: PoolDep, settings: SettingsDep,
                         lambda conn, items: petitions.ingest_events(conn, items, PETITIONS_SOURCE, calendar=cal))
 
 
-@router.post("/egov/documents", openapi_extra=_body(readiness_schema.batch_schema("documents")))
+@router.post("/egov/documents", openapi_extra=_body(readiness_schema.batch_schema("documents")),
+             responses=errors(413))
 async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Documents exchanged electronically between units: see ``ops_center.readiness.exchange``."""
     feed = exchange.DOCUMENTS
@@ -76,7 +83,8 @@ async def post_documents(request: Request, pool: PoolDep, _: Integrators) -> dic
                         lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
 
 
-@router.post("/egov/meetings", openapi_extra=_body(readiness_schema.batch_schema("meetings")))
+@router.post("/egov/meetings", openapi_extra=_body(readiness_schema.batch_schema("meetings")),
+             responses=errors(413))
 async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Online meeting sessions of units: see ``ops_center.readiness.exchange``."""
     feed = exchange.MEETINGS
@@ -84,7 +92,8 @@ async def post_meetings(request: Request, pool: PoolDep, _: Integrators) -> dict
                         lambda conn, items: exchange.ingest(conn, feed, items, feed.http_source))
 
 
-@router.post("/readiness/facts", openapi_extra=_body(readiness_schema.batch_schema("facts")))
+@router.post("/readiness/facts", openapi_extra=_body(readiness_schema.batch_schema("facts")),
+             responses=errors(413))
 async def post_facts(request: Request, pool: PoolDep, _: Integrators) -> dict[str, Any]:
     """Dated unit facts (ISO 9001, meeting room, document axis, national portal, public administration center,
     electronic certified copies, existence): ``{"unit", "fact", "since", "value"}``."""
@@ -93,7 +102,7 @@ async def post_facts(request: Request, pool: PoolDep, _: Integrators) -> dict[st
 
 
 @router.get("/readiness/facts")
-def list_facts(conn: ConnDep, _: Staff, unit: Annotated[str | None, Query(pattern=CODE_RE.pattern)] = None,
+def list_facts(conn: ConnDep, _: Staff, unit: Annotated[str | None, Query(pattern=UNIT_CODE)] = None,
                cursor: Annotated[str | None, Query(max_length=1024)] = None,
                limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> dict[str, Any]:
     found = (decode_cursor(cursor) or {}).get("k")
@@ -107,8 +116,8 @@ def list_facts(conn: ConnDep, _: Staff, unit: Annotated[str | None, Query(patter
 
 
 @router.get("/readiness")
-def get_readiness(conn: ReadConn, _: Staff, on: Annotated[date | None, Query(alias="date")] = None,
-                  start: Annotated[date | None, Query(alias="from")] = None) -> dict[str, Any]:
+def get_readiness(conn: ReadConn, _: Staff, on: Annotated[IsoDate2000To2100 | None, Query(alias="date")] = None,
+                  start: Annotated[IsoDate | None, Query(alias="from")] = None) -> dict[str, Any]:
     """The report's "x of y" figures on a date (default today): facts per level (and communes per district),
     procedures online and by post; documents, meetings and online dossiers from ``from`` (default 1 January) to
     that date, and the same window a year earlier."""
@@ -124,8 +133,11 @@ def get_readiness(conn: ReadConn, _: Staff, on: Annotated[date | None, Query(ali
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     feed: Literal["petitions", "documents", "meetings", "facts"]
-    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(default=None, max_length=refused.REPLAY_MAX)
-    limit: int = Field(default=1000, ge=1, le=refused.REPLAY_MAX)
+    # ids up to 2**53 - 1, as the dossiers' replay: a JSON number above that is a float to many readers (the schema's
+    # validator took 9223372036854775999 for at most 2**63 - 1)
+    ids: list[Annotated[int, Field(ge=1, le=2**53 - 1), JSON_INT]] | None = Field(default=None,
+                                                                                   max_length=refused.REPLAY_MAX)
+    limit: Annotated[int, Field(ge=1, le=refused.REPLAY_MAX), JSON_INT] = 1000
 
 
 @router.post("/egov/dead-letters/replay")
@@ -140,7 +152,7 @@ def replay(body: ReplayIn, conn: ConnDep, settings: SettingsDep, request: Reques
             "items": [{"id": i, "ok": ok, "result": res} for i, ok, res in r.results]}
 
 
-UnitCode = Annotated[str, Path(pattern=CODE_RE.pattern, max_length=64)]
+UnitCode = Annotated[str, Path(pattern=UNIT_CODE, max_length=64)]
 
 
 @router.post("/egov/units/{code}/mqtt-credentials")

@@ -20,7 +20,9 @@ from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminOnly, ConnDep, PoolDep, SettingsDep
+from api.json_types import JSON_INT
 from api.national.deps import FederationDep, ProvinceDep, ProvinceModeDep
+from api.openapi import errors
 from api.problems import PROBLEM
 from ops_center.db import transaction
 from ops_center.federation import outbox
@@ -79,14 +81,15 @@ async def _handle(request: Request, pool: ConnectionPool, cfg: FederationConfig,
     return JSONResponse(body, status_code=status, media_type=PROBLEM if status >= 400 else "application/json")
 
 
-@router.post("/snapshots", status_code=201, responses={200: {"description": "duplicate or stale (not stored)"}})
+@router.post("/snapshots", status_code=201, responses={200: {"description": "duplicate or stale (not stored)"},
+                                                       **errors(400, 403, 409, 413, 422)})
 async def post_snapshot(request: Request, pool: PoolDep, settings: SettingsDep, cfg: FederationDep,
                         who: ProvinceDep) -> JSONResponse:
     """One snapshot from a province (the format: docs/federation.md, ``ops-center federation schema``)."""
     return await _handle(request, pool, cfg, settings.timezone, who, "snapshot")
 
 
-@router.post("/heartbeat")
+@router.post("/heartbeat", responses=errors(400, 403, 413, 422))
 async def post_heartbeat(request: Request, pool: PoolDep, settings: SettingsDep, cfg: FederationDep,
                          who: ProvinceDep) -> JSONResponse:
     """A province's heartbeat: its schedule, clock and outbox backlog; it keeps the province fresh."""
@@ -96,7 +99,8 @@ async def post_heartbeat(request: Request, pool: PoolDep, settings: SettingsDep,
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] | None = Field(default=None, max_length=10000)
+    # outbox ids (a bigint column: an id past 2**63 reached the database as an error, a 500)
+    ids: list[Annotated[int, Field(ge=1, le=2**53 - 1), JSON_INT]] | None = Field(default=None, max_length=10000)
 
 
 @admin_router.get("/outbox")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from api.deps import ReadConn, SettingsDep, Staff
+from api.json_types import IsoDate
 from api.replica_reads import ReadRoute
 from ops_center.dossiers.calendar import calendar_for, local_date
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -22,8 +23,8 @@ router = APIRouter(tags=["scorecard"], route_class=ReadRoute)
 
 LevelParam = Annotated[Literal["province", "district", "ward", "unit"], Query()]
 PeriodParam = Annotated[Literal["day", "month", "quarter", "year", "range"], Query()]
-FromParam = Annotated[date | None, Query(alias="from", description="first local date (default: this month's first)")]
-ToParam = Annotated[date | None, Query(alias="to", description="last local date, inclusive (default: today)")]
+FromParam = Annotated[IsoDate | None, Query(alias="from", description="first local date (default: this month's first)")]
+ToParam = Annotated[IsoDate | None, Query(alias="to", description="last local date, inclusive (default: today)")]
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 CodeParam = Annotated[list[Annotated[str, Query(pattern=CODE)]] | None, Query(max_length=500)]
 OneCode = Annotated[str | None, Query(pattern=CODE)]
@@ -46,8 +47,8 @@ def _after(cursor: str | None, key: str) -> str:
 
 
 @router.get("/scorecard/definition")
-def get_definition(_: Staff, on: Annotated[date | None, Query(description="the definition in force that day")] = None
-                   ) -> dict[str, Any]:
+def get_definition(_: Staff, on: Annotated[IsoDate | None, Query(description="the definition in force that day")]
+                   = None) -> dict[str, Any]:
     """The groups, indicators, points and thresholds (the shipped, versioned definition file)."""
     return definition_for(on or local_date(datetime.now(UTC))).as_json()
 

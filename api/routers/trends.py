@@ -17,6 +17,9 @@ from ops_center.dossiers.calendar import local_date
 from ops_center.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor
 
 router = APIRouter(tags=["dossiers"], route_class=ReadRoute)
+TO_MONTH = r"^(200[1-9]|20[1-9][0-9]|21[0-9]{2})-(0[1-9]|1[0-2])$"
+"""``to``: 2001-01 to 2199-12, stated in the schema (year 0000 is no date at all; beyond 2199 is no year this system
+can mean, as in ``api.json_types``)."""
 KpiName = Literal["received", "online", "online_share", "resolved", "on_time_rate", "open_overdue",
                   "postal_receive_share", "postal_return_share"]
 
@@ -44,8 +47,9 @@ class TrendOut(BaseModel):
 @router.get("/kpis/dossiers/trend", response_model=TrendOut, responses=problems(400, 422))
 def trend(conn: ReadConn, _: Staff,
           level: Literal["province", "district", "ward", "unit"] = "province",
-          to: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                                          description="last month, YYYY-MM (default: this month)")] = None,
+          to: Annotated[str | None, Query(pattern=TO_MONTH,
+                                          description="last month, YYYY-MM, 2001-01 to 2199-12 (default: this "
+                                                      "month)")] = None,
           months: Annotated[int, Query(ge=1, le=trends.MAX_MONTHS)] = 12,
           code: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=500)] = None,
           cursor: Annotated[str | None, Query(max_length=1024)] = None,
@@ -53,8 +57,6 @@ def trend(conn: ReadConn, _: Staff,
     """Each KPI by month over ``months`` months ending with ``to``, and the same months a year earlier (received,
     online = levels 3 and 4, online share, resolved, on-time rate, open overdue, postal receive and return shares;
     see ``GET /kpis/dossiers``). Groups by code, paginated."""
-    if to is not None and to < "2001-01":  # before parsing: year 0000 is no date at all
-        raise ProblemError(422, "Invalid request", f"to: {to} is before 2001-01", field="to", value=to)
     last = date.fromisoformat(f"{to}-01") if to else local_date(datetime.now(UTC)).replace(day=1)
     t = trends.monthly_trend(conn, level, last, months, code)
     offset = id_cursor(cursor) or 0

@@ -188,5 +188,8 @@ def test_the_provincial_outbox_is_for_admins_of_a_publishing_province(client: Te
         assert client.post("/federation/outbox/replay", headers=admin.headers, json={}).status_code == 200
         r = client.post("/federation/outbox/replay", headers=admin.headers, json={"ids": ["x\x00"]})
         assert r.status_code == 422
+        for ids in ([2**63], [0], ["5"]):  # outside the bigint column, or not a JSON integer: refused, never a 500
+            r = client.post("/federation/outbox/replay", headers=admin.headers, json={"ids": ids})
+            assert r.status_code == 422 and "ids.0" in r.text, (ids, r.text)
     finally:
         del client.app.state.federation

@@ -163,6 +163,10 @@ def _hostile_cases() -> list[tuple[str, str, Any, str]]:
         ("POST", f"{w}/update", {"texts": {"vi": {"description": NUL}}}, "texts.vi.description"),
         ("POST", f"{w}/cancel", {"reason": HUGE}, "reason"),
         ("POST", f"{w}/cancel", {"reason": f"x{NUL}"}, "reason"),
+        ("POST", f"{w}/approve", {"version": 1, "note": ""}, "note"),  # empty: the schema's pattern says so
+        ("POST", f"{w}/reject", {"version": 1, "note": " \n "}, "note"),
+        ("POST", f"{w}/cancel", {"reason": "\u3000"}, "reason"),
+        ("POST", "/warnings", {"values": {"": 1}}, "values"),  # a name the schema does not allow (no extra names)
         ("POST", "/warning-subscriptions", {"channel": f"hook{NUL}"}, "channel"),
         ("POST", "/warning-subscriptions", {"channel": "hook", "wards": [NUL]}, "wards.0"),
         ("POST", "/warning-subscriptions", {"channel": "hook", "cap_statuses": ["Draft"]}, "cap_statuses.0"),
