@@ -74,14 +74,15 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._head_timer is not None:
+        super().data_received(data)
+        # Counted after parsing: a chunk in which the head completed disarmed the timer, so a request body arriving
+        # with its head (a large POST) is not taken for head bytes; only a head still incomplete is measured.
+        if self._head_timer is not None and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES and (self.cycle is None or self.cycle.response_complete):
                 self._disarm()
                 self.transport.write(_HEAD_TOO_LARGE)
                 self.transport.close()
-                return
-        super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -117,6 +117,18 @@ def test_an_endless_head_is_refused(server: ApiServer) -> None:
     assert answer.startswith(b"HTTP/1.1 431 ") or answer == b"", answer[:80]
 
 
+def test_a_large_body_sent_with_its_head_is_no_head(server: ApiServer) -> None:
+    """The 64 KiB cap is for the head alone: a 600 KB body written in one go with its head (as HTTP clients send a
+    dossier batch) reaches the application, which answers it (401: no credentials), not 431."""
+    body = b'{"events": [' + b",".join([b'{"dossier_id": "x"}'] * 30_000) + b"]}"
+    head = (b"POST /dossiers/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + body)
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:120]
+
+
 def test_the_log_names_no_crash(server: ApiServer) -> None:
     assert "Traceback" not in server.log_text(), server.log_text()[-3000:]
 
