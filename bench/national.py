@@ -27,16 +27,15 @@ Run: ``.venv/bin/python bench/national.py [--months 12] [--units 40] [--requests
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,11 +46,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._stack import RESULTS, bench_stack  # noqa: E402
+from bench._timing import samples, summary  # noqa: E402
 from ops_center.db import connect  # noqa: E402
 from ops_center.federation import periods  # noqa: E402
 from ops_center.federation.national import credentials, provinces, store  # noqa: E402
 from ops_center.federation.wire import envelope  # noqa: E402
 from tests.support.services import free_port, settings_env, wait_port  # noqa: E402
+
+timed = functools.partial(samples, warmup=5)
 
 BOUNDARIES = (REPO / ".." / "shared" / "data" / "vietnam" / "provinces_2025.geojson").resolve()
 STATIC_APP = """
@@ -67,27 +69,6 @@ async def post(request):
     return Response(b'{"outcome":"stored"}', status_code=201, media_type='application/json')
 app = Starlette(routes=[Route('/map', get), Route('/post', post, methods=['POST'])])
 """
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(pct(ms, 0.95), 2),
-            "p99_ms": round(pct(ms, 0.99), 2), "max_ms": round(max(ms), 2)}
-
-
-def timed(fn: Callable[[], Any], n: int, warmup: int = 5) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def kpi(rng: random.Random, quality: float) -> dict[str, Any]:

@@ -31,12 +31,10 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,31 +46,14 @@ sys.path.insert(0, str(REPO))
 
 from api.replica_reads import READ_PRIMARY_COOKIE  # noqa: E402
 from bench._stack import RESULTS, bench_stack  # noqa: E402
+from bench._timing import samples as timed  # noqa: E402
+from bench._timing import summary  # noqa: E402
 from ops_center.db import connect  # noqa: E402
 from tests.replica.support import SET_2025, Province, bearer, load_province  # noqa: E402
 from tests.support.replica import StreamingPair, streaming_pair  # noqa: E402
 from tests.support.services import free_port, settings_env, wait_port  # noqa: E402
 
 TARGET_RATIO = 1.10
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(pct(ms, 0.95), 2),
-            "p99_ms": round(pct(ms, 0.99), 2), "max_ms": round(max(ms), 2)}
-
-
-def timed(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def routes(province: Province) -> dict[str, tuple[str, dict[str, str]]]:
